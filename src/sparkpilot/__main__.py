@@ -1,0 +1,3 @@
+from sparkpilot.cli.main import entry
+
+entry()
