@@ -1,0 +1,66 @@
+"""The interconnect environment (CONTRACTS.md, "The interconnect environment").
+
+One function computes, per node, the environment NCCL, Gloo, UCX and Ray/vLLM need from what the
+host has: its RoCE devices and their netdevs, the RoCEv2 + IPv4 GID index, and its addresses.
+doctor computes it when it checks, net verifies it, plan and up take it with --inventory/--host.
+Without host facts it returns clearly marked placeholders and says how to fill them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+PLACEHOLDER_HINT = "run `sparkpilot doctor --host USER@SPARK` (or plan with --inventory/--host) to fill this in"
+
+
+@dataclass
+class RoceDevice:
+    ibdev: str                  # e.g. "rocep1s0f1"
+    netdev: str                 # e.g. "enp1s0f1np1"
+    state: str | None = None    # "Up" / "Down" as ibdev2netdev prints it
+    gid_index: int | None = None  # the RoCEv2 + IPv4 GID index on this device (None: unknown)
+    ipv4: str | None = None
+
+
+@dataclass
+class NodeNet:
+    name: str
+    devices: list[RoceDevice] = field(default_factory=list)
+    address: str | None = None  # the interconnect address Ray / vLLM use on this node
+
+    @property
+    def up_devices(self) -> list[RoceDevice]:
+        return [d for d in self.devices if (d.state or "").lower() in ("up", "active", "")]
+
+
+def placeholder(var: str) -> str:
+    return f"<{var}: {PLACEHOLDER_HINT}>"
+
+
+def is_placeholder(value: str) -> bool:
+    return value.startswith("<") and value.endswith(">")
+
+
+def interconnect_env(node: NodeNet | None) -> dict[str, str]:
+    """NCCL_IB_HCA, NCCL_IB_GID_INDEX, NCCL_SOCKET_IFNAME, GLOO_SOCKET_IFNAME, UCX_NET_DEVICES and
+    VLLM_HOST_IP for one node; placeholders (see is_placeholder) where the facts are unknown."""
+    devices = [d for d in (node.up_devices if node else []) if d.ipv4 or d.gid_index is not None] \
+        or (node.up_devices if node else [])
+    env: dict[str, str] = {}
+    if devices:
+        env["NCCL_IB_HCA"] = ",".join(d.ibdev for d in devices)
+    else:
+        env["NCCL_IB_HCA"] = placeholder("NCCL_IB_HCA")
+    gids = {d.gid_index for d in devices if d.gid_index is not None}
+    if len(gids) == 1:
+        env["NCCL_IB_GID_INDEX"] = str(gids.pop())
+    else:  # unknown, or devices of one node that disagree: NCCL takes one index per process
+        env["NCCL_IB_GID_INDEX"] = placeholder("NCCL_IB_GID_INDEX")
+    first = next((d for d in devices if d.ipv4), devices[0] if devices else None)
+    ifname = first.netdev if first else placeholder("NCCL_SOCKET_IFNAME")
+    env["NCCL_SOCKET_IFNAME"] = ifname
+    env["GLOO_SOCKET_IFNAME"] = ifname
+    env["UCX_NET_DEVICES"] = ifname
+    address = (node.address if node else None) or (first.ipv4 if first else None)
+    env["VLLM_HOST_IP"] = address or placeholder("VLLM_HOST_IP")
+    return env
