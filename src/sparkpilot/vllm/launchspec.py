@@ -25,6 +25,17 @@ class NodeLaunch:
 
 
 @dataclass
+class FlagUse:
+    """One vLLM option as written in the launch (for unknown-flag, locations and --fix)."""
+    written: str                  # as written, e.g. "-tp", "--max_num_batched_tokens", "--x=1"
+    flag: str                     # canonical long form, e.g. "--tensor-parallel-size"
+    dest: str                     # e.g. "tensor_parallel_size"
+    value: Any = True             # str, True (bare flag) or False (--no- form)
+    index: int = 0                # index of the flag token in LaunchSpec.argv
+    location: str | None = None   # "file:line" (or "argv:N" for a command line)
+
+
+@dataclass
 class LaunchSpec:
     model: str | None = None
     # vLLM options by canonical destination name (e.g. "tensor_parallel_size"); a flag given
@@ -38,7 +49,30 @@ class LaunchSpec:
     nodes: list[NodeLaunch] = field(default_factory=list)
     source_kind: str = "command"                      # command | script | docker | compose | k8s | recipe
     locations: dict[str, str] = field(default_factory=dict)  # option/env name -> "file:line" where it was set
+    # Added by the parsers (all optional, so older callers keep working):
+    flag_uses: list[FlagUse] = field(default_factory=list)  # options in the order written
+    node_count: int | None = None       # Sparks the launch says it runs on (None: not stated)
+    multi_node_hints: list[str] = field(default_factory=list)  # why we think it is multi-node
+    env_files: list[str] = field(default_factory=list)   # docker --env-file / compose env_file not read
+    notes: list[str] = field(default_factory=list)       # things the parser could not follow
+    filename: str | None = None
+    origin: Any = field(default=None, repr=False, compare=False)  # parser state used by --fix
+
+    @property
+    def tensor_parallel(self) -> int:
+        return _as_int(self.options.get("tensor_parallel_size"), 1)
+
+    @property
+    def pipeline_parallel(self) -> int:
+        return _as_int(self.options.get("pipeline_parallel_size"), 1)
 
     def to_dict(self) -> dict[str, Any]:
         return {"image": self.image, "executor": self.executor,
                 "nodes": [n.to_dict() for n in self.nodes]}
+
+
+def _as_int(value: Any, default: int) -> int:
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        return default

@@ -1,0 +1,386 @@
+"""Parse any vLLM launch into a LaunchSpec.
+
+    parse_text(text, filename=None)   auto-detects: a command line or shell script (with `docker run`
+                                      or `./launch-cluster.sh ... exec vllm serve`), a docker compose
+                                      file, a Kubernetes manifest, or a recipe (eugr/spark-vllm-docker
+                                      `{placeholder}` templates + defaults + env; sparkrun recipes)
+    parse_argv(argv, env=None)        one command as words (`sparkpilot lint -- vllm serve ...`)
+
+Bad input (binary data, empty text, nothing that runs vLLM, unknown YAML) raises UsageError.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sparkpilot.errors import UsageError
+from sparkpilot.vllm import args as vargs
+from sparkpilot.vllm.launchspec import FlagUse, LaunchSpec
+from sparkpilot.vllm.shell import ASSIGN, Command, Word, expand, expand_words, split_commands
+
+# docker run options that take a value (the rest are booleans such as -d, -i, -t, --rm).
+DOCKER_VALUE = {
+    "-e", "--env", "--env-file", "-v", "--volume", "-p", "--publish", "--name", "--gpus", "--ipc",
+    "--network", "--net", "--ulimit", "--shm-size", "--entrypoint", "-w", "--workdir", "--runtime",
+    "--device", "--mount", "--restart", "--memory", "-m", "--cpus", "--label", "-l", "-u", "--user",
+    "--hostname", "-h", "--add-host", "--cap-add", "--cap-drop", "--security-opt", "--pid", "--log-opt",
+    "--log-driver", "--oom-score-adj", "--platform", "--pull", "--cgroupns", "--tmpfs", "--stop-signal",
+    "--memory-swap", "--cpuset-cpus", "--uts", "--userns", "--group-add", "--dns", "--expose",
+    "--health-cmd", "--stop-timeout", "--volumes-from", "--device-cgroup-rule", "--label-file",
+    "--cidfile", "--ip", "--mac-address", "--memory-reservation", "--sysctl", "--storage-opt",
+}
+
+
+def parse_argv(argv: list[str], env: dict[str, str] | None = None, *, version: str | None = None) -> LaunchSpec:
+    """One command given as words, e.g. the words after `sparkpilot lint --`."""
+    argv = [str(a) for a in argv]
+    if not argv or not any(a.strip() for a in argv):
+        raise UsageError("empty command: give a vLLM launch, e.g. `sparkpilot lint -- vllm serve MODEL`")
+    words = [Word(a, 0, quoted=True, orig=a) for a in argv]
+    spec = _from_command(Command(words=words), dict(env or {}), filename=None, version=version)
+    if spec is None:
+        raise UsageError(f"no vLLM command found in `{' '.join(argv[:4])}...`: expected `vllm serve MODEL ...`, "
+                         "`python -m vllm.entrypoints.openai.api_server ...` or `docker run ... IMAGE vllm serve ...`")
+    spec.source_kind = "docker" if spec.origin.get("docker") else "command"
+    for i, use in enumerate(spec.flag_uses):
+        use.location = f"arg {use.index + 1}"
+        spec.locations.setdefault(use.dest, use.location)
+        del i
+    _infer_nodes(spec)
+    return spec
+
+
+def parse_text(text: str | bytes, filename: str | None = None, *, version: str | None = None) -> LaunchSpec:
+    """Auto-detect the kind of launch in text and parse it."""
+    if isinstance(text, bytes):
+        if b"\x00" in text[:8192]:
+            raise UsageError(f"{filename or 'input'}: binary data, not a launch")
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError:
+            raise UsageError(f"{filename or 'input'}: not UTF-8 text") from None
+    if "\x00" in text or _mostly_binary(text):
+        raise UsageError(f"{filename or 'input'}: binary data, not a launch")
+    if not text.strip():
+        raise UsageError(f"{filename or 'input'}: empty input, no launch to check")
+    if _looks_structured(text, filename):
+        from sparkpilot.vllm import structured  # noqa: PLC0415
+
+        spec = structured.parse_structured(text, filename, version=version)
+    else:
+        spec = parse_script(text, filename, version=version)
+    spec.filename = filename
+    _infer_nodes(spec)
+    return spec
+
+
+def _mostly_binary(text: str) -> bool:
+    sample = text[:4096]
+    bad = sum(1 for c in sample if (ord(c) < 32 and c not in "\t\n\r\f") or c == "\ufffd")
+    return bad > max(8, len(sample) // 50)
+
+
+_YAML_KEY = re.compile(r"^[A-Za-z_][\w.-]*\s*:(\s|$)")
+
+
+def _looks_structured(text: str, filename: str | None) -> bool:
+    if filename and filename.lower().endswith((".yaml", ".yml", ".json")):
+        return True
+    for line in text.splitlines():
+        s = line.strip()
+        if not s or s.startswith("#") or s == "---":
+            continue
+        return bool(_YAML_KEY.match(s)) or s.startswith("{")
+    return False
+
+
+# ----------------------------------------------------------------------------- shell scripts
+
+
+def parse_script(text: str, filename: str | None = None, *, env: dict[str, str] | None = None,
+                 version: str | None = None, first_line: int = 1, kind: str | None = None) -> LaunchSpec:
+    commands = split_commands(text, first_line)
+    env = dict(env or {})
+    shell_env: dict[str, str] = {}   # what the script set (for locations and --fix)
+    env_lines: dict[str, int] = {}
+    hints: list[str] = []
+    found: LaunchSpec | None = None
+    for cmd in commands:
+        words = expand_words(cmd.words, env)
+        argv = [w.text for w in words]
+        if not argv:
+            continue
+        if argv[0] == "export" or all(ASSIGN.match(a) for a in argv):
+            for w in words[1:] if argv[0] == "export" else words:
+                m = ASSIGN.match(w.text)
+                if m:
+                    env[m.group(1)] = m.group(2)
+                    shell_env[m.group(1)] = m.group(2)
+                    env_lines[m.group(1)] = w.line
+            continue
+        if argv[0] == "unset":
+            for a in argv[1:]:
+                env.pop(a, None)
+            continue
+        if _is_ray_start(argv):
+            hints.append(f"`ray start` at line {cmd.first_line}")
+            continue
+        if found is None:
+            spec = _from_command(Command(words=words, sep=cmd.sep), env, filename=filename, version=version)
+            if spec is not None:
+                spec.origin["command"] = cmd
+                found = spec
+    if found is None:
+        raise UsageError(f"{filename or 'input'}: no vLLM command found (expected `vllm serve MODEL ...`, "
+                         "`python -m vllm.entrypoints.openai.api_server ...` or `docker run ... vllm serve ...`)")
+    for var, line in env_lines.items():
+        found.locations.setdefault(var, _loc(filename, line))
+    found.multi_node_hints.extend(hints)
+    if hints and found.executor == "single":
+        found.executor = "ray"
+    found.origin.update({"kind": "script", "text": text, "script_env": shell_env})
+    nlines = len([ln for ln in text.strip().splitlines() if ln.strip() and not ln.strip().startswith("#")])
+    found.source_kind = kind or ("docker" if found.origin.get("docker") else
+                                 "command" if nlines <= 1 or len(commands) == 1 else "script")
+    return found
+
+
+def _is_ray_start(argv: list[str]) -> bool:
+    for i in range(len(argv) - 1):
+        if argv[i].rsplit("/", 1)[-1] == "ray" and argv[i + 1] == "start":
+            return True
+    return False
+
+
+def _loc(filename: str | None, line: int) -> str:
+    return f"{filename or '<stdin>'}:{line}" if line else (filename or "<stdin>")
+
+
+def _from_command(cmd: Command, env: dict[str, str], *, filename: str | None,
+                  version: str | None) -> LaunchSpec | None:
+    """A LaunchSpec when this simple command runs vLLM (directly or via docker run), else None."""
+    words = list(cmd.words)
+    env = dict(env)
+    prefix: list[Word] = []
+    while words and ASSIGN.match(words[0].text):
+        m = ASSIGN.match(words[0].text)
+        env[m.group(1)] = m.group(2)
+        prefix.append(words.pop(0))
+    argv = [w.text for w in words]
+    docker = _docker_run_at(argv)
+    if docker is not None:
+        return _from_docker(words, docker, env, prefix, filename=filename, version=version)
+    start = find_vllm_args(argv)
+    if start is None:
+        return None
+    spec = LaunchSpec(env=dict(env))
+    for w in prefix:
+        spec.locations[ASSIGN.match(w.text).group(1)] = _loc(filename, w.line)
+    _parse_vllm_args(spec, words, start, filename, version)
+    spec.origin = {"prefix": prefix, "words": words, "vllm_start": start[0], "docker": None}
+    return spec
+
+
+def find_vllm_args(argv: list[str]) -> tuple[int, int] | None:
+    """(index of the vLLM program word, index of its first argument), or None."""
+    for i, a in enumerate(argv):
+        base = a.rsplit("/", 1)[-1]
+        if base == "vllm" and i + 1 < len(argv) and argv[i + 1] == "serve":
+            return i, i + 2
+        if base.startswith("python") and i + 2 < len(argv) and argv[i + 1] == "-m" \
+                and argv[i + 2] in vargs.ENTRY_MODULES:
+            j = i + 3
+            if argv[i + 2] == "vllm.entrypoints.cli.main" and j < len(argv) and argv[j] == "serve":
+                j += 1
+            return i, j
+    return None
+
+
+def _parse_vllm_args(spec: LaunchSpec, words: list[Word], start: tuple[int, int], filename: str | None,
+                     version: str | None) -> None:
+    tbl = vargs.table(version)
+    spec.argv = [w.text for w in words[start[0]:]]
+    base = start[0]
+    i = start[1]
+    while i < len(words):
+        w = words[i].text
+        if w.startswith("-") and w not in ("-", "--") and not vargs._is_number(w):  # noqa: SLF001
+            written, value, has_eq = w, None, False
+            if w.startswith("--") and "=" in w:
+                written, value = w.split("=", 1)
+                has_eq = True
+            elif w.startswith("-O") and not w.startswith("--") and len(w) > 2 and w not in vargs.SHORT:
+                written, value, has_eq = "-O", w[2:].lstrip(".="), True
+            flag, sub = vargs.canonical(written)
+            nxt = words[i + 1].text if i + 1 < len(words) else None
+            negated = False
+            if not has_eq:
+                if flag.startswith("--no-") and not (tbl and flag in tbl) and (
+                        not tbl or "--" + flag[5:] in tbl or vargs.takes_value(flag, nxt, tbl) is False):
+                    negated = True
+                if negated:
+                    value = False
+                elif sub is not None or vargs.takes_value(flag, nxt, tbl):
+                    value = nxt if nxt is not None else True
+                else:
+                    value = True
+            if negated:
+                dest = vargs.dest_of("--" + flag[5:], sub, tbl)
+            else:
+                dest = vargs.dest_of(flag, sub, tbl)
+            use = FlagUse(written=written, flag=flag, dest=dest, value=value, index=i - base,
+                          location=_loc(filename, words[i].line) if words[i].line else None)
+            spec.flag_uses.append(use)
+            spec.options[dest] = value
+            if use.location:
+                spec.locations.setdefault(dest, use.location)
+            i += 1 if (has_eq or not isinstance(value, str) or negated) else 2
+            continue
+        if spec.model is None:
+            spec.model = w
+        else:
+            spec.notes.append(f"extra argument `{w}` ignored")
+        i += 1
+    if isinstance(spec.options.get("model"), str):
+        spec.model = spec.options["model"]
+
+
+# ----------------------------------------------------------------------------- docker run
+
+
+def _docker_run_at(argv: list[str]) -> int | None:
+    """Index of the first docker-run option when the command is `[sudo] docker [container] run`."""
+    for i, a in enumerate(argv[:4]):
+        if a.rsplit("/", 1)[-1] in ("docker", "podman", "nerdctl"):
+            j = i + 1
+            if j < len(argv) and argv[j] == "container":
+                j += 1
+            if j < len(argv) and argv[j] == "run":
+                return j + 1
+            return None
+    return None
+
+
+def _from_docker(words: list[Word], at: int, env: dict[str, str], prefix: list[Word], *,
+                 filename: str | None, version: str | None) -> LaunchSpec | None:
+    host_env = dict(env)
+    denv: dict[str, str] = {}
+    locs: dict[str, str] = {}
+    mounts: list[str] = []
+    env_files: list[str] = []
+    entrypoint: str | None = None
+    i = at
+    image_at = None
+    while i < len(words):
+        w = words[i].text
+        if not w.startswith("-") or w == "-":
+            image_at = i
+            break
+        opt, val, eq = w, None, False
+        if w.startswith("--") and "=" in w:
+            opt, val = w.split("=", 1)
+            eq = True
+        elif len(w) > 2 and w[1] in "evpmwulh" and not w.startswith("--") and w[:2] in DOCKER_VALUE:
+            opt, val, eq = w[:2], w[2:], True
+        if opt in DOCKER_VALUE:
+            if not eq:
+                val = words[i + 1].text if i + 1 < len(words) else ""
+            if opt in ("-e", "--env"):
+                m = ASSIGN.match(val)
+                if m:
+                    denv[m.group(1)] = m.group(2)
+                    locs[m.group(1)] = _loc(filename, words[i].line)
+                elif val:
+                    denv[val] = host_env.get(val, f"${val}")
+                    locs[val] = _loc(filename, words[i].line)
+            elif opt == "--env-file":
+                env_files.append(val)
+            elif opt in ("-v", "--volume"):
+                mounts.append(val)
+            elif opt == "--entrypoint":
+                entrypoint = val
+            i += 1 if eq else 2
+        else:
+            i += 1
+    if image_at is None:
+        return None
+    image = words[image_at].text
+    rest = ([Word(entrypoint, words[image_at].line, orig=entrypoint)] if entrypoint else []) + words[image_at + 1:]
+    inner_argv = [w.text for w in rest]
+    spec: LaunchSpec | None = None
+    entry_args = False
+    if len(inner_argv) >= 3 and inner_argv[0].rsplit("/", 1)[-1] in ("bash", "sh") and inner_argv[1] in ("-c", "-lc", "-ec"):
+        spec = parse_script(inner_argv[2], filename, env=denv, version=version)
+        spec.origin = {"inner": spec.origin, "vllm_start": None}
+    else:
+        start = find_vllm_args(inner_argv)
+        if start is None and "vllm" in image.lower() and (not inner_argv or inner_argv[0].startswith("-")
+                                                          or "/" in inner_argv[0]):
+            # the image's entrypoint is the vLLM server: the words are its arguments
+            rest = [Word("<entrypoint>", words[image_at].line, orig="")] + rest
+            start, entry_args = (0, 1), True
+        if start is None:
+            return None
+        spec = LaunchSpec(env=dict(denv))
+        _parse_vllm_args(spec, rest, start, filename, version)
+        if entry_args:
+            spec.argv = ["vllm", "serve"] + spec.argv[1:]
+            for use in spec.flag_uses:
+                use.index += 1
+        spec.origin = {"vllm_start": start[0]}
+    spec.env = {**denv, **spec.env}
+    for k, v in locs.items():
+        spec.locations.setdefault(k, v)
+    spec.image = image
+    spec.mounts = mounts + spec.mounts
+    spec.env_files = env_files + spec.env_files
+    spec.origin.update({"prefix": prefix, "words": words, "docker": {"run_at": at, "image_at": image_at},
+                        "vllm_words": rest, "entry_args": entry_args})
+    spec.source_kind = "docker"
+    return spec
+
+
+# ----------------------------------------------------------------------------- nodes and executor
+
+
+_NODES_IN_PATH = re.compile(r"(\d+)x-spark")
+
+
+def _infer_nodes(spec: LaunchSpec) -> None:
+    """Executor and node count from what the launch says (CONTRACTS.md, "Executors")."""
+    opts = spec.options
+    backend = str(opts.get("distributed_executor_backend") or "").lower()
+    nnodes = _int(opts.get("nnodes"))
+    if nnodes and nnodes > 1:
+        spec.executor = "native"
+        spec.node_count = spec.node_count or nnodes
+        spec.multi_node_hints.append(f"--nnodes {nnodes}")
+    elif backend == "ray":
+        spec.executor = "ray"
+        spec.multi_node_hints.append("--distributed-executor-backend ray")
+    if spec.filename and spec.node_count is None:
+        m = _NODES_IN_PATH.search(spec.filename)
+        if m:
+            spec.node_count = int(m.group(1))
+            spec.multi_node_hints.append(f"file path says {m.group(0)}")
+    if spec.executor == "single" and spec.node_count and spec.node_count > 1:
+        spec.executor = "ray"
+
+
+def _int(v: Any) -> int | None:
+    try:
+        return int(str(v))
+    except (TypeError, ValueError):
+        return None
+
+
+def substitute(word: str, values: dict[str, Any]) -> str:
+    """Fill `{placeholder}` templates (recipes) from values; unknown ones stay."""
+    def sub(m: re.Match) -> str:
+        key = m.group(1)
+        return str(values[key]) if key in values and values[key] is not None else m.group(0)
+    return re.sub(r"\{(\w+)\}", sub, word)
+
+
+__all__ = ["parse_text", "parse_argv", "parse_script", "find_vllm_args", "substitute", "expand"]
