@@ -1,0 +1,211 @@
+"""Run commands on a host through the system OpenSSH client.
+
+Using the `ssh` binary means the user's ~/.ssh/config, agent, ProxyJump and known_hosts work as
+they expect. On top of the user's configuration sparkpilot sets only:
+  BatchMode=yes        never a password or host-key prompt, never a hang
+  ConnectTimeout       a host that does not answer fails in seconds
+  ControlMaster=auto   one connection per host, shared by every command (ControlPath in a
+  ControlPersist       private temporary directory; the master lingers a few seconds only)
+Host keys are checked as the user's configuration says (StrictHostKeyChecking is never turned
+off): an unknown or changed key is a TransportError that says how to accept it.
+
+Every command has a timeout: the ssh process is killed. If the connection is still alive the
+command is a CommandResult with rc 124 (the host answers, the command did not); if not, the host
+stopped answering: TransportError. ssh's own exit 255 with the connection gone is a
+TransportError with ssh's reason in one line.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shlex
+import shutil
+import tempfile
+import threading
+import time
+import weakref
+from typing import Sequence
+
+from sparkpilot.errors import TransportError
+from sparkpilot.transport import HostSpec, parse_host_spec
+from sparkpilot.transport.base import CommandResult
+from sparkpilot.transport.local import RC_TIMEOUT, run_process
+
+SSH_CONFIG_ENV = "SPARKPILOT_SSH_CONFIG"  # an ssh_config file to use instead of ~/.ssh/config
+CONTROL_PERSIST = 15  # seconds an idle shared connection stays open after the last command
+RC_SSH = 255
+MAX_SESSIONS = 8  # commands at once over one connection (sshd's MaxSessions defaults to 10)
+
+_live: "weakref.WeakSet[SshRunner]" = weakref.WeakSet()
+_dirs: set[str] = set()  # control directories still to remove
+
+
+def _close_all() -> None:
+    for runner in list(_live):
+        runner.close()
+    for path in list(_dirs):
+        shutil.rmtree(path, ignore_errors=True)
+
+
+atexit.register(_close_all)
+
+
+def ssh_reason(stderr: str, spec: HostSpec) -> str:
+    """ssh's complaint on stderr, as one line that says what to do."""
+    lines = [ln.strip() for ln in stderr.replace("\r", "\n").splitlines() if ln.strip()]
+    text = " ".join(lines)
+    host = spec.host
+    keyscan = f"ssh-keyscan {'-p %d ' % spec.port if spec.port else ''}{host} >> ~/.ssh/known_hosts"
+    if "REMOTE HOST IDENTIFICATION HAS CHANGED" in text or "Host key for" in text and "has changed" in text:
+        return (f"the host key of {host} has CHANGED (a reinstalled host, or someone in between); "
+                f"if you expect it, remove the old key with `ssh-keygen -R {host}` and connect once with ssh")
+    if "Host key verification failed" in text or "host key is known" in text:
+        return (f"the host key of {host} is not known: check it and accept it by connecting once with "
+                f"`ssh {spec.destination}{' -p %d' % spec.port if spec.port else ''}` "
+                f"or add it with `{keyscan}`")
+    if "Permission denied" in text:
+        detail = next((ln for ln in lines if "Permission denied" in ln), "Permission denied")
+        return (f"authentication failed ({detail.rstrip('.')}): check the user name "
+                f"(`user@host`) and that your key is authorized there and loaded (ssh-add)")
+    for needle in ("Connection refused", "No route to host", "Connection timed out",
+                   "Network is unreachable", "Could not resolve hostname",
+                   "Name or service not known", "Connection closed", "Connection reset",
+                   "Operation timed out", "Broken pipe", "Too many authentication failures"):
+        for ln in lines:
+            if needle in ln:
+                return ln.removeprefix("ssh: ")
+    if lines:
+        return lines[-1].removeprefix("ssh: ")
+    return "ssh exited with 255 and no message"
+
+
+class SshRunner:
+    """Runs argv on one host over ssh; the argv is quoted for the remote shell (shlex.join)."""
+
+    def __init__(self, spec: str, *, connect_timeout: float = 10.0, ssh_config: str | None = None,
+                 options: Sequence[str] = (), ssh_binary: str = "ssh"):
+        self.spec = parse_host_spec(spec)
+        self.name = spec.strip()
+        self.connect_timeout = max(1, int(round(connect_timeout)))
+        self.ssh_config = ssh_config or os.environ.get(SSH_CONFIG_ENV) or None
+        self.options = list(options)
+        self.ssh_binary = ssh_binary
+        self._dir: str | None = None
+        self._lock = threading.Lock()
+        self._sessions = threading.BoundedSemaphore(MAX_SESSIONS)
+        self._connected = False
+        self._closed = False
+        _live.add(self)
+
+    # -- the ssh command line -------------------------------------------------------------
+    def _control_path(self) -> str:
+        if self._dir is None:
+            base = "/tmp" if len(tempfile.gettempdir()) > 40 else None  # sockets: 108 bytes max
+            self._dir = tempfile.mkdtemp(prefix="sparkpilot-ssh-", dir=base)  # mode 0700
+            _dirs.add(self._dir)
+        return os.path.join(self._dir, "%C")
+
+    def ssh_argv(self, *extra: str, command: str | None = None) -> list[str]:
+        argv = [self.ssh_binary]
+        if self.ssh_config:
+            argv += ["-F", self.ssh_config]
+        argv += ["-o", "BatchMode=yes",
+                 "-o", f"ConnectTimeout={self.connect_timeout}",
+                 "-o", "ControlMaster=auto",
+                 "-o", f"ControlPath={self._control_path()}",
+                 "-o", f"ControlPersist={CONTROL_PERSIST}",
+                 "-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=2",
+                 "-o", "LogLevel=ERROR"]
+        for opt in self.options:
+            argv += ["-o", opt]
+        if self.spec.port:
+            argv += ["-p", str(self.spec.port)]
+        argv += list(extra) + ["--", self.spec.destination]
+        return argv + [command] if command is not None else argv
+
+    def _fail(self, reason: str) -> TransportError:
+        return TransportError(f"{self.name}: {reason}")
+
+    # -- connection -------------------------------------------------------------------------
+    def connect(self) -> None:
+        """Open the shared connection (once); TransportError when the host does not answer."""
+        with self._lock:
+            if self._closed:
+                raise self._fail("connection already closed")
+            if self._connected:
+                return
+            limit = self.connect_timeout * 2 + 5
+            try:
+                rc, _out, err, _s = run_process(self.ssh_argv("-T", command="true"), limit)
+            except FileNotFoundError:
+                raise self._fail("the OpenSSH client `ssh` is not installed") from None
+            if rc is None:
+                reason = f"no answer within {limit}s"
+            elif rc == RC_SSH:
+                reason = ssh_reason(err, self.spec)
+            elif rc != 0:  # the login shell itself failed (e.g. an account without a shell)
+                reason = f"`true` failed with exit {rc}: {(err.strip().splitlines() or [''])[-1]}"
+            else:
+                self._connected = True
+                return
+            self._remove_dir()
+            raise self._fail(reason)
+
+    def _remove_dir(self) -> None:
+        if self._dir is not None:
+            shutil.rmtree(self._dir, ignore_errors=True)
+            _dirs.discard(self._dir)
+            self._dir = None
+
+    def alive(self) -> bool:
+        """Whether the shared connection is still up (a local check, no network round trip)."""
+        if self._dir is None:
+            return False
+        rc, *_ = run_process(self.ssh_argv("-O", "check"), 5)
+        return rc == 0
+
+    # -- commands ---------------------------------------------------------------------------
+    def run(self, argv: Sequence[str], timeout: float = 10.0) -> CommandResult:
+        argv = [str(a) for a in argv]
+        if not argv:
+            raise ValueError("empty argv")
+        start = time.monotonic()
+        self.connect()
+        remote = shlex.join(argv)
+        with self._sessions:
+            rc, out, err, _s = run_process(self.ssh_argv("-T", command=remote), timeout)
+        seconds = time.monotonic() - start
+        if rc is None:
+            if self.alive():
+                note = f"sparkpilot: `{argv[0]}` timed out after {timeout:g}s on {self.name}\n"
+                return CommandResult(RC_TIMEOUT, out, err + note, seconds)
+            self._connected = False
+            raise self._fail(f"stopped answering (`{argv[0]}` got no reply within {timeout:g}s)")
+        if rc == RC_SSH and not self.alive():
+            self._connected = False
+            raise self._fail(ssh_reason(err, self.spec))
+        return CommandResult(rc, out, err, seconds)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            if self._dir is not None:
+                if self._connected:
+                    try:
+                        run_process(self.ssh_argv("-O", "exit"), 5)
+                    except OSError:
+                        pass
+                self._remove_dir()
+            self._connected = False
+
+    def __enter__(self) -> "SshRunner":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"SshRunner({self.name!r})"

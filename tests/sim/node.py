@@ -1,0 +1,226 @@
+"""One simulated Spark's files: its recorded tree, its stand-in tools, its sshd.
+
+<node dir>/
+  root/        what probes read as ${SPARKPILOT_HOST_ROOT}/...: proc/meminfo, etc/os-release,
+               proc/sys/kernel/{hostname,osrelease}, etc/netplan/*.yaml, sys/class/thermal/...,
+               sys/class/net/<QSFP port>/, sys/class/infiniband/<dev>/ports/1/{gids,gid_attrs/...}
+  bin/         stand-ins for the hardware tools: each answers exactly the argvs of the probe table
+               (sparkpilot.probes.PROBES) with a recorded real output (tests/sim/data), after a
+               realistic delay; any other argv is refused (exit 2), so a drifting probe shows up.
+  sshd_config, ssh_host_ed25519_key, authorized_keys, sshd.pid, sshd.log
+
+`ip`, `ping`, `sh`, `timeout` are the real tools: the network state of a node is real.
+Profiles (PROFILES) choose, per node, which recording each tool prints and which fault is planted.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+from pathlib import Path
+
+DATA = Path(__file__).resolve().parent / "data"
+
+# seconds a tool takes on a real host (multiplied by the cluster's delay scale)
+DELAYS = {"nvidia-smi": 0.35, "dpkg-query": 0.08, "apt-mark": 0.25, "nvidia-ctk": 0.05, "docker": 0.08,
+          "ibdev2netdev": 0.12, "nmcli": 0.04, "systemctl": 0.02, "chronyc": 0.02, "timedatectl": 0.04,
+          "ethtool": 0.02}
+
+# what a healthy GB10 node prints: probe id (or tree file) -> variant under tests/sim/data/<key>/
+HEALTHY = {
+    "nvidia-smi": "gb10", "nvidia-smi-perf": "gb10", "packages": "gb10", "apt-holds": "held",
+    "nvidia-ctk": "gb10", "docker": "gb10", "ibdev2netdev": "gb10", "nmcli": "qsfp-nm",
+    "services": "nm-only", "chrony": "synced", "timedatectl": "synced",
+    "ethtool-i": "gb10", "ethtool-m": "gb10",
+    "meminfo": "gb10-cold", "os-release": "gb10", "osrelease": "gb10", "netplan": "nm", "thermal": "gb10-idle",
+}
+# profile -> changes to HEALTHY, plus planted faults that are not recordings
+PROFILES: dict[str, dict] = {
+    "healthy": {},
+    "driver-590": {"nvidia-smi": "gb10-590", "nvidia-smi-perf": "gb10-590", "packages": "gb10-590",
+                   "apt-holds": "none"},
+    "mtu-1500": {"mtu": {"enP2p1s0f1np1": 1500}},
+    "gid-4": {"gid_index": 4},
+    "unreachable": {"down": True},   # host off: management port down, no sshd
+    "netplan-networkd": {"netplan": "networkd", "services": "nm-only"},
+    "warm-cache": {"meminfo": "gb10-warm"},
+    "hot-gpu": {"nvidia-smi": "gb10-hot", "nvidia-smi-perf": "gb10-hot", "thermal": "gb10-hot"},
+}
+
+# probe id -> the tool that answers it (argvs come from sparkpilot.probes.PROBES)
+TOOL_PROBES = ("nvidia-smi", "nvidia-smi-perf", "packages", "apt-holds", "nvidia-ctk", "docker",
+               "ibdev2netdev", "nmcli", "services", "chrony", "timedatectl")
+TREE_FILES = {"meminfo": "proc/meminfo", "os-release": "etc/os-release",
+              "osrelease": "proc/sys/kernel/osrelease"}
+QSFP_PORTS = ("enp1s0f0np0", "enp1s0f1np1", "enP2p1s0f0np0", "enP2p1s0f1np1")
+ROCE_DEVS = {"rocep1s0f0": "enp1s0f0np0", "rocep1s0f1": "enp1s0f1np1",
+             "roceP2p1s0f0": "enP2p1s0f0np0", "roceP2p1s0f1": "enP2p1s0f1np1"}
+
+
+def profile(name: str) -> dict:
+    if name not in PROFILES:
+        raise ValueError(f"unknown simulated-node profile `{name}` (known: {', '.join(PROFILES)})")
+    return PROFILES[name]
+
+
+def choices(name: str) -> dict:
+    """HEALTHY with the profile's recordings swapped in."""
+    merged = dict(HEALTHY)
+    merged.update({k: v for k, v in profile(name).items() if k in HEALTHY})
+    return merged
+
+
+def recording(key: str, variant: str) -> Path | None:
+    path = DATA / key / f"{variant}.txt"
+    return path if path.exists() else None
+
+
+def _rc(path: Path) -> int:
+    rc_file = path.with_suffix(".rc")
+    return int(rc_file.read_text().strip()) if rc_file.exists() else 0
+
+
+def _probe_argvs() -> dict[str, tuple[str, ...]]:
+    from sparkpilot.probes import PROBES
+
+    return {pid: PROBES[pid].argv for pid in TOOL_PROBES if pid in PROBES}
+
+
+def _standin(tool: str, cases: list[tuple[str, Path, int]], delay: float) -> str:
+    """A POSIX sh stand-in: `case "$*"` over the exact argument strings."""
+    lines = ["#!/bin/sh",
+             f"# simulated Spark: stand-in for `{tool}`, prints recorded real outputs (tests/sim/data)",
+             'case "$*" in']
+    for args, path, rc in cases:
+        pattern = shlex.quote(args) if args else "''"
+        lines.append(f"  {pattern})")
+        if delay > 0:
+            lines.append(f"    sleep {delay:.3f}")
+        lines += [f"    cat {shlex.quote(str(path))}", f"    exit {rc} ;;"]
+    lines += ["esac",
+              f'echo "{tool}: simulated node has no recording for: $*" >&2',
+              "exit 2", ""]
+    return "\n".join(lines)
+
+
+def _write(path: Path, text: str, mode: int | None = None) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    if mode is not None:
+        os.chmod(path, mode)
+
+
+def build_bin(node, pick: dict, delay_scale: float) -> None:
+    bin_dir = Path(node.dir, "bin")
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    by_tool: dict[str, list[tuple[str, Path, int]]] = {}
+    for pid, argv in _probe_argvs().items():
+        path = recording(pid, pick[pid])
+        if path is None:
+            continue
+        by_tool.setdefault(argv[0], []).append((" ".join(argv[1:]), path, _rc(path)))
+    for port in QSFP_PORTS:  # ethtool -i / -m per QSFP port
+        for flag, key in (("-i", "ethtool-i"), ("-m", "ethtool-m")):
+            path = recording(key, f"{pick[key]}-{port}")
+            if path is not None:
+                by_tool.setdefault("ethtool", []).append((f"{flag} {port}", path, _rc(path)))
+    for tool, cases in by_tool.items():
+        _write(bin_dir / tool, _standin(tool, cases, DELAYS.get(tool, 0.0) * delay_scale), 0o755)
+    # privileged probes run `sudo -n CMD`: the node's user is root, so sudo just runs it
+    _write(bin_dir / "sudo", '#!/bin/sh\n# simulated Spark: passwordless sudo\n'
+           '[ "$1" = "-n" ] && shift\nexec "$@"\n', 0o755)
+
+
+def _gid_rows(node, gid_index: int) -> list[tuple[str, str, int, str, str, str]]:
+    """(dev, port, index, gid, type, ndev) for each RoCE device with an address.
+
+    Reconstructed (CONTRACTS.md, recordings): mlx5 puts the port's default link-local GID at 0
+    (RoCE v1) and 1 (RoCE v2) and each IPv4 address as ::ffff:a.b.c.d at the next free index, v1
+    then v2 -- RoCEv2 + IPv4 at index 3 as in the reference's `show_gids`. For index 4 (seen on one
+    node of public pairs) an IPv6 address takes index 2 first and its v2 entry is gone.
+    """
+    rows = []
+    for dev, netdev in ROCE_DEVS.items():
+        mac = _mac(node, netdev)
+        b = [int(x, 16) for x in mac.split(":")]
+        eui = f"{b[0] ^ 2:02x}{b[1]:02x}:{b[2]:02x}ff:fe{b[3]:02x}:{b[4]:02x}{b[5]:02x}"
+        ll = f"fe80:0000:0000:0000:{eui}"
+        rows += [(dev, "1", 0, ll, "IB/RoCE v1", netdev), (dev, "1", 1, ll, "RoCE v2", netdev)]
+        addr = node.qsfp_ips.get(netdev)
+        if not addr:
+            continue
+        o = [int(x) for x in addr.split(".")]
+        v4 = f"0000:0000:0000:0000:0000:ffff:{o[0]:02x}{o[1]:02x}:{o[2]:02x}{o[3]:02x}"
+        first = 2
+        if gid_index == 4:
+            rows.append((dev, "1", 2, f"fd00:0000:0000:0000:{eui}", "IB/RoCE v1", netdev))
+            first = 3
+        rows += [(dev, "1", first, v4, "IB/RoCE v1", netdev), (dev, "1", first + 1, v4, "RoCE v2", netdev)]
+    return rows
+
+
+def _mac(node, port: str) -> str:
+    slot = int(node.netns[3:].split("-")[0])
+    last = {"enp1s0f0np0": "8b", "enp1s0f1np1": "8c", "enP2p1s0f0np0": "8f", "enP2p1s0f1np1": "90"}[port]
+    return f"30:c5:99:{slot:02x}:{node.index:02x}:{last}"
+
+
+def build_tree(node, pick: dict, prof: dict) -> None:
+    root = Path(node.dir, "root")
+    for key, rel in TREE_FILES.items():
+        path = recording(key, pick[key])
+        if path is not None:
+            _write(root / rel, path.read_text())
+    _write(root / "proc/sys/kernel/hostname", node.name.replace("spk", "spark-", 1) + "\n")
+    netplan = recording("netplan", pick["netplan"])
+    if netplan is not None:  # the QSFP ports as this node has them configured
+        text = netplan.read_text()
+        for port, addr in node.qsfp_ips.items():
+            text = text.replace("{%s}" % port, addr)
+        _write(root / "etc/netplan/40-cx7.yaml", text)
+    thermal = recording("thermal", pick["thermal"])
+    if thermal is not None:  # lines "zone<TAB>type<TAB>millidegrees"
+        for line in thermal.read_text().splitlines():
+            if line.strip() and not line.startswith("#"):
+                zone, ztype, temp = line.split("\t")
+                _write(root / f"sys/class/thermal/{zone}/type", ztype + "\n")
+                _write(root / f"sys/class/thermal/{zone}/temp", temp + "\n")
+    for port in QSFP_PORTS:
+        (root / "sys/class/net" / port).mkdir(parents=True, exist_ok=True)
+    for dev, port, idx, gid, gtype, ndev in _gid_rows(node, prof.get("gid_index", 3)):
+        base = root / "sys/class/infiniband" / dev / "ports" / port
+        _write(base / "gids" / str(idx), gid + "\n")
+        _write(base / "gid_attrs/types" / str(idx), gtype + "\n")
+        _write(base / "gid_attrs/ndevs" / str(idx), ndev + "\n")
+    for dev in ROCE_DEVS:  # the rest of the table is empty, as in sysfs (no type, no ndev)
+        gids = root / "sys/class/infiniband" / dev / "ports/1/gids"
+        gids.mkdir(parents=True, exist_ok=True)
+        for idx in range(8):
+            if not (gids / str(idx)).exists():
+                _write(gids / str(idx), "0000:0000:0000:0000:0000:0000:0000:0000\n")
+
+
+def sshd_config(node) -> str:
+    d = node.dir
+    return "\n".join([
+        f"ListenAddress {node.mgmt_ip}", "Port 22",
+        f"HostKey {d}/ssh_host_ed25519_key", f"PidFile {d}/sshd.pid",
+        f"AuthorizedKeysFile {d}/authorized_keys",
+        "AllowUsers root", "PermitRootLogin prohibit-password", "PubkeyAuthentication yes",
+        "PasswordAuthentication no", "KbdInteractiveAuthentication no", "UsePAM no",
+        "StrictModes no", "PrintMotd no", "PrintLastLog no", "LogLevel ERROR",
+        f"SetEnv SPARKPILOT_HOST_ROOT={d}/root PATH={d}/bin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        "",
+    ])
+
+
+def build(node, *, delay_scale: float, authorized_key: str) -> None:
+    prof, pick = profile(node.profile), choices(node.profile)
+    os.makedirs(node.dir, mode=0o755)
+    build_bin(node, pick, delay_scale)
+    build_tree(node, pick, prof)
+    _write(Path(node.dir, "authorized_keys"), authorized_key, 0o600)
+    _write(Path(node.dir, "sshd_config"), sshd_config(node), 0o600)
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", node.name,
+                    "-f", os.path.join(node.dir, "ssh_host_ed25519_key")], check=True)

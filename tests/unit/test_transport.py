@@ -1,0 +1,156 @@
+"""Transport: host specs, the local runner, and how ssh's complaints become one line.
+
+The ssh stderr texts below are real: OpenSSH_9.2p1 Debian-2+deb12u10 (`ssh -o BatchMode=yes
+-o LogLevel=ERROR ...`) against the simulated cluster (tests/sim), recorded 2026-11-29.
+The ssh runner itself is tested for real in tests/integration/test_transport_ssh.py.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import pytest
+
+from sparkpilot.errors import UsageError
+from sparkpilot.transport import HostSpec, connect, parse_host_spec
+from sparkpilot.transport.local import LocalRunner
+from sparkpilot.transport.ssh import SshRunner, ssh_reason
+
+# -- host specs -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("spec, expected", [
+    ("spark-1", HostSpec("spark-1")),
+    ("nvidia@spark-1", HostSpec("spark-1", "nvidia")),
+    ("nvidia@spark-1:2222", HostSpec("spark-1", "nvidia", 2222)),
+    ("ssh://nvidia@192.168.100.10:22", HostSpec("192.168.100.10", "nvidia", 22)),
+    ("ssh://spark-2", HostSpec("spark-2")),
+    ("ssh://spark-2/", HostSpec("spark-2")),
+    ("first.last@spark-1.lan", HostSpec("spark-1.lan", "first.last")),
+    ("root@[fe80::1%enP7s7]:2200", HostSpec("fe80::1%enP7s7", "root", 2200)),
+    ("fd00::10", HostSpec("fd00::10")),
+    ("  nvidia@spark-1  ", HostSpec("spark-1", "nvidia")),
+])
+def test_parse_host_spec(spec, expected):
+    assert parse_host_spec(spec) == expected
+
+
+@pytest.mark.parametrize("spec", [
+    "", "   ", "@spark-1", "nvidia@", "nvidia@spark-1:", "nvidia@spark-1:0", "nvidia@spark-1:65536",
+    "nvidia@spark-1:ssh", "-oProxyCommand=touch /tmp/x", "nvidia@-oProxyCommand=x", "spark 1",
+    "http://spark-1", "nvidia@spark-1/x", "bad user@spark-1", "root@[fe80::1", "root@[zz::1]:22",
+    "a;b", "$(reboot)",
+])
+def test_malformed_host_spec_is_usage_error(spec):
+    with pytest.raises(UsageError) as err:
+        parse_host_spec(spec)
+    assert "\n" not in str(err.value)
+
+
+def test_host_spec_str_round_trips():
+    for spec in ("nvidia@spark-1:2222", "spark-1", "root@[fe80::1]:22"):
+        assert parse_host_spec(str(parse_host_spec(spec))) == parse_host_spec(spec)
+
+
+def test_connect_picks_the_runner():
+    assert isinstance(connect("local"), LocalRunner)
+    runner = connect("nvidia@spark-1:2222", timeout=3)
+    assert isinstance(runner, SshRunner) and runner.name == "nvidia@spark-1:2222"
+    with pytest.raises(UsageError):
+        connect("nvidia@")
+    with pytest.raises(UsageError):
+        connect("replay://")
+
+
+def test_ssh_command_line_checks_host_keys_and_never_prompts(tmp_path):
+    runner = SshRunner("nvidia@spark-1:2222", connect_timeout=4, ssh_config=str(tmp_path / "cfg"))
+    argv = runner.ssh_argv("-T", command="nvidia-smi -L")
+    text = " ".join(argv)
+    assert argv[:3] == ["ssh", "-F", str(tmp_path / "cfg")]
+    assert "BatchMode=yes" in text and "ConnectTimeout=4" in text and "ControlMaster=auto" in text
+    assert "StrictHostKeyChecking" not in text  # the user's setting (default: ask -> refused in batch)
+    assert argv[-3:] == ["--", "nvidia@spark-1", "nvidia-smi -L"] and argv[argv.index("-p") + 1] == "2222"
+    control = next(a for a in argv if a.startswith("ControlPath="))
+    assert len(control) < 100  # unix socket paths are limited
+    runner.close()
+
+
+# -- ssh's reasons, one line each ---------------------------------------------------------------
+
+SPEC = parse_host_spec("root@10.77.0.1")
+CHANGED = (
+    "@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\n"
+    "@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @\n"
+    "@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\n"
+    "IT IS POSSIBLE THAT SOMEONE IS DOING SOMETHING NASTY!\n"
+    "Someone could be eavesdropping on you right now (man-in-the-middle attack)!\n"
+    "It is also possible that a host key has just been changed.\n"
+    "The fingerprint for the ED25519 key sent by the remote host is\n"
+    "SHA256:R28nCciIKEzDtVJjOhDtFyA71gYqFov0UFfpxpgBhKk.\n"
+    "Please contact your system administrator.\n"
+    "Add correct host key in /tmp/spk0-vmztulj4/kh2 to get rid of this message.\n"
+    "Offending ED25519 key in /tmp/spk0-vmztulj4/kh2:2\n"
+    "  remove with:\n"
+    '  ssh-keygen -f "/tmp/spk0-vmztulj4/kh2" -R "10.77.0.1"\n'
+    "Host key for 10.77.0.1 has changed and you have requested strict checking.\n"
+    "Host key verification failed.\n"
+)
+
+
+@pytest.mark.parametrize("stderr, must", [
+    ("bob@10.77.0.1: Permission denied (publickey).\n", ["authentication failed", "Permission denied (publickey)", "user name"]),
+    ("No ED25519 host key is known for 10.77.0.1 and you have requested strict checking.\n"
+     "Host key verification failed.\n", ["not known", "ssh-keyscan 10.77.0.1 >> ~/.ssh/known_hosts"]),
+    ("Host key verification failed.\n", ["not known", "ssh root@10.77.0.1"]),
+    (CHANGED, ["CHANGED", "ssh-keygen -R 10.77.0.1"]),
+    ("ssh: connect to host 10.77.0.2 port 22: Connection refused\n", ["connect to host 10.77.0.2 port 22: Connection refused"]),
+    ("ssh: connect to host 10.77.0.77 port 22: Connection timed out\n", ["Connection timed out"]),
+    ("ssh: Could not resolve hostname no-such-host.invalid: Name or service not known\n",
+     ["Could not resolve hostname no-such-host.invalid"]),
+    ("", ["255"]),
+])
+def test_ssh_reason_is_one_line(stderr, must):
+    reason = ssh_reason(stderr, SPEC)
+    assert "\n" not in reason and not reason.startswith("ssh: ")
+    for text in must:
+        assert text in reason
+
+
+# -- local runner ---------------------------------------------------------------------------------
+
+
+def test_local_runs_argv_without_a_shell():
+    res = LocalRunner().run([sys.executable, "-c", "import sys; print(sys.argv[1:])", "a b", "$HOME", ";"])
+    assert res.rc == 0 and res.ok and res.stdout.strip() == "['a b', '$HOME', ';']"
+    assert res.seconds > 0
+
+
+def test_local_exit_code_and_stderr():
+    res = LocalRunner().run([sys.executable, "-c", "import sys; sys.stderr.write('boom'); sys.exit(3)"])
+    assert (res.rc, res.stdout, res.stderr, res.ok) == (3, "", "boom", False)
+
+
+def test_local_timeout_is_rc_124_with_a_note_and_kills_children():
+    start = time.monotonic()
+    res = LocalRunner().run(["sh", "-c", "sleep 30 & sleep 30; echo never"], timeout=0.5)
+    assert time.monotonic() - start < 3
+    assert res.rc == 124 and "timed out after 0.5s" in res.stderr and "never" not in res.stdout
+
+
+def test_local_missing_command_is_127():
+    res = LocalRunner().run(["sparkpilot-no-such-tool", "--version"])
+    assert res.rc == 127 and "command not found" in res.stderr
+
+
+def test_local_not_executable_is_126(tmp_path):
+    script = tmp_path / "tool"
+    script.write_text("#!/bin/sh\necho hi\n")
+    script.chmod(0o644)
+    res = LocalRunner().run([str(script)])
+    assert res.rc == 126
+
+
+def test_local_empty_argv_is_a_bug():
+    with pytest.raises(ValueError):
+        LocalRunner().run([])
