@@ -50,6 +50,18 @@ class ModelInfo:
     num_parameters: int | None = None        # total parameters, when published
     sources: dict[str, str] = field(default_factory=dict)  # fact -> public source (URL)
     extra: dict[str, Any] = field(default_factory=dict)
+    # added by the models package (engineer C); all optional
+    quant_method: str | None = None          # config quantization_config.quant_method as written
+    quant_scheme: str | None = None          # e.g. "fp8-block128", "int4-g128", "nvfp4-g16"
+    quant_ignored: list[str] = field(default_factory=list)  # modules left unquantised (as the config names them)
+    kv_cache_quant: str | None = None        # KV cache dtype the checkpoint asks for (e.g. modelopt "FP8")
+    num_full_layers: int | None = None       # attention layers with a full-length KV cache
+    v_head_dim: int | None = None            # MLA value head dim
+    qk_nope_head_dim: int | None = None      # MLA non-RoPE query/key head dim
+    num_mtp_layers: int = 0                  # multi-token-prediction layers stored in the checkpoint
+    is_multimodal: bool = False              # has a vision/audio tower
+    active_parameters: int | None = None     # parameters used per token (MoE), computed from shapes
+    source: str | None = None                # "catalog", "local" or "hub"
 
     @property
     def num_attention_layers(self) -> int | None:
@@ -57,6 +69,40 @@ class ModelInfo:
         if self.num_hidden_layers is None:
             return None
         return self.num_hidden_layers - self.num_linear_layers
+
+    @property
+    def is_hybrid(self) -> bool:
+        """Linear-attention or Mamba layers beside the attention layers."""
+        return self.num_linear_layers > 0
+
+    @property
+    def is_mla(self) -> bool:
+        return self.kv_lora_rank is not None
+
+    @property
+    def is_quantized(self) -> bool:
+        return self.quantization is not None
+
+    def kv_bytes_per_token_per_layer(self, dtype_bytes: float = 2.0) -> float | None:
+        """KV cache bytes one token takes in one attention layer (K and V; MLA: latent + rope key)."""
+        if self.kv_lora_rank is not None:
+            return (self.kv_lora_rank + (self.qk_rope_head_dim or 0)) * dtype_bytes
+        if self.num_key_value_heads is None or self.head_dim is None:
+            return None
+        return 2 * self.num_key_value_heads * self.head_dim * dtype_bytes
+
+    def kv_cache_bytes(self, tokens: int, dtype_bytes: float = 2.0) -> float | None:
+        """KV bytes of one sequence of `tokens` tokens over all layers (no TP split), plus the
+        per-sequence state of linear-attention / Mamba layers. Sliding layers keep `sliding_window`."""
+        per = self.kv_bytes_per_token_per_layer(dtype_bytes)
+        if per is None or self.num_hidden_layers is None:
+            return None
+        full = self.num_full_layers
+        if full is None:
+            full = (self.num_attention_layers or 0) - self.num_sliding_layers
+        window = min(tokens, self.sliding_window) if self.sliding_window else tokens
+        state = self.num_linear_layers * (self.linear_state_bytes_per_seq or 0)
+        return full * tokens * per + self.num_sliding_layers * window * per + state
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

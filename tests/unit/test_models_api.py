@@ -1,0 +1,81 @@
+"""lookup / resolve / closest / catalog_ids, and the ModelInfo helpers the planner uses."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from sparkpilot import models
+from sparkpilot.errors import UsageError
+
+
+def test_lookup_is_case_insensitive_and_accepts_urls_and_paths():
+    a = models.lookup("openai/gpt-oss-120b")
+    assert a is not None and a.id == "openai/gpt-oss-120b"
+    assert models.lookup("OpenAI/GPT-OSS-120B").id == a.id
+    assert models.lookup("https://huggingface.co/openai/gpt-oss-120b").id == a.id
+    assert models.lookup("/models/gpt-oss-120b").id == a.id      # a mounted copy named like the repo
+    assert models.lookup("nobody/no-such-model") is None
+    assert models.lookup("") is None
+
+
+def test_gpt_oss_facts():
+    info = models.lookup("openai/gpt-oss-120b")
+    assert info.is_gpt_oss and info.is_moe and info.quantization == "mxfp4"
+    assert info.num_experts == 128 and info.num_experts_per_tok == 4
+    assert info.num_sliding_layers == 18 and info.num_full_layers == 18 and info.sliding_window == 128
+    assert abs(info.num_parameters - 116.8e9) < 0.1e9             # published: 116.8B
+    # KV: 8 KV heads x 64 dims x K,V x 2 bytes = 2048 B per token per layer
+    assert info.kv_bytes_per_token_per_layer() == 2048
+    # 1000 tokens: 18 full layers x 1000 + 18 sliding layers x 128 tokens
+    assert info.kv_cache_bytes(1000) == 2048 * (18 * 1000 + 18 * 128)
+
+
+def test_lookup_is_fast():
+    models.lookup("Qwen/Qwen3-8B")
+    t = time.perf_counter()
+    for _ in range(50):
+        models.lookup("qwen/qwen3-8b")
+    assert (time.perf_counter() - t) / 50 < 0.01
+
+
+def test_closest_names_neighbours():
+    near = models.closest("openai/gpt-oss-12b")
+    assert near[0] == "openai/gpt-oss-120b" and len(near) == 3
+    assert "Qwen/Qwen3-8B" in models.closest("qwen3-8b", n=5)
+
+
+def test_resolve_unknown_offline_names_closest(tmp_path, monkeypatch):
+    monkeypatch.setenv("SPARKPILOT_CACHE", str(tmp_path))
+    with pytest.raises(UsageError) as e:
+        models.resolve("openai/gpt-oss-12b", offline=True)
+    msg = str(e.value)
+    assert msg.startswith("unknown model openai/gpt-oss-12b offline; closest catalog entries: ")
+    assert "openai/gpt-oss-120b" in msg and "\n" not in msg
+    assert e.value.exit_code == 2
+
+
+def test_resolve_missing_folder_is_usage_error(tmp_path):
+    with pytest.raises(UsageError, match="no such model folder"):
+        models.resolve(str(tmp_path / "nope"))
+
+
+def test_resolve_prefers_catalog():
+    assert models.resolve("qwen/qwen3-32b", offline=True).source == "catalog"
+
+
+def test_resolve_uses_hub_cache_offline(tmp_path, monkeypatch):
+    """A model fetched once from the Hub is cached as JSON; offline it is read from there."""
+    import json
+
+    from sparkpilot.models import hub
+
+    monkeypatch.setenv("SPARKPILOT_CACHE", str(tmp_path))
+    cfg = json.loads((__import__("pathlib").Path(__file__).parent.parent / "data" / "models"
+                      / "qwen3_8b_config.json").read_text())["config"]
+    path = hub._cache_path("someone/qwen3-8b-copy")
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"config": cfg, "weight_bytes": 16_381_470_720, "weight_bytes_by_dtype": {}}))
+    info = models.resolve("someone/qwen3-8b-copy", offline=True)
+    assert info.source == "hub" and info.model_type == "qwen3" and info.weight_bytes == 16_381_470_720

@@ -1,0 +1,43 @@
+"""from_config on real config.json files (tests/data/models/*.json: source, config, expected)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from sparkpilot.models import from_config
+
+DATA = Path(__file__).parent.parent / "data" / "models"
+CASES = sorted(DATA.glob("*.json"))
+
+
+def test_there_are_cases():
+    assert len(CASES) >= 4
+
+
+@pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
+def test_from_config(path):
+    case = json.loads(path.read_text())
+    assert case["source"]["url"].startswith("https://")
+    info = from_config(case["config"], model_id=path.stem, quant_config=case.get("quant_config"))
+    for key, want in case["expected"].items():
+        if key.endswith("_approx"):
+            got = getattr(info, key[: -len("_approx")])
+            assert got == pytest.approx(want, rel=0.02), key  # published figures are rounded
+        elif key == "kv_bytes_per_token_per_layer":
+            assert info.kv_bytes_per_token_per_layer() == want
+        else:
+            assert getattr(info, key) == want, key
+
+
+def test_quant_config_argument_overrides():
+    cfg = json.loads((DATA / "qwen3_8b_config.json").read_text())["config"]
+    info = from_config(cfg, model_id="x", quant_config={"quant_method": "awq", "bits": 4, "group_size": 128})
+    assert (info.quantization, info.quant_bits, info.quant_group_size) == ("awq", 4, 128)
+
+
+def test_not_a_dict_is_rejected():
+    with pytest.raises(TypeError):
+        from_config("config.json", model_id="x")  # type: ignore[arg-type]
