@@ -1,0 +1,202 @@
+"""`sparkpilot plan MODEL`: memory, KV cache, flags and start-up time on 1..N Sparks."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import sys
+from typing import Any
+
+from sparkpilot.cli.common import add_format, print_json
+from sparkpilot.errors import EXIT_FINDINGS, SparkpilotError, UsageError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", help="Hugging Face id (e.g. openai/gpt-oss-120b) or a local model folder")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--nodes", type=int, help="number of Sparks (with --memory-gib: number of GPUs)")
+    where.add_argument("--inventory", metavar="FILE", help="inventory YAML: plan for these hosts (reads their facts)")
+    where.add_argument("--host", action="append", metavar="H", help="a host to plan for (repeat; the first is head)")
+    parser.add_argument("--tp", type=int, help="tensor parallel size (default: number of Sparks)")
+    parser.add_argument("--pp", type=int, help="pipeline parallel size (default: 1, or when heads do not divide)")
+    parser.add_argument("--executor", choices=("ray", "native"), help="multi-node executor (default: ray)")
+    parser.add_argument("--max-model-len", type=int, metavar="L", help="context length (default: the model's, or the largest that fits)")
+    parser.add_argument("--gpu-memory-utilization", type=float, metavar="U",
+                        help="share of memory vLLM may use (default 0.87; 0.85 from 64K, 0.83 from 256K; never above 0.90)")
+    parser.add_argument("--kv-cache-dtype", metavar="DTYPE", help="auto, fp8, fp8_e4m3, fp8_e5m2 ... (default: fp8)")
+    parser.add_argument("--max-num-seqs", type=int, metavar="S")
+    parser.add_argument("--max-num-batched-tokens", type=int, metavar="B")
+    parser.add_argument("--quantization", metavar="Q", help="override the checkpoint's quantisation")
+    parser.add_argument("--memory-gib", type=float, metavar="G",
+                        help="plan for another GPU: its total memory as CUDA reports it (GiB)")
+    parser.add_argument("--image", help="container image (default: nvcr.io/nvidia/vllm:26.04-py3 or the stack's)")
+    parser.add_argument("--stack", metavar="NAME", help="stack (image / vLLM) the plan is made and linted for")
+    parser.add_argument("--offline", action="store_true", help="never use the network (catalog and local folders only)")
+    parser.add_argument("--output", metavar="FILE", help="also write the plan JSON to FILE (for `up FILE`)")
+    add_format(parser)
+
+
+def _positive(name: str, value: int | float | None) -> None:
+    if value is not None and value <= 0:
+        raise UsageError(f"--{name} must be positive, not {value}")
+
+
+def resolve_model(model: str, offline: bool):
+    try:
+        from sparkpilot import models
+        resolve = models.resolve
+    except (ImportError, AttributeError):
+        raise SparkpilotError("the model catalog (sparkpilot.models.resolve) is not installed", 3) from None
+    try:
+        return resolve(model, offline=offline)
+    except SparkpilotError:
+        raise
+    except (KeyError, LookupError, FileNotFoundError, ValueError) as exc:
+        close = []
+        try:
+            close = [getattr(c, "id", c) for c in models.closest(model)][:3]
+        except Exception:  # noqa: BLE001 - the hint is optional
+            pass
+        hint = f"; closest catalog entries: {', '.join(close)}" if close else ""
+        raise UsageError(f"unknown model {model!r}{' offline' if offline else ''}{hint}") from exc
+
+
+def stack_facts(name: str | None) -> tuple[str | None, str | None]:
+    """(image, vLLM version) of a stack in knowledge/stacks.yaml."""
+    if not name:
+        return None, None
+    from sparkpilot import knowledge
+
+    entries = knowledge.load("stacks")
+    for e in entries:
+        if name.lower() in (str(e.get("id", "")).lower(), str(e.get("name", "")).lower()):
+            return e.get("image"), (str(e["vllm"]) if e.get("vllm") else None)
+    known = ", ".join(str(e.get("name") or e.get("id")) for e in entries) or "none defined yet"
+    raise UsageError(f"unknown stack {name!r} (known: {known})")
+
+
+def _version_at_least(version: str | None, wanted: tuple[int, int]) -> bool:
+    if not version:
+        return False
+    parts = []
+    for piece in version.lstrip("v").split(".")[:2]:
+        digits = "".join(ch for ch in piece if ch.isdigit())
+        parts.append(int(digits or 0))
+    return tuple(parts) >= wanted
+
+
+def host_nodes(args) -> tuple[list[str], list[Any]]:
+    """Node names and NodeNet per node from --inventory / --host (through doctor's facts)."""
+    if not (args.inventory or args.host):
+        return [], []
+    from sparkpilot import facts as facts_mod
+    from sparkpilot import interconnect, inventory
+
+    inv = inventory.load(args.inventory) if args.inventory else inventory.from_hosts(list(args.host))
+    cluster = facts_mod.collect(inv)
+    hosts = list(getattr(cluster, "hosts", None) or getattr(cluster, "nodes", None) or [])
+    names, nets = [], []
+    for i, node in enumerate(getattr(inv, "nodes", [])):
+        name = getattr(node, "name", None) or f"spark-{i + 1}"
+        names.append(name)
+        host_facts = hosts[i] if i < len(hosts) else None
+        nets.append(interconnect.node_net(host_facts) if host_facts is not None else None)
+    return names, nets
+
+
+def run(args: argparse.Namespace) -> int:
+    for name in ("nodes", "tp", "pp", "max_model_len", "max_num_seqs", "max_num_batched_tokens", "memory_gib"):
+        _positive(name.replace("_", "-"), getattr(args, name))
+    from sparkpilot.planner import PlanRequest, plan
+
+    stack_image, vllm_version = stack_facts(args.stack)
+    info = resolve_model(args.model, args.offline)
+    names, nets = host_nodes(args)
+    local = os.path.abspath(args.model) if os.path.isdir(args.model) else None
+    req = PlanRequest(
+        model=args.model, nodes=args.nodes or (len(names) or None), tp=args.tp, pp=args.pp,
+        executor=args.executor, max_model_len=args.max_model_len,
+        gpu_memory_utilization=args.gpu_memory_utilization, kv_cache_dtype=args.kv_cache_dtype,
+        max_num_seqs=args.max_num_seqs, max_num_batched_tokens=args.max_num_batched_tokens,
+        quantization=args.quantization, memory_gib=args.memory_gib,
+        image=args.image or stack_image, node_names=names, node_nets=nets,
+        cudagraph_profiled=_version_at_least(vllm_version, (0, 21)), local_path=local)
+    result = plan(req, info)
+    data = result.to_dict()
+    if args.output:
+        try:
+            with open(args.output, "w", encoding="utf-8") as fh:
+                json.dump(data, fh, indent=2)
+                fh.write("\n")
+        except OSError as exc:
+            raise UsageError(f"cannot write {args.output}: {exc.strerror or exc}") from None
+    if args.format == "json":
+        print_json(data)
+    else:
+        sys.stdout.write(render_text(result))
+    return 0 if result.fits else EXIT_FINDINGS
+
+
+def shell_line(argv: list[str]) -> str:
+    """argv as one shell line; $HOME paths stay expandable, everything else is quoted."""
+    out = []
+    for arg in argv:
+        if arg.startswith("$HOME/") and not any(c in arg for c in "\"`\\ '"):
+            out.append(f'"{arg}"')
+        else:
+            out.append(shlex.quote(arg))
+    return " ".join(out)
+
+
+def _gib(x: float) -> str:
+    return f"{x:.1f} GiB"
+
+
+def render_text(p) -> str:
+    from sparkpilot.planner.launch import placeholders
+
+    lines = []
+    verdict = "FITS" if p.fits else "DOES NOT FIT"
+    where = f"{p.nodes} Spark{'s' if p.nodes > 1 else ''}"
+    lines.append(f"{p.model} on {where} (TP={p.tensor_parallel_size}, PP={p.pipeline_parallel_size}, "
+                 f"executor {p.executor}): {verdict}")
+    lines.append(f"  {p.reason}")
+    lines.append("")
+    lines.append("memory per GPU")
+    lines.append(f"  total as CUDA reports it  {_gib(p.total_gib)}  x gpu-memory-utilization "
+                 f"{p.gpu_memory_utilization:.2f} = budget {_gib(p.budget_gib)}")
+    lines.append(f"  left to the OS, page cache and graphs  {_gib(p.total_gib - p.budget_gib)} "
+                 "(drop the page cache before start if free memory is below the budget)")
+    lines.append(f"  weights                   {_gib(p.weights_gib_per_gpu)}  ({p.weights_source})")
+    lines.append(f"  activation peak           {_gib(p.activation_gib)}")
+    lines.append(f"  non-torch (CUDA, NCCL)    {_gib(p.non_torch_gib)}")
+    lines.append(f"  CUDA graph pool           {_gib(p.cudagraph_gib)}")
+    lines.append(f"  KV cache                  {_gib(p.kv_cache_gib_per_gpu)}  ({p.kv_cache_dtype}, "
+                 f"{p.kv_bytes_per_token / 1024:.1f} KiB per token)")
+    lines.append(f"  KV tokens                 {p.kv_cache_tokens:,}")
+    lines.append(f"  max concurrency           {p.max_concurrency:.2f} x {p.max_model_len:,} tokens")
+    lines.append(f"  largest max-model-len     {p.max_model_len_fit:,}")
+    mn = "none up to 16" if p.min_nodes is None else str(p.min_nodes)
+    lines.append(f"  fewest Sparks that fit    {mn}")
+    for note in p.notes:
+        lines.append(f"  note: {note}")
+    lines.append("")
+    eta = p.startup_eta_s
+    phases = ", ".join(f"{k} {v / 60:.1f}" for k, v in eta.items() if k != "total" and v)
+    lines.append(f"start-up estimate: {eta['total'] / 60:.1f} min ({phases} min)")
+    if p.launch is not None:
+        lines.append("")
+        lines.append(f"launch ({p.launch.image})")
+        for node in p.launch.nodes:
+            lines.append(f"  # {node.name} ({node.role})")
+            lines.append("  " + shell_line(node.docker_run or node.argv))
+        missing = placeholders(p.launch)
+        if missing:
+            lines.append("")
+            lines.append("placeholders to fill (<...> values): " + ", ".join(missing))
+            lines.append("  run `sparkpilot plan MODEL --host USER@SPARK1 --host USER@SPARK2` to read them "
+                         "from the hosts, or set them from `ibdev2netdev` and `show_gids` on each node")
+        lines.append("  HF_TOKEN is passed by name from your environment (never written into the plan)")
+    return "\n".join(lines) + "\n"

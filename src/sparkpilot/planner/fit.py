@@ -1,0 +1,228 @@
+"""plan(request, model info) -> Plan: does it fit, with how much KV cache, on how many Sparks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sparkpilot.errors import UsageError
+from sparkpilot.interconnect import NodeNet
+from sparkpilot.models.info import ModelInfo
+from sparkpilot.planner import kv, memory
+from sparkpilot.planner.eta import startup_eta
+from sparkpilot.planner.launch import DEFAULT_IMAGE, LaunchRequest, build
+from sparkpilot.planner.memory import GIB
+from sparkpilot.vllm.launchspec import LaunchSpec
+
+MAX_NODES = 16
+FALLBACK_CONTEXT = 32768
+
+
+@dataclass
+class PlanRequest:
+    model: str
+    nodes: int | None = None            # Sparks, or GPUs with memory_gib
+    tp: int | None = None
+    pp: int | None = None
+    executor: str | None = None         # ray | native (several nodes)
+    max_model_len: int | None = None
+    gpu_memory_utilization: float | None = None
+    kv_cache_dtype: str | None = None
+    max_num_seqs: int | None = None
+    max_num_batched_tokens: int | None = None
+    quantization: str | None = None
+    memory_gib: float | None = None     # another GPU: total memory as CUDA reports it
+    image: str | None = None
+    node_names: list[str] = field(default_factory=list)
+    node_nets: list[NodeNet | None] = field(default_factory=list)
+    cudagraph_profiled: bool = False    # vLLM >= 0.21 subtracts its CUDA graph estimate
+    local_path: str | None = None
+
+
+@dataclass
+class Plan:
+    model: str
+    nodes: int
+    tensor_parallel_size: int
+    pipeline_parallel_size: int
+    executor: str
+    gpu_memory_utilization: float
+    max_model_len: int
+    max_model_len_fit: int
+    kv_cache_dtype: str
+    weights_gib_per_gpu: float
+    kv_cache_gib_per_gpu: float
+    kv_cache_tokens: int
+    max_concurrency: float
+    activation_gib: float
+    cudagraph_gib: float
+    fits: bool
+    reason: str
+    min_nodes: int | None
+    startup_eta_s: dict[str, float]
+    launch: LaunchSpec | None = None
+    # shown in text only (not part of the JSON contract)
+    total_gib: float = 0.0
+    budget_gib: float = 0.0
+    non_torch_gib: float = 0.0
+    kv_need_gib: float = 0.0
+    kv_bytes_per_token: float = 0.0
+    kv_tokens_legacy: int = 0
+    weights_source: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    KEYS = ("model", "nodes", "tensor_parallel_size", "pipeline_parallel_size", "executor",
+            "gpu_memory_utilization", "max_model_len", "max_model_len_fit", "kv_cache_dtype",
+            "weights_gib_per_gpu", "kv_cache_gib_per_gpu", "kv_cache_tokens", "max_concurrency",
+            "activation_gib", "cudagraph_gib", "fits", "reason", "min_nodes", "startup_eta_s")
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {k: getattr(self, k) for k in self.KEYS}
+        out["launch"] = self.launch.to_dict() if self.launch else None
+        return out
+
+
+def heads_divide(info: ModelInfo, tp: int) -> bool:
+    heads = info.num_attention_heads
+    kvh = info.num_key_value_heads or heads
+    if not heads:
+        return True
+    return heads % tp == 0 and (kvh % tp == 0 or tp % kvh == 0)
+
+
+def choose_parallel(info: ModelInfo, gpus: int) -> tuple[int, int]:
+    """TP = number of GPUs; when the heads do not divide, the largest TP that does, times PP."""
+    for tp in range(gpus, 0, -1):
+        if gpus % tp == 0 and heads_divide(info, tp):
+            pp = gpus // tp
+            if pp <= (info.num_hidden_layers or pp):
+                return tp, pp
+    return 1, gpus
+
+
+@dataclass
+class _Memory:
+    weights: int
+    source: str
+    activation: int
+    non_torch: int
+    cudagraph: int
+    budget: float
+    available: int
+
+
+def _memory(info: ModelInfo, req: PlanRequest, tp: int, pp: int, total_gib: float, util: float,
+            batched: int, seqs: int) -> _Memory:
+    split = memory.weights_per_gpu(info, tp, pp, req.quantization)
+    if split is None:
+        raise UsageError(f"not enough facts about {info.id} to size its weights "
+                         "(need the checkpoint size or hidden size, layers, heads and vocabulary)")
+    act = memory.activation_bytes(info, batched, seqs, tp)
+    nt = memory.non_torch_bytes(tp, pp)
+    cg = memory.cudagraph_bytes(info, 2048, pp)
+    budget = total_gib * util * GIB
+    avail = budget - split.per_gpu_bytes - act - nt - (cg if req.cudagraph_profiled else 0)
+    return _Memory(split.per_gpu_bytes, split.source, act, nt, cg, budget, int(avail))
+
+
+def _fits(info, req, gpus, total_gib, util, mml, kv_dtype, batched, seqs) -> bool:
+    tp, pp = choose_parallel(info, gpus)
+    m = _memory(info, req, tp, pp, total_gib, util, batched, seqs)
+    lay = kv.layout(info, tp, pp, kv_dtype)
+    return m.available > 0 and kv.need_bytes(lay, mml, batched) <= m.available
+
+
+def plan(req: PlanRequest, info: ModelInfo) -> Plan:
+    spark = req.memory_gib is None
+    gpus = req.nodes or len(req.node_names) or None
+    if req.tp or req.pp:
+        tp, pp = req.tp or 1, req.pp or 1
+        if gpus and tp * pp != gpus:
+            raise UsageError(f"--tp {tp} x --pp {pp} = {tp * pp} GPUs, but the plan has {gpus} "
+                             f"({'one GPU per Spark' if spark else '--nodes counts GPUs'})")
+        gpus = tp * pp
+    else:
+        gpus = gpus or 1
+        tp, pp = choose_parallel(info, gpus)
+    if gpus < 1 or gpus > 256:
+        raise UsageError(f"number of nodes must be between 1 and 256, not {gpus}")
+    if req.tp and not heads_divide(info, tp):
+        raise UsageError(f"--tp {tp} does not divide the {info.num_attention_heads} attention heads "
+                         f"of {info.id}; use --pp")
+    total_gib = req.memory_gib or memory.GB10_CUDA_TOTAL_GIB
+    default_batched, default_seqs = memory.vllm_default_limits(total_gib)
+    batched = req.max_num_batched_tokens or default_batched
+    seqs = req.max_num_seqs or default_seqs
+    kv_dtype = req.kv_cache_dtype or "fp8"
+    util_given = req.gpu_memory_utilization
+    if util_given is not None:
+        if not 0 < util_given <= 1:
+            raise UsageError(f"--gpu-memory-utilization must be in (0, 1], not {util_given}")
+        if spark and util_given > memory.SPARK_UTIL_MAX:
+            raise UsageError(f"--gpu-memory-utilization {util_given} is above 0.90: on a Spark the page "
+                             "cache shares the memory and CUDA runs out at start (0.85-0.87 is safe)")
+    model_max = info.max_position_embeddings or FALLBACK_CONTEXT
+    notes: list[str] = []
+    mml = req.max_model_len or model_max
+    if req.max_model_len is not None and req.max_model_len < 1:
+        raise UsageError(f"--max-model-len must be positive, not {req.max_model_len}")
+    if req.max_model_len and req.max_model_len > model_max:
+        notes.append(f"max-model-len {req.max_model_len} is above the model's {model_max} "
+                     "(vLLM refuses it without VLLM_ALLOW_LONG_MAX_MODEL_LEN=1)")
+    util = util_given or memory.default_utilization(mml)
+    lay = kv.layout(info, tp, pp, kv_dtype)
+    m = _memory(info, req, tp, pp, total_gib, util, batched, seqs)
+    fit_len = kv.max_len_fit(lay, m.available, batched, max(model_max, mml))
+    if req.max_model_len is None and fit_len < mml and fit_len >= 1024:
+        # no context asked for: take the largest that fits (recomputed with its utilisation)
+        mml = fit_len // 1024 * 1024
+        util = util_given or memory.default_utilization(mml)
+        m = _memory(info, req, tp, pp, total_gib, util, batched, seqs)
+        fit_len = kv.max_len_fit(lay, m.available, batched, max(model_max, mml))
+        mml = min(mml, fit_len // 1024 * 1024) or mml
+        notes.append(f"max-model-len lowered from the model's {model_max} to {mml} to fit")
+    cap = kv.capacity(lay, m.available, mml, batched)
+    need = kv.need_bytes(lay, mml, batched)
+    fits = m.available > 0 and need <= m.available
+    budget_gib = m.budget / GIB
+    if m.weights > m.budget:
+        reason = (f"weights need {m.weights / GIB:.1f} GiB per GPU, more than the {budget_gib:.1f} GiB "
+                  f"budget ({util:.2f} x {total_gib:.2f} GiB) at TP={tp} PP={pp}")
+    elif m.available <= 0:
+        reason = (f"weights {m.weights / GIB:.1f} GiB + activations {m.activation / GIB:.1f} GiB + "
+                  f"non-torch {m.non_torch / GIB:.2f} GiB leave no room for KV cache in the "
+                  f"{budget_gib:.1f} GiB budget")
+    elif not fits:
+        reason = (f"one request of {mml} tokens needs {need / GIB:.2f} GiB of KV cache but only "
+                  f"{m.available / GIB:.2f} GiB is left; the largest max-model-len that fits is {fit_len}")
+    else:
+        reason = (f"fits: {m.weights / GIB:.1f} GiB weights + {m.activation / GIB:.1f} GiB activations "
+                  f"leave {m.available / GIB:.1f} GiB for {cap.tokens:,} tokens of KV cache "
+                  f"({cap.max_concurrency:.2f} requests of {mml} tokens)")
+    min_nodes = None
+    for n in range(1, MAX_NODES + 1):
+        if _fits(info, req, n, total_gib, util, mml, kv_dtype, batched, seqs):
+            min_nodes = n
+            break
+    executor = "single" if gpus == 1 else (req.executor or "ray")
+    names = list(req.node_names) or ([f"spark-{i + 1}" for i in range(gpus)] if spark else
+                                     [f"gpu-{i}" for i in range(gpus)])
+    launch = build(info, LaunchRequest(
+        model=req.model, tp=tp, pp=pp, executor=executor, max_model_len=mml,
+        gpu_memory_utilization=util, kv_cache_dtype=kv_dtype, max_num_seqs=req.max_num_seqs,
+        max_num_batched_tokens=req.max_num_batched_tokens, quantization=req.quantization,
+        image=req.image or DEFAULT_IMAGE, node_names=names, node_nets=list(req.node_nets),
+        local_path=req.local_path))
+    eta = startup_eta(m.weights, gpus, executor)
+    return Plan(
+        model=req.model, nodes=gpus, tensor_parallel_size=tp, pipeline_parallel_size=pp,
+        executor=executor, gpu_memory_utilization=round(util, 4), max_model_len=mml,
+        max_model_len_fit=fit_len, kv_cache_dtype=kv_dtype,
+        weights_gib_per_gpu=round(m.weights / GIB, 2),
+        kv_cache_gib_per_gpu=round(max(m.available, 0) / GIB, 2), kv_cache_tokens=cap.tokens,
+        max_concurrency=round(cap.max_concurrency, 2), activation_gib=round(m.activation / GIB, 2),
+        cudagraph_gib=round(m.cudagraph / GIB, 2), fits=fits, reason=reason, min_nodes=min_nodes,
+        startup_eta_s=eta, launch=launch, total_gib=total_gib, budget_gib=round(budget_gib, 2),
+        non_torch_gib=round(m.non_torch / GIB, 2), kv_need_gib=round(need / GIB, 2),
+        kv_bytes_per_token=lay.bytes_per_token(), kv_tokens_legacy=cap.tokens_legacy,
+        weights_source=m.source, notes=notes)

@@ -1,0 +1,245 @@
+"""The memory model of one GPU, mirroring how vLLM sizes its budget.
+
+vLLM (v1 gpu_worker.determine_available_memory) computes
+    available KV = total * gpu_memory_utilization - weights - peak activation - non-torch
+                   [- CUDA graph estimate, when "CUDA graph memory profiling" is on (v0.21+)]
+where `total` is what CUDA reports for the device. On GB10 that is the unified LPDDR5X pool
+as CUDA sees it, not the marketing 128 GB. This module gives each of those terms per GPU.
+Everything here is pure: numbers in, numbers out.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from sparkpilot.models.info import ModelInfo
+
+GIB = 1024 ** 3
+
+# What CUDA reports as total memory on one GB10. vLLM prints it in
+# "Free memory on device (116.05/121.69 GiB) on startup" on current DGX OS images; some boxes /
+# kernels report 119.7 GiB ("Free memory on device cuda:0 (112.71/119.7 GiB)"), and
+# /proc/meminfo MemTotal on a GB10 is 125483396 kB = 119.67 GiB (shared/data/host/gb10_meminfo_fixture).
+GB10_CUDA_TOTAL_GIB = 121.69
+GB10_CUDA_TOTAL_GIB_LOW = 119.7
+# Memory the OS and a clean page cache hold at start: 121.69 - 116.05 free in the same log line.
+GB10_OS_BASELINE_GIB = 5.64
+SPARK_UTIL_MAX = 0.90          # the reference: never above 0.90
+SPARK_UTIL_SAFE = (0.85, 0.87)  # the reference: 0.85-0.87 in practice
+
+# vLLM's scheduler defaults for `vllm serve` (engine/arg_utils: GPUs with >= 70 GiB get 8192 batched
+# tokens and 1024 sequences; smaller GPUs 2048 and 256).
+def vllm_default_limits(total_gib: float) -> tuple[int, int]:
+    """(max_num_batched_tokens, max_num_seqs) vLLM picks when they are not given."""
+    return (8192, 1024) if total_gib >= 70 else (2048, 256)
+
+
+def default_utilization(max_model_len: int) -> float:
+    """gpu-memory-utilization for a Spark: 0.87, 0.85 from 64K context, 0.83 from 256K."""
+    if max_model_len >= 262144:
+        return 0.83
+    if max_model_len >= 65536:
+        return 0.85
+    return 0.87
+
+
+_DTYPE_BYTES = {"float32": 4.0, "fp32": 4.0, "bfloat16": 2.0, "bf16": 2.0, "float16": 2.0,
+                "fp16": 2.0, "half": 2.0, "auto": 2.0}
+
+
+def dtype_bytes(name: str | None) -> float:
+    return _DTYPE_BYTES.get((name or "bfloat16").lower(), 2.0)
+
+
+def kv_dtype_bytes(kv_cache_dtype: str | None, model_dtype: str | None) -> float:
+    """Bytes of one KV element: fp8 variants 1, nvfp4 ~0.5625 (4 bits + an fp8 scale per 16)."""
+    name = (kv_cache_dtype or "auto").lower()
+    if name.startswith("fp8") or name == "int8":
+        return 1.0
+    if "fp4" in name:
+        return 0.5625
+    if name == "auto":
+        return dtype_bytes(model_dtype) if dtype_bytes(model_dtype) < 4 else 2.0
+    return dtype_bytes(name)
+
+
+def quant_kind(info: ModelInfo, quantization: str | None = None) -> str:
+    """One of none | fp8 | int8 | int4 | mxfp4 | nvfp4 for the checkpoint's linear layers."""
+    q = (quantization or info.quantization or "").lower()
+    if not q or q in ("none", "bf16", "bfloat16", "fp16"):
+        return "none"
+    if "mxfp4" in q or info.is_gpt_oss and q in ("mxfp4", ""):
+        return "mxfp4"
+    if "nvfp4" in q or "fp4" in q or q == "modelopt_fp4":
+        return "nvfp4"
+    if "fp8" in q or q == "modelopt":
+        return "fp8"
+    if q in ("gptq", "awq", "gptq_marlin", "awq_marlin", "autoround", "auto-round", "int4", "w4a16") \
+            or info.quant_bits == 4:
+        return "int4"
+    if info.quant_bits == 8 or "int8" in q or "w8a8" in q:
+        return "int8"
+    return "none"
+
+
+def linear_bytes_per_param(kind: str, info: ModelInfo) -> float:
+    """Bytes per weight of a quantised linear layer, scales included."""
+    if kind == "fp8":
+        return 1.0
+    if kind == "int8":
+        return 1.0 + 2.0 / max(info.quant_group_size or 128, 1)
+    if kind == "int4":  # packed int4 + an fp16 scale and a packed int4 zero per group
+        return 0.5 + 2.5 / max(info.quant_group_size or 128, 1)
+    if kind == "mxfp4":  # 4 bits + one e8m0 scale per 32
+        return 0.5 + 1.0 / 32
+    if kind == "nvfp4":  # 4 bits + one fp8 scale per 16
+        return 0.5 + 1.0 / 16
+    return dtype_bytes(info.dtype)
+
+
+@dataclass
+class ParamCount:
+    embed: int = 0
+    lm_head: int = 0
+    attention: int = 0      # all attention / linear-attention projections
+    dense_mlp: int = 0      # dense MLPs (incl. leading dense layers of MoE models, shared experts)
+    experts: int = 0        # routed experts
+    small: int = 0          # norms, routers (kept in the model dtype)
+
+    @property
+    def total(self) -> int:
+        return self.embed + self.lm_head + self.attention + self.dense_mlp + self.experts + self.small
+
+
+def count_params(info: ModelInfo) -> ParamCount | None:
+    """Parameters from the config shapes; None when a shape the count needs is unknown."""
+    h, n_layers, vocab = info.hidden_size, info.num_hidden_layers, info.vocab_size
+    heads = info.num_attention_heads
+    if not (h and n_layers and vocab and heads):
+        return None
+    hd = info.head_dim or h // heads
+    kvh = info.num_key_value_heads or heads
+    p = ParamCount()
+    p.embed = vocab * h
+    p.lm_head = 0 if info.tie_word_embeddings else vocab * h
+    p.attention = n_layers * (h * heads * hd * 2 + h * kvh * hd * 2)
+    p.small = n_layers * 2 * h + h
+    if info.is_moe and info.num_experts and info.moe_intermediate_size:
+        dense = min(info.first_k_dense_layers or 0, n_layers)
+        moe_layers = n_layers - dense
+        p.experts = moe_layers * info.num_experts * 3 * h * info.moe_intermediate_size
+        p.dense_mlp = dense * 3 * h * (info.intermediate_size or 0)
+        p.dense_mlp += moe_layers * (info.num_shared_experts or 0) * 3 * h * info.moe_intermediate_size
+        p.small += moe_layers * h * info.num_experts
+    else:
+        if not info.intermediate_size:
+            return None
+        p.dense_mlp = n_layers * 3 * h * info.intermediate_size
+    return p
+
+
+def shape_weight_bytes(info: ModelInfo, quantization: str | None = None) -> int | None:
+    """Checkpoint bytes computed from shapes and the quantisation (when bytes are not published)."""
+    p = count_params(info)
+    if p is None:
+        return None
+    kind = quant_kind(info, quantization)
+    base = dtype_bytes(info.dtype)
+    lin = linear_bytes_per_param(kind, info)
+    if kind == "mxfp4":  # gpt-oss: only the routed experts are mxfp4
+        body = p.attention * base + p.dense_mlp * base + p.experts * lin
+    else:
+        body = (p.attention + p.dense_mlp + p.experts) * lin
+    return int(body + (p.embed + p.lm_head + p.small) * base)
+
+
+# gpt-oss mxfp4 experts are re-laid out (padded) for the Marlin / Triton MoE kernels: vLLM printed
+# "Model loading took 65.9651 GiB" for openai/gpt-oss-120b through Marlin (vllm-project/vllm#23278)
+# for a 60.77 GiB checkpoint; 64.38 GiB through the Hopper Triton path (shared/data/memory/102).
+GPT_OSS_LOADED_FACTOR = 1.085
+
+
+@dataclass
+class WeightSplit:
+    checkpoint_bytes: int
+    per_gpu_bytes: int
+    source: str   # "checkpoint" (published bytes) or "shapes"
+
+
+def weights_per_gpu(info: ModelInfo, tp: int, pp: int, quantization: str | None = None) -> WeightSplit | None:
+    """Bytes of weights one GPU holds after the TP/PP split.
+
+    The decoder layers split over TP x PP. The embedding and the lm_head split by vocabulary under
+    TP (vLLM's VocabParallelEmbedding) and sit on the first / last PP stage (both on every stage
+    that needs them when tied). K/V projections are replicated when there are fewer KV heads than
+    TP ranks. Norms and routers are tiny and replicated.
+    """
+    total = info.weight_bytes
+    source = "checkpoint"
+    if not total:
+        total = shape_weight_bytes(info, quantization)
+        source = "shapes"
+    if not total:
+        return None
+    base = dtype_bytes(info.dtype)
+    h, vocab = info.hidden_size or 0, info.vocab_size or 0
+    embed = vocab * h * base
+    lm = embed if (not info.tie_word_embeddings or pp > 1) else 0.0
+    lm_in_ckpt = 0.0 if info.tie_word_embeddings else embed
+    body = total - embed - lm_in_ckpt
+    if body <= 0:  # shapes disagree with the bytes: split everything evenly
+        body, embed, lm = float(total), 0.0, 0.0
+    if info.is_gpt_oss and quant_kind(info, quantization) == "mxfp4":
+        body *= GPT_OSS_LOADED_FACTOR
+    if pp == 1:
+        per_gpu = body / tp + (embed + lm) / tp
+    else:
+        per_gpu = body / (tp * pp) + max(embed, lm) / tp
+    # replicated K/V heads when num_key_value_heads < tp
+    kvh, heads = info.num_key_value_heads, info.num_attention_heads
+    if kvh and heads and h and kvh < tp and not info.kv_lora_rank:
+        hd = info.head_dim or h // heads
+        layers = math.ceil((info.num_attention_layers or info.num_hidden_layers or 0) / pp)
+        kind = quant_kind(info, quantization)
+        lin = dtype_bytes(info.dtype) if kind == "mxfp4" else linear_bytes_per_param(kind, info)
+        per_gpu += layers * 2 * h * hd * (1 - kvh / tp) * lin
+    return WeightSplit(int(total), int(per_gpu), source)
+
+
+# The profiling run's torch peak. Measured: it is dominated by the dummy sampler run over
+# max_num_seqs rows of logits (fp32 logits, probabilities and sort buffers), plus a small share of
+# the forward pass over max_num_batched_tokens. Fitted on vLLM's own figures (see bench/).
+SAMPLER_BYTES_PER_LOGIT = 20.0
+FORWARD_FACTOR = 0.1
+
+
+def activation_bytes(info: ModelInfo, max_num_batched_tokens: int, max_num_seqs: int, tp: int) -> int:
+    h = info.hidden_size or 4096
+    vocab = info.vocab_size or 32000
+    if info.is_moe and info.moe_intermediate_size:
+        inter = (info.num_experts_per_tok or 8) * info.moe_intermediate_size
+        inter += (info.num_shared_experts or 0) * info.moe_intermediate_size
+    else:
+        inter = info.intermediate_size or 4 * h
+    forward = max_num_batched_tokens * 2 * (4 * h + 3 * inter / tp) * FORWARD_FACTOR
+    sampler = min(max_num_seqs, max_num_batched_tokens) * vocab * SAMPLER_BYTES_PER_LOGIT
+    return int(forward + sampler)
+
+
+def non_torch_bytes(tp: int, pp: int) -> int:
+    """CUDA context and allocator slack; NCCL buffers when there is more than one rank.
+    vLLM printed 0.13-0.16 GiB for one GPU and 0.54 GiB at TP=2 (shared/data/memory/102-106)."""
+    gib = 0.15 + (0.4 if tp * pp > 1 else 0.0)
+    return int(gib * GIB)
+
+
+def cudagraph_bytes(info: ModelInfo, capture_size: int, pp: int) -> int:
+    """The CUDA graph pool: a fixed part plus a share per layer, larger with more capture sizes.
+    Observed pools: 0.5 GiB (28 layers), 0.85 (48), 1.03 (gpt-oss-120b), 1.0 (hybrid 4B), 1.92
+    (48-layer MoE at TP=4)."""
+    layers = math.ceil((info.num_hidden_layers or 32) / pp)
+    gib = 0.3 + 0.012 * layers
+    if capture_size > 512:
+        gib *= 1.25
+    return int(min(gib, 2.5) * GIB)
