@@ -1,0 +1,247 @@
+"""Read a vLLM start-up log: phases, figures, failure, outcome.
+
+    d = diagnose(text)                   # one log
+    d = diagnose_many([("spark-1", a), ("spark-2", b)])   # several logs of one multi-node start
+    live = LiveDiagnosis(); events = live.feed(line); live.check_hang(now, expected_seconds)
+
+Outcome words (CONTRACTS.md): `ready`, `failed`, `incomplete` (stopped before ready, no failure).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping
+
+from sparkpilot.diagnosis import signatures as sigs
+from sparkpilot.diagnosis.lines import Line, is_bare_timestamp, parse_line, split_lines
+from sparkpilot.diagnosis.phases import PHASES, Phase, PhaseTracker, extract_figures, finish_figures
+from sparkpilot.diagnosis.signatures import Failure
+
+HANG_FACTOR = 3.0        # a phase is hung when it runs this many times its expected length ...
+HANG_MIN_EXTRA_S = 120.0  # ... and at least this much longer (real seconds, before scaling)
+HANG_PHASES = ("memory_profiling", "cudagraph_capture")  # where the 590.x graph deadlock shows
+
+
+def time_scale() -> float:
+    """SPARKPILOT_TIME_SCALE (e.g. 0.01 in tests with the stand-in vLLM); 1.0 when unset or bad."""
+    try:
+        value = float(os.environ.get("SPARKPILOT_TIME_SCALE", "1") or 1)
+    except ValueError:
+        return 1.0
+    return value if value > 0 else 1.0
+
+
+@dataclass
+class Event:
+    kind: str                     # phase | ready | failure | hang | stall
+    phase: str | None = None
+    failure: Failure | None = None
+    line: str | None = None
+    message: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "phase": self.phase, "line": self.line, "message": self.message,
+                "failure": self.failure.to_dict() if self.failure else None}
+
+
+@dataclass
+class Diagnosis:
+    outcome: str
+    failure: Failure | None
+    phases: list[Phase]
+    figures: dict[str, Any]
+    stopped_in: str | None = None
+    lines: int = 0
+    sources: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"outcome": self.outcome, "failure": self.failure.to_dict() if self.failure else None,
+                "phases": [p.to_dict() for p in self.phases], "figures": self.figures,
+                "stopped_in": self.stopped_in, "lines": self.lines, "sources": self.sources}
+
+
+class LiveDiagnosis:
+    """Feed lines as they arrive; a failure is reported as soon as its line appears."""
+
+    def __init__(self, driver_version: str | None = None, clock=time.monotonic) -> None:
+        self.tracker = PhaseTracker()
+        self.figures: dict[str, Any] = {}
+        self.driver_version = driver_version
+        self.clock = clock
+        self.count = 0
+        self._matches: list[Failure] = []          # known signatures, in log order
+        self._pending: list[tuple[sigs.Signature, Line]] = []  # matched, waiting for `needs` context
+        self._context_seen: set[str] = set()
+        self._first_error: Line | None = None
+        self._first_error_rank = 0
+        self._reported: set[str] = set()
+        self._phase_since: float | None = None
+        self._hung: set[str] = set()
+        self._sources: list[str] = []
+        self._prev_bare_ts: str | None = None
+
+    # ---------------------------------------------------------------- feeding
+    def feed(self, text: str, source: str | None = None, now: float | None = None) -> list[Event]:
+        """Feed one line (or a chunk with newlines). Returns what it changed: phases, a failure."""
+        events: list[Event] = []
+        for piece in split_lines(text if isinstance(text, str) else str(text)):
+            line = parse_line(piece, self.count, source)
+            self.count += 1
+            events.extend(self.feed_line(line, now))
+        return events
+
+    def feed_line(self, line: Line, now: float | None = None) -> list[Event]:
+        events: list[Event] = []
+        if line.source and line.source not in self._sources:
+            self._sources.append(line.source)
+        text = line.text
+        if not text:
+            return events
+        if is_bare_timestamp(text):  # consoles that print the time on its own line
+            return events
+        extract_figures(text, self.figures)
+        entered = self.tracker.feed(line)
+        if entered:
+            self._phase_since = self.clock() if now is None else now
+            kind = "ready" if entered == "ready" else "phase"
+            events.append(Event(kind, entered, line=sigs.display(line), message=f"entered {entered}"))
+        events.extend(self._match(line))
+        rank = sigs.error_rank(line)
+        if rank > self._first_error_rank:
+            self._first_error, self._first_error_rank = line, rank
+        return events
+
+    def _match(self, line: Line) -> list[Event]:
+        events: list[Event] = []
+        for sig in sigs.signatures():
+            if sig.needs and any(rx.search(line.text) for rx in sig.needs):
+                self._context_seen.add(sig.name)
+        newly_ok = [(s, l) for s, l in self._pending if s.name in self._context_seen]
+        self._pending = [(s, l) for s, l in self._pending if s.name not in self._context_seen]
+        hits = list(newly_ok)
+        for sig in sigs.signatures():
+            if sig.patterns and sig.match(line.text):
+                if sig.needs and sig.name not in self._context_seen:
+                    self._pending.append((sig, line))
+                else:
+                    hits.append((sig, line))
+        for sig, hit in hits:
+            same = [f for f in self._matches if f.cls == sig.name]
+            if same:
+                shown = sigs.display(hit)
+                if len(same[0].evidence) < 3 and shown not in same[0].evidence:
+                    same[0].evidence.append(shown)
+                if sigs.error_rank(hit) == 3 and same[0].primary_rank < 3:
+                    same[0].line, same[0].primary_rank = shown, 3  # show the exception, not its source line
+                continue
+            failure = sigs.failure_from(sig, hit)
+            failure.primary_rank = sigs.error_rank(hit)
+            self._matches.append(failure)
+            best = self.best_failure()
+            if best is failure and sig.name not in self._reported:
+                self._reported.add(sig.name)
+                events.append(Event("failure", self.tracker.current, failure, failure.line, failure.message))
+        return events
+
+    # ---------------------------------------------------------------- judging
+    def best_failure(self) -> Failure | None:
+        if not self._matches:
+            return None
+        return sorted(self._matches, key=lambda f: (-f.rank, f.index))[0]
+
+    def check_hang(self, now: float | None = None,
+                   expected_phase_seconds: float | Mapping[str, float] | None = None) -> Event | None:
+        """A hang when the current phase runs far past its expected (real-world) seconds.
+
+        `expected_phase_seconds` is the planner's estimate for the current phase (a number) or per
+        phase (a mapping); both are scaled by SPARKPILOT_TIME_SCALE, like the stand-in's timing.
+        """
+        phase = self.tracker.current
+        if phase is None or phase == "ready" or self._phase_since is None or phase in self._hung:
+            return None
+        if isinstance(expected_phase_seconds, Mapping):
+            expected = expected_phase_seconds.get(phase)
+        else:
+            expected = expected_phase_seconds
+        if not expected or expected <= 0:
+            return None
+        now = self.clock() if now is None else now
+        scale = time_scale()
+        elapsed = now - self._phase_since
+        limit = max(expected * HANG_FACTOR, expected + HANG_MIN_EXTRA_S) * scale
+        if elapsed <= limit:
+            return None
+        self._hung.add(phase)
+        real_elapsed, real_expected = elapsed / scale, float(expected)
+        if phase in HANG_PHASES:
+            driver = self.driver_version or self.figures.get("driver_version")
+            failure = sigs.hang_failure(phase, real_elapsed, real_expected, driver)
+            self._matches.append(failure)
+            return Event("hang", phase, failure, failure.line, failure.message)
+        return Event("stall", phase, None, None,
+                     f"{phase} has run {real_elapsed:.0f} s, {real_elapsed / real_expected:.1f}x the expected "
+                     f"{real_expected:.0f} s (slow disk or network, or a stuck process)")
+
+    def result(self) -> Diagnosis:
+        phases = self.tracker.finish()
+        failure = self.best_failure()
+        if failure is None and self._first_error is not None:
+            failure = self._unrecognised(self._first_error)
+        current = self.tracker.current
+        if failure is not None:
+            outcome = "failed"
+        elif current == "ready":
+            outcome = "ready"
+        else:
+            outcome = "incomplete"
+        return Diagnosis(outcome=outcome, failure=failure, phases=phases,
+                         figures=finish_figures(dict(self.figures)),
+                         stopped_in=None if outcome == "ready" else current,
+                         lines=self.count, sources=list(self._sources))
+
+    @staticmethod
+    def _unrecognised(line: Line) -> Failure:
+        sig = sigs.by_name("unrecognised")
+        return sigs.failure_from(sig, line)
+
+
+# ----------------------------------------------------------------------------- batch
+def diagnose(text: str, source: str | None = None) -> Diagnosis:
+    live = LiveDiagnosis()
+    live.feed(text, source=source)
+    return live.result()
+
+
+def merge(logs: Iterable[tuple[str, str]]) -> list[Line]:
+    """Lines of several logs of one start, in time order (lines without a time keep their place)."""
+    keyed: list[tuple[float, int, int, Line]] = []
+    for file_no, (label, text) in enumerate(logs):
+        parsed = [parse_line(raw, 0, label) for raw in split_lines(text)]
+        first = next((ln.ts for ln in parsed if ln.ts is not None), None)
+        last = first if first is not None else float("inf")
+        for i, line in enumerate(parsed):
+            if line.ts is not None:
+                last = line.ts
+            keyed.append((last, file_no, i, line))
+    keyed.sort(key=lambda item: (item[0], item[1], item[2]) if item[0] != float("inf")
+               else (float("inf"), item[1], item[2]))
+    out = []
+    for n, (_, _, _, line) in enumerate(keyed):
+        line.index = n
+        out.append(line)
+    return out
+
+
+def diagnose_many(logs: list[tuple[str, str]]) -> Diagnosis:
+    if len(logs) == 1:
+        return diagnose(logs[0][1])
+    live = LiveDiagnosis()
+    for line in merge(logs):
+        live.count += 1
+        live.feed_line(line)
+    return live.result()
+
+
+__all__ = ["Diagnosis", "Event", "LiveDiagnosis", "PHASES", "diagnose", "diagnose_many", "merge", "time_scale"]

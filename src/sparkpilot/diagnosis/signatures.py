@@ -1,0 +1,163 @@
+"""Failure signatures (knowledge/failures.yaml) and the two behaviour checks.
+
+`Signature.match(text)` tests one cleaned line; `needs` (context that must appear somewhere in the
+log) is checked by the caller. `first_error_line` picks the line an unknown failure is shown by.
+`check_answer` (garbage output, cutlass_fp4_garbage) and `hang_failure` (cudagraph_hang) judge
+behaviour rather than a line.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from sparkpilot.diagnosis.lines import Line
+
+
+@dataclass
+class Signature:
+    id: str
+    name: str
+    summary: str
+    fix: str
+    prevented_by: list[str]
+    rank: int
+    patterns: list[re.Pattern[str]] = field(default_factory=list)
+    needs: list[re.Pattern[str]] = field(default_factory=list)
+
+    def match(self, text: str) -> bool:
+        return any(rx.search(text) for rx in self.patterns)
+
+    def context_ok(self, context: str) -> bool:
+        return not self.needs or any(rx.search(context) for rx in self.needs)
+
+
+@dataclass
+class Failure:
+    """The contract's failure object, plus id and the evidence lines."""
+
+    cls: str
+    line: str | None
+    message: str
+    fix: str
+    prevented_by: list[str]
+    id: str | None = None
+    evidence: list[str] = field(default_factory=list)
+    rank: int = 0
+    index: int = -1  # line index in the log (for ordering)
+    primary_rank: int = 0  # error_rank of the line shown
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"class": self.cls, "id": self.id, "line": self.line, "message": self.message,
+                "fix": self.fix, "prevented_by": list(self.prevented_by), "evidence": list(self.evidence)}
+
+
+@functools.lru_cache(maxsize=1)
+def signatures() -> tuple[Signature, ...]:
+    from sparkpilot import knowledge
+
+    out = []
+    for entry in knowledge.load("failures"):
+        out.append(Signature(
+            id=str(entry["id"]), name=str(entry["name"]), summary=str(entry.get("summary", "")).strip(),
+            fix=str(entry.get("fix", "")).strip(), prevented_by=list(entry.get("prevented_by") or []),
+            rank=int(entry.get("rank", 50)),
+            patterns=[re.compile(p) for p in entry.get("patterns") or []],
+            needs=[re.compile(p, re.IGNORECASE) for p in entry.get("needs") or []]))
+    return tuple(out)
+
+
+def by_name(name: str) -> Signature:
+    for sig in signatures():
+        if sig.name == name:
+            return sig
+    raise KeyError(name)
+
+
+def failure_from(sig: Signature, line: Line | None, evidence: list[str] | None = None,
+                 message: str | None = None) -> Failure:
+    shown = display(line) if line is not None else None
+    return Failure(cls=sig.name, id=sig.id, line=shown, message=message or sig.summary, fix=sig.fix,
+                   prevented_by=sig.prevented_by, evidence=evidence or ([shown] if shown else []),
+                   rank=sig.rank, index=line.index if line is not None else -1)
+
+
+def display(line: Line) -> str:
+    text = line.raw.strip() or line.text
+    if len(text) > 400:
+        text = text[:397] + "..."
+    return f"[{line.source}] {text}" if line.source else text
+
+
+# ----------------------------------------------------------------------------- unknown errors
+EXCEPTION_RE = re.compile(r"^(?:\[rank\d+\]:\s*)?(?:[\w.]+\.)?[A-Z]\w*(?:Error|Exception|Exit|Interrupt)\b(?::|$)")
+ERROR_WORD_RE = re.compile(r"^(?:\w+: )?error: |\bFATAL\b|\bSegmentation fault\b|core dumped", re.IGNORECASE)
+WRAPPER_RE = re.compile(r"See (?:root cause|stack trace)|^Traceback \(most recent")
+
+
+def error_rank(line: Line) -> int:
+    """How good a line is to show for an unknown failure: 3 exception, 2 error word, 1 ERROR level."""
+    text = line.text
+    if EXCEPTION_RE.match(text) and not WRAPPER_RE.search(text):
+        return 3
+    if ERROR_WORD_RE.search(text):
+        return 2
+    if line.level in ("ERROR", "CRITICAL") or text.startswith("Traceback (most recent call last)"):
+        return 1
+    return 0
+
+
+# ----------------------------------------------------------------------------- behaviour checks
+WORD_RE = re.compile(r"[^\W\d_]{2,}", re.UNICODE)
+
+
+def garbage_reason(answer: str | None) -> str | None:
+    """Why a smoke-test answer looks like garbage, or None when it reads like language.
+
+    What the CUTLASS FP4 path returns on SM121 is not text: empty answers, runs of one character
+    or token ("!!!!!!", "the the the"), replacement characters, or symbol soup.
+    """
+    if answer is None or not answer.strip():
+        return "the answer is empty"
+    text = answer.strip()
+    if "\ufffd" in text and text.count("\ufffd") * 20 >= len(text):
+        return "the answer is mostly undecodable bytes"
+    compact = re.sub(r"\s+", "", text)
+    if len(compact) >= 8 and max(compact.count(c) for c in set(compact)) / len(compact) > 0.6:
+        return "one character makes up most of the answer"
+    letters = sum(ch.isalpha() for ch in compact)
+    if len(compact) >= 12 and letters / len(compact) < 0.4:
+        return "the answer is mostly symbols, not words"
+    words = WORD_RE.findall(text.lower())
+    if len(words) >= 8:
+        top = max(words.count(w) for w in set(words))
+        if top / len(words) > 0.5:
+            return "one word repeats through the answer"
+        if len(set(words)) / len(words) < 0.15:
+            return "the answer loops over a few words"
+    return None
+
+
+def check_answer(answer: str | None) -> Failure | None:
+    """cutlass_fp4_garbage from the smoke test's answer text (None when the answer reads fine)."""
+    reason = garbage_reason(answer)
+    if reason is None:
+        return None
+    sig = by_name("cutlass_fp4_garbage")
+    shown = (answer or "")[:200]
+    return Failure(cls=sig.name, id=sig.id, line=f"smoke test answer: {shown!r}",
+                   message=f"{sig.summary} ({reason})", fix=sig.fix, prevented_by=sig.prevented_by,
+                   evidence=[f"smoke test answer: {shown!r}", reason], rank=sig.rank)
+
+
+def hang_failure(phase: str, elapsed: float, expected: float, driver_version: str | None) -> Failure:
+    sig = by_name("cudagraph_hang")
+    driver = f"driver {driver_version}" if driver_version else "driver version unknown"
+    line = f"phase {phase} running for {elapsed:.0f} s, expected about {expected:.0f} s ({driver})"
+    evidence = [line]
+    if driver_version and driver_version.split(".")[0] == "590":
+        evidence.append(f"driver {driver_version} is a 590.x driver, the one with the GB10 CUDA graph deadlock")
+    return Failure(cls=sig.name, id=sig.id, line=line, message=sig.summary, fix=sig.fix,
+                   prevented_by=sig.prevented_by, evidence=evidence, rank=sig.rank)
