@@ -64,3 +64,31 @@ def interconnect_env(node: NodeNet | None) -> dict[str, str]:
     address = (node.address if node else None) or (first.ipv4 if first else None)
     env["VLLM_HOST_IP"] = address or placeholder("VLLM_HOST_IP")
     return env
+
+
+def node_net(host_facts) -> NodeNet:
+    """NodeNet from a host's facts (sparkpilot.facts.HostFacts): its RoCE devices (ibdev2netdev),
+    each device's RoCEv2 + IPv4 GID index (the GID whose address is the netdev's own, else the
+    first RoCEv2 IPv4 one) and address; unknown facts stay None, so interconnect_env writes
+    placeholders for them."""
+    name = host_facts.name or host_facts.host
+    ib = host_facts.get("ibdev2netdev")
+    if not ib:
+        return NodeNet(name, [], host_facts.interconnect[0] if host_facts.interconnect else None)
+    gids = host_facts.get("gids")
+    links = host_facts.get("ip-addr")
+    devices = []
+    for m in ib.mappings:
+        link = links.get(m.netdev) if links else None
+        ipv4 = link.ipv4[0].split("/")[0] if link and link.ipv4 else None
+        index = None
+        if gids:
+            rows = gids.rocev2_ipv4(m.ibdev)
+            own = [g for g in rows if ipv4 and g.ipv4 == ipv4]
+            pick = (own or rows or [None])[0]
+            index = pick.index if pick else None
+            if ipv4 is None and pick is not None:
+                ipv4 = pick.ipv4
+        devices.append(RoceDevice(m.ibdev, m.netdev, m.state, index, ipv4))
+    address = host_facts.interconnect[0] if host_facts.interconnect else None
+    return NodeNet(name, devices, address)

@@ -1,0 +1,158 @@
+"""Probes: one command on a host and a pure parser of its output.
+
+A probe is (id, argv, parse). `parse(text) -> dataclass` is pure and never runs anything; the
+fixtures in tests/data/probes/<probe-id>/*.json are real recorded outputs of `argv`.
+
+THE PROBE TABLE (every command doctor and capture run on a host; the simulated cluster's stand-ins
+must answer exactly these argvs):
+
+Files are read with the path prefixed by `${SPARKPILOT_HOST_ROOT:-}` (empty on a real host), so a
+simulated node can point it at its own recorded tree while the code stays the one that runs on a
+Spark. Commands are run by name from the PATH. `sudo -n` marks a privileged probe: refused ->
+unknown "needs passwordless sudo for X", never a prompt.
+
+| id              | argv                                                                  |
+|-----------------|-----------------------------------------------------------------------|
+| hostname        | sh -c 'cat "${SPARKPILOT_HOST_ROOT:-}/proc/sys/kernel/hostname"'     |
+| nvidia-smi      | nvidia-smi --query-gpu=name,driver_version,compute_cap,memory.total,memory.used,temperature.gpu,power.draw,pstate --format=csv |
+| nvidia-smi-perf | nvidia-smi -q -d PERFORMANCE   (driver/CUDA version, clock event reasons) |
+| meminfo         | sh -c 'cat "${SPARKPILOT_HOST_ROOT:-}/proc/meminfo"'                  |
+| os-release      | sh -c 'cat "${SPARKPILOT_HOST_ROOT:-}/etc/os-release"'                |
+| kernel          | sh -c 'cat "${SPARKPILOT_HOST_ROOT:-}/proc/sys/kernel/osrelease"'    |
+| packages        | dpkg-query -W -f='${Package}\\t${Version}\\t${db:Status-Abbrev}\\n' nvidia-driver-* nvidia-dkms-* nvidia-utils-* nvidia-container-toolkit docker-ce |
+| apt-holds       | apt-mark showhold                                                     |
+| nvidia-ctk      | nvidia-ctk --version                                                  |
+| docker          | docker version --format '{{json .}}'                                  |
+| ibdev2netdev    | ibdev2netdev                                                          |
+| gids            | sh -c SCRIPT: the show_gids table from ${ROOT}/sys/class/infiniband/*/ports/*/gids/* with gid_attrs/types and gid_attrs/ndevs |
+| ip-addr         | ip -j addr show                                                       |
+| nmcli           | nmcli -t -f DEVICE,TYPE,STATE,CONNECTION device status                |
+| netplan         | sh -c SCRIPT: each ${ROOT}/etc/netplan/*.yaml as "# file: PATH" + its text (sudo -n cat when unreadable) |
+| services        | systemctl is-active systemd-networkd NetworkManager                  |
+| ethtool         | sh -c SCRIPT: for each ${ROOT}/sys/class/net/en*np*: "## NAME" + `ethtool -i NAME` |
+| ethtool-module  | sh -c SCRIPT: for each ${ROOT}/sys/class/net/en*np*: "## NAME" + `sudo -n ethtool -m NAME` |
+| chrony          | chronyc tracking                                                      |
+| timedatectl     | timedatectl show                                                      |
+| thermal         | sh -c SCRIPT: "ZONE<TAB>TYPE<TAB>TEMP" for ${ROOT}/sys/class/thermal/thermal_zone* |
+| tegrastats      | sh -c 'sudo -n timeout 3 tegrastats --interval 1000 | head -n 1'  (when tegrastats exists) |
+Dynamic (argv depends on facts): image-cuda `docker image inspect --format '{{json .Config.Env}}' IMAGE`,
+ping `ping -M do -s MTU-28 -c 1 -W 2 ADDRESS` (from each node to each peer interconnect address).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Callable
+
+ROOT = '"${SPARKPILOT_HOST_ROOT:-}"'
+NETDEV_GLOB = ROOT + "/sys/class/net/en*np*"
+
+
+def read_file(path: str) -> list[str]:
+    """argv that prints a host file, honouring SPARKPILOT_HOST_ROOT."""
+    return ["sh", "-c", f"cat {ROOT}{path}"]
+
+
+_GIDS_AWK = (
+    'function hx(s,  i,c,v){v=0;for(i=1;i<=length(s);i++){c=index("0123456789abcdef",tolower(substr(s,i,1)));v=v*16+c-1};return v}'
+    '{i=index($0,":");path=substr($0,1,i-1);val=substr($0,i+1);n=split(path,a,"/");k=a[n];w=a[n-1];'
+    'if(w=="gids")g[k]=val;else if(w=="types")t[k]=val;else if(w=="ndevs")d[k]=val}'
+    'END{for(k in g){x=g[k];if(x=="0000:0000:0000:0000:0000:0000:0000:0000")continue;'
+    'v=(t[k]~/[vV]2/)?"v2":"v1";ip="";if(substr(x,1,30)=="0000:0000:0000:0000:0000:ffff:"){h=substr(x,31);'
+    'ip=sprintf("%d.%d.%d.%d",hx(substr(h,1,2)),hx(substr(h,3,2)),hx(substr(h,6,2)),hx(substr(h,8,2)))}'
+    'printf "%s\\t%s\\t%s\\t%s\\t\\t%s  \\t%s\\t%s\\n",dev,port,k,x,ip,v,d[k]}}'
+)
+_GIDS = (
+    'r=' + ROOT + '; printf "DEV\\tPORT\\tINDEX\\tGID\\t\\t\\t\\t\\tIPv4  \\t\\tVER\\tDEV\\n"; '
+    'for p in "$r"/sys/class/infiniband/*/ports/*; do [ -d "$p/gids" ] || continue; '
+    'd=${p%/ports/*}; d=${d##*/}; '
+    '{ grep -H "" "$p"/gids/*; grep -H "" "$p"/gid_attrs/types/*; grep -H "" "$p"/gid_attrs/ndevs/*; } 2>/dev/null '
+    "| awk -v dev=\"$d\" -v port=\"${p##*/}\" '" + _GIDS_AWK + "' | sort -t \"$(printf '\\t')\" -k3,3n; done"
+)
+_NETPLAN = (
+    'for f in ' + ROOT + '/etc/netplan/*.yaml; do [ -e "$f" ] || continue; '
+    'echo "# file: ${f#${SPARKPILOT_HOST_ROOT:-}}"; '
+    'cat "$f" 2>/dev/null || sudo -n cat "$f" 2>/dev/null || echo "# unreadable: ${f#${SPARKPILOT_HOST_ROOT:-}}"; done'
+)
+_ETHTOOL = ('for d in ' + NETDEV_GLOB + '; do [ -e "$d" ] || continue; n=${d##*/}; '
+            'echo "## $n"; ethtool -i "$n" 2>&1; done')
+_ETHTOOL_M = ('for d in ' + NETDEV_GLOB + '; do [ -e "$d" ] || continue; n=${d##*/}; '
+              'echo "## $n"; sudo -n ethtool -m "$n" 2>&1; done')
+_THERMAL = ('for z in ' + ROOT + '/sys/class/thermal/thermal_zone*; do [ -e "$z/temp" ] || continue; '
+            'printf "%s\\t%s\\t%s\\n" "${z##*/}" "$(cat "$z/type" 2>/dev/null)" "$(cat "$z/temp" 2>/dev/null)"; done')
+_TEGRASTATS = ('command -v tegrastats >/dev/null 2>&1 || { echo "tegrastats: command not found" >&2; exit 127; }; '
+               'sudo -n timeout 3 tegrastats --interval 1000 | head -n 1')
+
+
+@dataclass(frozen=True)
+class Probe:
+    id: str
+    argv: tuple[str, ...]
+    parser: str              # "module:function" under sparkpilot.probes, imported when needed
+    tool: str                # what the user must have, for "not installed" reasons
+    privileged: bool = False
+    timeout: float | None = None
+    ok_rc: tuple[int, ...] = (0,)   # exit codes that are a normal answer (dpkg-query 1: some pattern unmatched)
+
+    def parse(self, text: str) -> Any:
+        import importlib
+
+        module, func = self.parser.split(":")
+        return getattr(importlib.import_module(f"sparkpilot.probes.{module}"), func)(text)
+
+
+def _p(pid: str, argv: list[str], parser: str, tool: str, **kw: Any) -> Probe:
+    return Probe(pid, tuple(argv), parser, tool, **kw)
+
+
+PROBES: dict[str, Probe] = {p.id: p for p in [
+    _p("hostname", read_file("/proc/sys/kernel/hostname"), "system:parse_hostname", "/proc/sys/kernel/hostname"),
+    _p("nvidia-smi", ["nvidia-smi", "--query-gpu=name,driver_version,compute_cap,memory.total,memory.used,"
+                      "temperature.gpu,power.draw,pstate", "--format=csv"], "nvidia_smi:parse_query", "nvidia-smi"),
+    _p("nvidia-smi-perf", ["nvidia-smi", "-q", "-d", "PERFORMANCE"], "nvidia_smi:parse_q", "nvidia-smi"),
+    _p("meminfo", read_file("/proc/meminfo"), "system:parse_meminfo", "/proc/meminfo"),
+    _p("os-release", read_file("/etc/os-release"), "system:parse_os_release", "/etc/os-release"),
+    _p("kernel", read_file("/proc/sys/kernel/osrelease"), "system:parse_kernel", "/proc/sys/kernel/osrelease"),
+    _p("packages", ["dpkg-query", "-W", "-f=${Package}\\t${Version}\\t${db:Status-Abbrev}\\n", "nvidia-driver-*",
+                    "nvidia-dkms-*", "nvidia-utils-*", "nvidia-container-toolkit", "docker-ce"],
+       "packages:parse_dpkg_query", "dpkg-query", ok_rc=(0, 1)),
+    _p("apt-holds", ["apt-mark", "showhold"], "packages:parse_showhold", "apt-mark"),
+    _p("nvidia-ctk", ["nvidia-ctk", "--version"], "packages:parse_ctk_version", "nvidia-ctk"),
+    _p("docker", ["docker", "version", "--format", "{{json .}}"], "packages:parse_docker_version", "docker"),
+    _p("ibdev2netdev", ["ibdev2netdev"], "rdma:parse_ibdev2netdev", "ibdev2netdev"),
+    _p("gids", ["sh", "-c", _GIDS], "rdma:parse_show_gids", "/sys/class/infiniband"),
+    _p("ip-addr", ["ip", "-j", "addr", "show"], "netdev:parse_ip_addr", "ip"),
+    _p("nmcli", ["nmcli", "-t", "-f", "DEVICE,TYPE,STATE,CONNECTION", "device", "status"],
+       "network:parse_nmcli_device", "nmcli"),
+    _p("netplan", ["sh", "-c", _NETPLAN], "network:parse_netplan", "/etc/netplan"),
+    _p("services", ["systemctl", "is-active", "systemd-networkd", "NetworkManager"],
+       "network:parse_services", "systemctl", ok_rc=(0, 3)),
+    _p("ethtool", ["sh", "-c", _ETHTOOL], "netdev:parse_ethtool_i", "ethtool"),
+    _p("ethtool-module", ["sh", "-c", _ETHTOOL_M], "netdev:parse_ethtool_m", "ethtool -m", privileged=True),
+    _p("chrony", ["chronyc", "tracking"], "clock:parse_chrony_tracking", "chronyc"),
+    _p("timedatectl", ["timedatectl", "show"], "clock:parse_timedatectl", "timedatectl"),
+    _p("thermal", ["sh", "-c", _THERMAL], "thermal:parse_thermal_zones", "/sys/class/thermal"),
+    _p("tegrastats", ["sh", "-c", _TEGRASTATS], "thermal:parse_tegrastats", "tegrastats", privileged=True,
+       timeout=8.0),
+]}
+
+
+def image_cuda_probe(image: str) -> Probe:
+    return Probe("image-cuda", ("docker", "image", "inspect", "--format", "{{json .Config.Env}}", image),
+                 "packages:parse_image_env", "docker")
+
+
+def ping_probe(address: str, mtu: int) -> Probe:
+    size = max(mtu - 28, 0)
+    return Probe("ping", ("ping", "-M", "do", "-s", str(size), "-c", "1", "-W", "2", address),
+                 "network:parse_ping", "ping", ok_rc=(0, 1))
+
+
+def to_dict(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    return value
+
+
+Parser = Callable[[str], Any]

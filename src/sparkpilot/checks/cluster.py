@@ -1,0 +1,129 @@
+"""Checks across the nodes: reachability over the interconnect, equal MTU, stack, clocks, GID index."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sparkpilot.checks import CheckResult
+
+MAX_OFFSET_S = 0.1
+
+
+def _multi(cluster: Any) -> CheckResult | None:
+    if len(cluster.hosts) < 2:
+        return CheckResult("skip", "one node: nothing to compare")
+    if len(cluster.reachable) < 2:
+        return CheckResult("unknown", "fewer than two nodes answered")
+    return None
+
+
+def check_peer_reachable(cluster: Any) -> CheckResult:
+    early = _multi(cluster)
+    if early:
+        return early
+    if not cluster.pings:
+        return CheckResult("unknown", "no interconnect addresses known (give `interconnect:` in the inventory, "
+                           "or bring the QSFP ports up with addresses)")
+    rows = [{"from": p.source, "to": p.target, "address": p.address, "size": p.size, "ok": p.ok, "detail": p.detail}
+            for p in cluster.pings]
+    bad = [p for p in cluster.pings if p.ok is False]
+    unknown = [p for p in cluster.pings if p.ok is None]
+    if bad:
+        p = bad[0]
+        return CheckResult("fail", f"{len(bad)} of {len(rows)} don't-fragment pings failed, e.g. {p.source} -> "
+                           f"{p.address} with {p.size} bytes: {p.detail}",
+                           "check the cable, the addresses and MTU 9000 on both ends", {"pings": rows})
+    if unknown:
+        p = unknown[0]
+        return CheckResult("unknown", f"{len(unknown)} of {len(rows)} pings could not run, e.g. {p.source}: {p.detail}",
+                           data={"pings": rows})
+    return CheckResult("pass", f"{len(rows)} don't-fragment pings at full MTU answered", data={"pings": rows})
+
+
+def check_mtu_match(cluster: Any) -> CheckResult:
+    from sparkpilot.checks.net import qsfp_links
+
+    early = _multi(cluster)
+    if early:
+        return early
+    mtus = {}
+    for h in cluster.reachable:
+        ports = qsfp_links(h)
+        if isinstance(ports, list):
+            up = [p.mtu for p in ports if p.carrier and p.mtu]
+            if up:
+                mtus[h.host] = min(up)
+    if len(mtus) < 2:
+        return CheckResult("unknown", "QSFP port MTU known on fewer than two nodes", data={"mtu": mtus})
+    if len(set(mtus.values())) > 1:
+        return CheckResult("fail", "QSFP MTU differs: " + ", ".join(f"{h} {m}" for h, m in mtus.items()),
+                           "set MTU 9000 on every QSFP port of every node (see the mtu check)", {"mtu": mtus})
+    return CheckResult("pass", f"QSFP MTU {next(iter(mtus.values()))} on all {len(mtus)} nodes", data={"mtu": mtus})
+
+
+def check_stack_match(cluster: Any) -> CheckResult:
+    from sparkpilot.checks.host import stack
+
+    early = _multi(cluster)
+    if early:
+        return early
+    keys = ("driver", "cuda", "docker", "nvidia-container-toolkit", "kernel", "image_cuda")
+    table = {h.host: {k: v for k, v in stack(h).items() if k in keys and isinstance(v, str)} for h in cluster.reachable}
+    diffs = []
+    for k in keys:
+        vals = {h: t[k] for h, t in table.items() if k in t}
+        if len(set(vals.values())) > 1:
+            diffs.append(f"{k}: " + ", ".join(f"{h} {v}" for h, v in vals.items()))
+    if diffs:
+        return CheckResult("warn", "nodes run different stacks: " + "; ".join(diffs),
+                           "bring every node to the same driver, CUDA, Docker and toolkit versions", {"stacks": table})
+    if not any(table.values()):
+        return CheckResult("unknown", "no versions known", data={"stacks": table})
+    return CheckResult("pass", "same driver / CUDA / Docker / toolkit on all nodes", data={"stacks": table})
+
+
+def check_clock_sync(cluster: Any) -> CheckResult:
+    early = _multi(cluster)
+    if early:
+        return early
+    states, unsynced, unknown = {}, [], []
+    for h in cluster.reachable:
+        c = h.get("chrony")
+        if not c or c.synchronized is None:
+            c = h.get("timedatectl") or c
+        if not c:
+            unknown.append(f"{h.host}: {c.reason}")
+            states[h.host] = None
+            continue
+        states[h.host] = {"synchronized": c.synchronized, "offset_s": c.offset_s, "source": c.source}
+        if c.synchronized is False or (c.offset_s is not None and abs(c.offset_s) > MAX_OFFSET_S):
+            unsynced.append(h.host)
+    data = {"clocks": states}
+    if unsynced:
+        return CheckResult("warn", f"clock not synchronised on {', '.join(unsynced)}: Ray and NCCL timeouts and "
+                           "log timestamps disagree between nodes", "sudo timedatectl set-ntp true (or start chrony)",
+                           data)
+    if unknown and len(unknown) == len(cluster.reachable):
+        return CheckResult("unknown", "; ".join(unknown), data=data)
+    return CheckResult("pass", "clocks synchronised" + (f" ({'; '.join(unknown)})" if unknown else ""), data=data)
+
+
+def check_roce_gid_match(cluster: Any) -> CheckResult:
+    from sparkpilot.interconnect import interconnect_env, is_placeholder, node_net
+
+    early = _multi(cluster)
+    if early:
+        return early
+    idx = {}
+    for h in cluster.reachable:
+        v = interconnect_env(node_net(h))["NCCL_IB_GID_INDEX"]
+        if not is_placeholder(v):
+            idx[h.host] = int(v)
+    if len(idx) < 2:
+        return CheckResult("unknown", "RoCE GID index known on fewer than two nodes", data={"gid_index": idx})
+    if len(set(idx.values())) > 1:
+        return CheckResult("warn", "RoCEv2 IPv4 GID index differs between nodes (" +
+                           ", ".join(f"{h} {i}" for h, i in idx.items()) + "): one NCCL_IB_GID_INDEX for all "
+                           "nodes breaks NCCL init", "set NCCL_IB_GID_INDEX per node (sparkpilot plan --inventory "
+                           "does)", {"gid_index": idx})
+    return CheckResult("pass", f"GID index {next(iter(idx.values()))} on all nodes", data={"gid_index": idx})

@@ -1,0 +1,183 @@
+"""sparkpilot doctor: check one or many Sparks over SSH and say what to do.
+
+    sparkpilot doctor                          # this machine
+    sparkpilot doctor --host user@spark-1 --host user@spark-2
+    sparkpilot doctor --inventory cluster.yaml --format json
+    sparkpilot doctor --host replay://pair     # a recorded pair shipped with sparkpilot
+    sparkpilot doctor --fix                    # print the exact commands that fix what failed
+    sparkpilot doctor --fix --apply            # ... and run them (sudo -n), after showing them
+Exit 1 when a check fails or a host does not answer; 2 for bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from sparkpilot.cli.common import add_format, print_json
+from sparkpilot.errors import EXIT_FINDINGS, EXIT_OK, UsageError
+
+MARK = {"pass": "PASS", "warn": "WARN", "fail": "FAIL", "skip": "skip", "unknown": "  ? "}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", action="append", metavar="HOST",
+                        help="local (default), user@host[:port], or replay://NAME; repeat for several nodes "
+                             "(the first is the head)")
+    parser.add_argument("--inventory", metavar="FILE", help="YAML inventory: nodes, roles, interconnect addresses")
+    parser.add_argument("--image", help="container image whose CUDA to check against the driver")
+    parser.add_argument("--gid-index", type=int, metavar="N",
+                        help="the NCCL_IB_GID_INDEX your launch uses (warn on nodes whose index differs)")
+    parser.add_argument("--timeout", type=float, default=10.0, metavar="S",
+                        help="seconds for each remote command and connection (default 10)")
+    parser.add_argument("--fix", action="store_true", help="print the exact commands that fix what failed or warned")
+    parser.add_argument("--apply", action="store_true",
+                        help="with --fix: run those commands on the hosts (sudo -n) after showing them")
+    parser.add_argument("--list-replays", action="store_true", help="list the recorded Sparks shipped with sparkpilot")
+    add_format(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.list_replays:
+        return _list_replays(args)
+    if args.apply and not args.fix:
+        raise UsageError("--apply needs --fix (see what will be run first)")
+    if args.timeout <= 0:
+        raise UsageError("--timeout must be a positive number of seconds")
+    inv = _inventory(args)
+    from sparkpilot.checks import evaluate
+    from sparkpilot.facts import collect
+
+    cluster = collect(inv, timeout=args.timeout, image=args.image or inv.image, gid_index=args.gid_index)
+    ev = evaluate(cluster)
+    report = ev.to_dict()
+    if args.format == "json":
+        if args.fix:
+            report["fix"] = _fix_plan(ev)
+        print_json(report)
+    else:
+        print(render_text(ev))
+        if args.fix:
+            print(render_fix(ev, args.apply))
+    if args.apply:
+        _apply(ev, args, inv, quiet=args.format == "json")
+    from sparkpilot.checks import failed
+
+    return EXIT_FINDINGS if failed(report) else EXIT_OK
+
+
+def _inventory(args: argparse.Namespace):
+    from sparkpilot import inventory
+
+    if args.inventory and args.host:
+        raise UsageError("give --inventory or --host, not both")
+    if args.inventory:
+        return inventory.load(args.inventory)
+    return inventory.from_hosts(args.host, args.image)
+
+
+def _list_replays(args: argparse.Namespace) -> int:
+    from sparkpilot.transport.replay import list_replays
+
+    reps = list_replays()
+    if args.format == "json":
+        print_json({"replays": reps})
+        return EXIT_OK
+    for r in reps:
+        print(f"replay://{r['name']:<10} {len(r['nodes'])} node{'s' if len(r['nodes']) != 1 else ''}  "
+              f"{r['description']}")
+    print("\nUse: sparkpilot doctor --host replay://NAME")
+    return EXIT_OK
+
+
+def render_text(ev: Any) -> str:
+    lines: list[str] = []
+    counts: dict[str, int] = {}
+    width = 16
+    for h, results in ev.hosts:
+        title = h.host + (f" ({h.name})" if h.name and h.name != h.host else "")
+        if not h.reachable:
+            lines.append(f"{title}: NOT REACHABLE: {h.reason}")
+        else:
+            lines.append(f"{title}" + ("  [recorded]" if h.recorded else ""))
+        for c in results:
+            counts[c.status] = counts.get(c.status, 0) + 1
+            if not h.reachable:
+                continue
+            lines.append(f"  {MARK[c.status]}  {c.name:<{width}} {c.message}")
+            if c.fix and c.status in ("warn", "fail"):
+                lines.append(f"        {'':<{width}} fix: {c.fix}")
+        lines.append("")
+    lines.append("cluster")
+    for c in ev.cluster:
+        counts[c.status] = counts.get(c.status, 0) + 1
+        lines.append(f"  {MARK[c.status]}  {c.name:<{width}} {c.message}")
+        if c.fix and c.status in ("warn", "fail"):
+            lines.append(f"        {'':<{width}} fix: {c.fix}")
+    unreachable = sum(1 for h, _ in ev.hosts if not h.reachable)
+    summary = ", ".join(f"{counts.get(s, 0)} {s}" for s in ("pass", "warn", "fail", "unknown", "skip"))
+    lines.append("")
+    lines.append(f"{len(ev.hosts)} host{'s' if len(ev.hosts) != 1 else ''}"
+                 + (f" ({unreachable} not reachable)" if unreachable else "") + f": {summary}")
+    return "\n".join(lines)
+
+
+def _fix_plan(ev: Any) -> list[dict[str, Any]]:
+    plan = []
+    for h, results in ev.hosts:
+        cmds = [{"check": c.name, "argv": cmd} for c in results if c.status in ("warn", "fail") for cmd in c.commands]
+        if cmds:
+            plan.append({"host": h.host, "commands": cmds})
+    return plan
+
+
+def render_fix(ev: Any, applying: bool) -> str:
+    import shlex
+
+    plan = _fix_plan(ev)
+    if not plan:
+        return "\nNothing to fix automatically."
+    lines = ["", "Fix commands" + (" (running them now):" if applying else
+                                   " (nothing changes on a host without --apply):")]
+    for entry in plan:
+        lines.append(f"  on {entry['host']}:")
+        for c in entry["commands"]:
+            lines.append(f"    {shlex.join(c['argv'])}    # {c['check']}")
+    return "\n".join(lines)
+
+
+def _apply(ev: Any, args: argparse.Namespace, inv: Any, quiet: bool) -> None:
+    import shlex
+
+    from sparkpilot.errors import TransportError
+    from sparkpilot.transport import connect
+
+    out = sys.stderr if quiet else sys.stdout
+    for entry in _fix_plan(ev):
+        host = entry["host"]
+        if host.startswith("replay://"):
+            print(f"  {host}: recorded host, nothing applied", file=out)
+            continue
+        try:
+            runner = connect(host, timeout=args.timeout)
+        except TransportError as exc:
+            print(f"  {host}: not reachable: {exc}", file=out)
+            continue
+        try:
+            for c in entry["commands"]:
+                try:
+                    res = runner.run(c["argv"], timeout=max(args.timeout, 60.0))
+                except TransportError as exc:
+                    print(f"  {host}: {shlex.join(c['argv'])}: not reachable: {exc}", file=out)
+                    break
+                err = (res.stderr.strip().splitlines() or [""])[0]
+                if res.rc == 0:
+                    print(f"  {host}: done: {shlex.join(c['argv'])}", file=out)
+                elif "password is required" in res.stderr:
+                    print(f"  {host}: needs passwordless sudo for {c['argv'][2]}: run it yourself: "
+                          f"{shlex.join(c['argv'][2:])}", file=out)
+                else:
+                    print(f"  {host}: failed (exit {res.rc}): {shlex.join(c['argv'])}: {err}", file=out)
+        finally:
+            runner.close()

@@ -1,0 +1,122 @@
+"""nvidia-smi: the CSV query (name, driver, memory, temperature) and `-q -d PERFORMANCE`.
+
+GB10 shares one LPDDR5X pool with the CPU: nvidia-smi prints its memory as "[N/A]" in CSV and
+"Not Supported" in the table, so memory is None here and doctor falls back to /proc/meminfo.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass, field
+
+NA_VALUES = {"[N/A]", "N/A", "[Not Supported]", "Not Supported", "[Unknown Error]", ""}
+
+
+@dataclass
+class Gpu:
+    name: str | None
+    driver_version: str | None = None
+    compute_cap: str | None = None
+    memory_total_mib: float | None = None   # None on GB10 (unified memory)
+    memory_used_mib: float | None = None
+    temperature_c: float | None = None
+    power_w: float | None = None
+    pstate: str | None = None
+
+
+@dataclass
+class GpuQuery:
+    gpus: list[Gpu] = field(default_factory=list)
+
+
+def _num(value: str | None) -> float | None:
+    if value is None or value.strip() in NA_VALUES:
+        return None
+    m = re.match(r"^\s*(-?[\d.]+)", value)
+    return float(m.group(1)) if m else None
+
+
+def _text(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = value.strip()
+    return None if value in NA_VALUES else value
+
+
+def parse_query(text: str) -> GpuQuery:
+    """`nvidia-smi --query-gpu=... --format=csv` (with header; units may follow in brackets)."""
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    if not lines:
+        raise ValueError("no output")
+    if lines[0].startswith(("NVIDIA-SMI has failed", "No devices were found")):
+        raise ValueError(lines[0].strip())
+    rows = list(csv.reader(io.StringIO("\n".join(lines)), skipinitialspace=True))
+    header = [re.sub(r"\s*\[.*\]$", "", h.strip()) for h in rows[0]]
+    if "name" not in header and "driver_version" not in header:
+        raise ValueError("no CSV header with name/driver_version")
+    gpus = []
+    for row in rows[1:]:
+        values = dict(zip(header, row))
+        gpus.append(Gpu(
+            name=_text(values.get("name")), driver_version=_text(values.get("driver_version")),
+            compute_cap=_text(values.get("compute_cap")),
+            memory_total_mib=_num(values.get("memory.total")), memory_used_mib=_num(values.get("memory.used")),
+            temperature_c=_num(values.get("temperature.gpu")), power_w=_num(values.get("power.draw")),
+            pstate=_text(values.get("pstate"))))
+    if not gpus:
+        raise ValueError("header but no GPU rows")
+    return GpuQuery(gpus)
+
+
+THROTTLE_REASONS = ("SW Power Cap", "HW Slowdown", "HW Thermal Slowdown", "HW Power Brake Slowdown",
+                    "SW Thermal Slowdown")
+
+
+@dataclass
+class GpuPerf:
+    driver_version: str | None
+    cuda_version: str | None
+    performance_state: str | None = None
+    # reason label -> True (Active) / False (Not Active); None values ("N/A") are left out
+    clock_event_reasons: dict[str, bool] = field(default_factory=dict)
+
+    @property
+    def throttling(self) -> list[str]:
+        return [r for r in THROTTLE_REASONS if self.clock_event_reasons.get(r)]
+
+
+def parse_q(text: str) -> GpuPerf:
+    """`nvidia-smi -q [-d PERFORMANCE]`: "Clocks Event Reasons" (or the older "Clocks Throttle Reasons")."""
+    driver = cuda = pstate = None
+    reasons: dict[str, bool] = {}
+    in_block = False
+    block_indent = 0
+    for line in text.splitlines():
+        m = re.match(r"^(\s*)([^:]+?)\s*:\s*(.*?)\s*$", line)
+        bare = re.match(r"^(\s*)(\S.*?)\s*$", line)
+        if bare and ":" not in line:
+            title = bare.group(2)
+            if title in ("Clocks Event Reasons", "Clocks Throttle Reasons"):
+                in_block, block_indent = True, len(bare.group(1))
+                continue
+            if in_block and len(bare.group(1)) <= block_indent:
+                in_block = False
+            continue
+        if not m:
+            continue
+        indent, key, value = len(m.group(1)), m.group(2), m.group(3)
+        if in_block and indent <= block_indent:
+            in_block = False
+        if key == "Driver Version":
+            driver = value
+        elif key == "CUDA Version":
+            cuda = value
+        elif key == "Performance State":
+            pstate = value
+        elif in_block and value in ("Active", "Not Active"):
+            reasons[key] = value == "Active"
+    if driver is None and not reasons:
+        raise ValueError("no Driver Version and no clock event reasons")
+    return GpuPerf(driver, None if cuda in (None, "N/A") else cuda, pstate, reasons)

@@ -1,0 +1,123 @@
+"""Installed packages and versions: dpkg-query, apt-mark showhold, nvidia-ctk, docker, an image's env."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Package:
+    name: str
+    version: str
+    status: str  # dpkg's abbreviation, e.g. "ii", "hi" (held), "rc"
+
+    @property
+    def installed(self) -> bool:
+        return len(self.status) >= 2 and self.status[1] == "i"
+
+    @property
+    def upstream(self) -> str:
+        """'580.95.05' from '580.95.05-0ubuntu0.24.04.3', '29.2.1' from '5:29.2.1-1~ubuntu.24.04~noble'."""
+        v = self.version.split(":", 1)[-1]
+        return v.split("-", 1)[0]
+
+
+@dataclass
+class Packages:
+    packages: list[Package] = field(default_factory=list)
+
+    def installed(self) -> list[Package]:
+        return [p for p in self.packages if p.installed]
+
+    def get(self, name: str) -> Package | None:
+        return next((p for p in self.installed() if p.name == name), None)
+
+    def driver_packages(self) -> list[Package]:
+        return [p for p in self.installed() if re.match(r"nvidia-(driver|dkms|utils)-\d+", p.name)]
+
+
+def parse_dpkg_query(text: str) -> Packages:
+    """`dpkg-query -W -f='${Package}\\t${Version}\\t${db:Status-Abbrev}\\n' PATTERN...`;
+    also reads `dpkg -l` tables (status, name, version, ...)."""
+    pkgs = []
+    for line in text.splitlines():
+        if "\t" in line:
+            parts = line.split("\t")
+            if len(parts) >= 3 and parts[0]:
+                pkgs.append(Package(parts[0], parts[1], parts[2].strip()))
+            continue
+        m = re.match(r"^([uihrp][ncUCFWith])[ R]?\s+(\S+)\s+(\S+)", line)
+        if m and not line.startswith(("||/", "Desired")):
+            pkgs.append(Package(m.group(2).split(":")[0], m.group(3), m.group(1)))
+    return Packages(pkgs)
+
+
+@dataclass
+class Holds:
+    packages: list[str]
+
+
+def parse_showhold(text: str) -> Holds:
+    return Holds([ln.strip() for ln in text.splitlines() if ln.strip()])
+
+
+@dataclass
+class Version:
+    version: str
+
+    @property
+    def series(self) -> str:
+        return ".".join(self.version.split(".")[:2])
+
+
+def parse_ctk_version(text: str) -> Version:
+    m = re.search(r"NVIDIA Container Toolkit CLI version\s+(\d+\.\d+\.\d+\S*)", text)
+    if not m:
+        raise ValueError("no 'NVIDIA Container Toolkit CLI version' line")
+    return Version(m.group(1))
+
+
+@dataclass
+class DockerVersion:
+    client: str | None
+    server: str | None          # None when the daemon did not answer
+    server_error: str | None = None
+
+
+def parse_docker_version(text: str) -> DockerVersion:
+    """`docker version --format '{{json .}}'`: one JSON object with Client and Server."""
+    start = text.find("{")
+    if start < 0:
+        raise ValueError("no JSON object")
+    data = json.loads(text[start:].splitlines()[0])
+    client = (data.get("Client") or {}).get("Version")
+    server = (data.get("Server") or {}).get("Version") if data.get("Server") else None
+    return DockerVersion(client, server)
+
+
+@dataclass
+class ImageEnv:
+    env: dict[str, str]
+
+    @property
+    def cuda_version(self) -> str | None:
+        return self.env.get("CUDA_VERSION")
+
+    @property
+    def cuda_series(self) -> str | None:
+        v = self.cuda_version
+        return ".".join(v.split(".")[:2]) if v else None
+
+
+def parse_image_env(text: str) -> ImageEnv:
+    """`docker image inspect --format '{{json .Config.Env}}' IMAGE`: a JSON list of KEY=value."""
+    data = json.loads(text.strip())
+    if not isinstance(data, list):
+        raise ValueError("not a JSON list")
+    env = {}
+    for item in data:
+        key, _, value = str(item).partition("=")
+        env[key] = value
+    return ImageEnv(env)

@@ -1,0 +1,107 @@
+"""Probes of the base system: /proc/meminfo, /etc/os-release, the kernel release, the host name."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass, field
+
+
+@dataclass
+class MemInfo:
+    """/proc/meminfo in kB, as the kernel prints it (only the fields doctor reads)."""
+    mem_total_kb: int
+    mem_free_kb: int | None = None
+    mem_available_kb: int | None = None
+    buffers_kb: int | None = None
+    cached_kb: int | None = None
+    swap_total_kb: int | None = None
+    swap_free_kb: int | None = None
+
+    @property
+    def page_cache_kb(self) -> int | None:
+        if self.cached_kb is None:
+            return None
+        return self.cached_kb + (self.buffers_kb or 0)
+
+
+_MEM_KEYS = {"MemTotal": "mem_total_kb", "MemFree": "mem_free_kb", "MemAvailable": "mem_available_kb",
+             "Buffers": "buffers_kb", "Cached": "cached_kb", "SwapTotal": "swap_total_kb",
+             "SwapFree": "swap_free_kb"}
+
+
+def parse_meminfo(text: str) -> MemInfo:
+    values: dict[str, int] = {}
+    for line in text.splitlines():
+        m = re.match(r"^(\w+):\s+(\d+)(?:\s+kB)?\s*$", line)
+        if m and m.group(1) in _MEM_KEYS:
+            values[_MEM_KEYS[m.group(1)]] = int(m.group(2))
+    if "mem_total_kb" not in values:
+        raise ValueError("no MemTotal line")
+    return MemInfo(**values)
+
+
+@dataclass
+class OsRelease:
+    name: str | None
+    version_id: str | None
+    pretty_name: str | None
+    version: str | None = None  # e.g. "24.04.3 LTS (Noble Numbat)"
+    id: str | None = None
+    fields: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def point_release(self) -> str | None:
+        """'24.04.3' from VERSION or PRETTY_NAME; VERSION_ID when no point release is shown."""
+        for text in (self.version, self.pretty_name):
+            m = re.search(r"\b(\d+\.\d+\.\d+)\b", text or "")
+            if m:
+                return m.group(1)
+        return self.version_id
+
+
+def parse_os_release(text: str) -> OsRelease:
+    fields: dict[str, str] = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        try:
+            parts = shlex.split(value)
+            fields[key] = parts[0] if parts else ""
+        except ValueError:
+            fields[key] = value.strip('"')
+    if not fields:
+        raise ValueError("no KEY=value lines")
+    return OsRelease(fields.get("NAME"), fields.get("VERSION_ID"), fields.get("PRETTY_NAME"),
+                     fields.get("VERSION"), fields.get("ID"), fields)
+
+
+@dataclass
+class Kernel:
+    release: str  # e.g. "6.17.0-1014-nvidia"
+
+    @property
+    def series(self) -> str:
+        m = re.match(r"(\d+\.\d+)", self.release)
+        return m.group(1) if m else self.release
+
+
+def parse_kernel(text: str) -> Kernel:
+    release = text.strip().split()[0] if text.strip() else ""
+    if not re.match(r"\d+\.\d+", release):
+        raise ValueError(f"not a kernel release: {text.strip()[:40]!r}")
+    return Kernel(release)
+
+
+@dataclass
+class Hostname:
+    name: str
+
+
+def parse_hostname(text: str) -> Hostname:
+    name = text.strip()
+    if not name:
+        raise ValueError("empty host name")
+    return Hostname(name)

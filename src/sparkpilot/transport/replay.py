@@ -1,0 +1,111 @@
+"""Recorded hosts: `replay://NAME` answers each probe with a real output recorded on a Spark.
+
+Recordings ship in sparkpilot/replays/<recording>/:
+    recording.json          {"name", "description", "nodes": [NODE, ...]}
+    <node>/<probe-id>.json  {"probe", "argv", "stdout", "stderr", "rc", "source", "reconstructed"?}
+`replay://single` is a one-node recording; `replay://pair/spark-a` is one node of a recording;
+`replay://pair` given to doctor stands for all its nodes (inventory.from_hosts expands it).
+A command the recording does not have answers rc 127 with NOT_RECORDED on stderr, which the
+facts layer reports as unknown ("not in the recording").
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Sequence
+
+from sparkpilot.errors import UsageError
+from sparkpilot.transport.base import CommandResult
+
+REPLAYS = Path(__file__).resolve().parent.parent / "replays"
+NOT_RECORDED = "sparkpilot replay: no recording of this command"
+
+
+def _manifest(name: str, root: Path = REPLAYS) -> dict[str, Any]:
+    path = root / name / "recording.json"
+    if not path.is_file():
+        known = ", ".join(r["name"] for r in list_replays(root)) or "none"
+        raise UsageError(f"no recorded host `replay://{name}` (recorded: {known})")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def list_replays(root: Path = REPLAYS) -> list[dict[str, Any]]:
+    out = []
+    if root.is_dir():
+        for d in sorted(root.iterdir()):
+            m = d / "recording.json"
+            if m.is_file():
+                data = json.loads(m.read_text(encoding="utf-8"))
+                out.append({"name": data.get("name", d.name), "description": data.get("description", ""),
+                            "nodes": list(data.get("nodes", [])),
+                            "hosts": [f"replay://{d.name}/{n}" for n in data.get("nodes", [])]})
+    return out
+
+
+def expand(spec: str, root: Path = REPLAYS) -> list[str]:
+    """replay://pair -> [replay://pair/spark-a, replay://pair/spark-b]; a node spec stays as it is."""
+    name = spec[len("replay://"):].strip("/")
+    if not name:
+        raise UsageError(f"bad host `{spec}`: give a recording name, e.g. replay://single")
+    rec, _, node = name.partition("/")
+    nodes = list(_manifest(rec, root).get("nodes", []))
+    if node:
+        if node not in nodes:
+            raise UsageError(f"replay://{rec} has no node `{node}` (nodes: {', '.join(nodes)})")
+        return [f"replay://{rec}/{node}"]
+    return [f"replay://{rec}/{n}" for n in nodes]
+
+
+class ReplayRunner:
+    """A Runner over one recorded node. `recorded = True` tells doctor not to judge live things
+    (clock offsets between hosts, ping timing) from it."""
+
+    recorded = True
+
+    def __init__(self, name: str, root: Path = REPLAYS):
+        rec, _, node = name.strip("/").partition("/")
+        manifest = _manifest(rec, root)
+        nodes = list(manifest.get("nodes", []))
+        if not node:
+            if len(nodes) != 1:
+                raise UsageError(f"replay://{rec} records {len(nodes)} nodes: give replay://{rec}/NODE "
+                                 f"({', '.join(nodes)})")
+            node = nodes[0]
+        if node not in nodes:
+            raise UsageError(f"replay://{rec} has no node `{node}` (nodes: {', '.join(nodes)})")
+        self.name = f"replay://{rec}/{node}" if len(nodes) > 1 else f"replay://{rec}"
+        self.dir = root / rec / node
+        self.by_argv: dict[tuple[str, ...], dict[str, Any]] = {}
+        self.by_probe: dict[str, dict[str, Any]] = {}
+        for f in sorted(self.dir.glob("*.json")):
+            rec_ = json.loads(f.read_text(encoding="utf-8"))
+            self.by_argv[tuple(rec_.get("argv", []))] = rec_
+            if rec_.get("probe") and rec_.get("probe") != "ping":
+                self.by_probe[rec_["probe"]] = rec_
+
+    def lookup(self, argv: Sequence[str]) -> dict[str, Any] | None:
+        key = tuple(argv)
+        if key in self.by_argv:
+            return self.by_argv[key]
+        from sparkpilot.probes import PROBES
+
+        for pid, probe in PROBES.items():   # a recording made before a probe's script changed
+            if probe.argv == key:
+                return self.by_probe.get(pid)
+        if key[:2] == ("docker", "image") and "image-cuda" in self.by_probe:
+            rec = self.by_probe["image-cuda"]
+            return rec if tuple(rec.get("argv", []))[-1:] == key[-1:] else None
+        return None
+
+    def run(self, argv: Sequence[str], timeout: float = 10.0) -> CommandResult:
+        rec = self.lookup(argv)
+        if rec is None:
+            return CommandResult(127, "", NOT_RECORDED + "\n", 0.0)
+        return CommandResult(int(rec.get("rc", 0)), rec.get("stdout", ""), rec.get("stderr", ""), 0.0)
+
+    def close(self) -> None:
+        pass
+
+    def __repr__(self) -> str:
+        return f"ReplayRunner({self.name!r})"
