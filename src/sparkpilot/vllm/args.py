@@ -48,15 +48,18 @@ ENTRY_MODULES = ("vllm.entrypoints.openai.api_server", "vllm.entrypoints.api_ser
 
 @functools.lru_cache(maxsize=8)
 def table(version: str | None = None) -> dict[str, Any] | None:
-    """The generated flag table for a vLLM version (None when engineer B's module is absent)."""
+    """The generated flag table for a vLLM version ({'--flag': FlagInfo}), or None when there is none.
+
+    Uses sparkpilot.vllm.flags.load; when that module is not importable, reads the generated JSON
+    (knowledge/vllm_flags/<version>.json) directly."""
     try:
-        from sparkpilot.vllm import flags  # noqa: PLC0415 - optional, heavy-ish
+        from sparkpilot.vllm import flags  # noqa: PLC0415 - optional
     except Exception:  # noqa: BLE001
-        return None
+        return _json_table(version)
     try:
         return flags.load(version)
     except Exception:  # noqa: BLE001 - an unknown version or a half-built table must not break parsing
-        return None
+        return _json_table(version)
 
 
 def table_versions() -> list[str]:
@@ -64,19 +67,61 @@ def table_versions() -> list[str]:
         from sparkpilot.vllm import flags  # noqa: PLC0415
         return list(flags.versions())
     except Exception:  # noqa: BLE001
+        return _json_versions()
+
+
+def _flags_dir():
+    from pathlib import Path  # noqa: PLC0415
+
+    return Path(__file__).resolve().parent.parent / "knowledge" / "vllm_flags"
+
+
+def _json_versions() -> list[str]:
+    import json  # noqa: PLC0415
+
+    try:
+        return list(json.loads((_flags_dir() / "index.json").read_text())["versions"])
+    except Exception:  # noqa: BLE001
         return []
 
 
-def canonical(written: str) -> tuple[str, str | None]:
+def _json_table(version: str | None) -> dict[str, Any] | None:
+    import json  # noqa: PLC0415
+    from types import SimpleNamespace  # noqa: PLC0415
+
+    versions = _json_versions()
+    if not versions:
+        return None
+    version = version or versions[-1]
+    try:
+        data = json.loads((_flags_dir() / f"{version}.json").read_text())
+    except Exception:  # noqa: BLE001
+        return None
+    return {k: SimpleNamespace(**v) for k, v in data.get("flags", {}).items()}
+
+
+@functools.lru_cache(maxsize=8)
+def aliases(version: str | None = None) -> dict[str, str]:
+    """Short and alternative spellings ('-tp' -> '--tensor-parallel-size') from the table."""
+    out = dict(SHORT)
+    for flag, info in (table(version) or {}).items():
+        for a in getattr(info, "aliases", None) or []:
+            out[a] = flag
+    return out
+
+
+def canonical(written: str, version: str | None = None) -> tuple[str, str | None]:
     """('--max_num_batched_tokens' | '-tp' | '--x.y') -> ('--max-num-batched-tokens', sub-key or None)."""
-    if written in SHORT:
-        return SHORT[written], None
+    short = aliases(version)
+    if written in short and written != "-h":
+        return short[written], None
     if written.startswith("-O") and not written.startswith("--") and len(written) > 2:
         return "--compilation-config", None
     name, sub = written, None
     if "." in name and name.startswith("--"):
         name, sub = name.split(".", 1)
-    return "--" + name.lstrip("-").replace("_", "-"), sub
+    flag = "--" + name.lstrip("-").replace("_", "-")
+    return short.get(flag, flag), sub
 
 
 def dest_of(flag: str, sub: str | None = None, tbl: dict | None = None) -> str:

@@ -58,6 +58,10 @@ class LaunchSpec:
     filename: str | None = None
     origin: Any = field(default=None, repr=False, compare=False)  # parser state used by --fix
 
+    def origin_is_local(self) -> bool:
+        """True when the launch runs in one container on one host (docker run without a cluster)."""
+        return self.source_kind in ("docker", "compose", "k8s") and self.executor == "single"
+
     @property
     def tensor_parallel(self) -> int:
         return _as_int(self.options.get("tensor_parallel_size"), 1)

@@ -212,7 +212,7 @@ def _parse_vllm_args(spec: LaunchSpec, words: list[Word], start: tuple[int, int]
                 has_eq = True
             elif w.startswith("-O") and not w.startswith("--") and len(w) > 2 and w not in vargs.SHORT:
                 written, value, has_eq = "-O", w[2:].lstrip(".="), True
-            flag, sub = vargs.canonical(written)
+            flag, sub = vargs.canonical(written, version)
             nxt = words[i + 1].text if i + 1 < len(words) else None
             negated = False
             if not has_eq:
@@ -239,6 +239,8 @@ def _parse_vllm_args(spec: LaunchSpec, words: list[Word], start: tuple[int, int]
             continue
         if spec.model is None:
             spec.model = w
+            if words[i].line:
+                spec.locations.setdefault("model", _loc(filename, words[i].line))
         else:
             spec.notes.append(f"extra argument `{w}` ignored")
         i += 1

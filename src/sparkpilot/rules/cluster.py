@@ -1,0 +1,51 @@
+"""Cluster rules: tp-needs-cluster, ray-memory-monitor, nccl-gid-index (CONTRACTS.md "Executors")."""
+
+from __future__ import annotations
+
+from sparkpilot.rules.context import LintContext
+from sparkpilot.rules.finding import Edit, Finding
+
+
+def tp_needs_cluster(ctx: LintContext) -> list[Finding]:
+    tp, pp = ctx.spec.tensor_parallel, ctx.spec.pipeline_parallel
+    world = max(1, tp) * max(1, pp)
+    if world <= ctx.nodes:
+        return []
+    what = f"--tensor-parallel-size {tp}" + (f" x --pipeline-parallel-size {pp}" if pp > 1 else "")
+    return [ctx.finding("tp-needs-cluster",
+                        f"{what} needs {world} Sparks (one GPU each) but this launch runs on {ctx.nodes} "
+                        f"({ctx.nodes_why}); start a cluster or lower the parallel size",
+                        location=ctx.where("tensor_parallel_size", "pipeline_parallel_size"))]
+
+
+def _env_note(ctx: LintContext) -> str:
+    if ctx.spec.env_files:
+        return f" (unless it is in {', '.join(ctx.spec.env_files)}, which lint cannot read)"
+    return ""
+
+
+def ray_memory_monitor(ctx: LintContext) -> list[Finding]:
+    if not ctx.multi_node or ctx.executor != "ray":
+        return []
+    if str(ctx.env("RAY_memory_monitor_refresh_ms") or "").strip() == "0":
+        return []
+    current = ctx.env("RAY_memory_monitor_refresh_ms")
+    state = f"is {current}" if current is not None else "is not set"
+    sev = "warning" if ctx.spec.env_files and current is None else None
+    return [ctx.finding("ray-memory-monitor",
+                        f"multi-node Ray launch ({ctx.nodes} Sparks: {ctx.nodes_why}) and RAY_memory_monitor_refresh_ms "
+                        f"{state}: Ray will take page cache for memory pressure and kill vLLM{_env_note(ctx)}",
+                        severity=sev, location=ctx.where("RAY_memory_monitor_refresh_ms", "distributed_executor_backend"),
+                        edits=[Edit("set_env", "RAY_memory_monitor_refresh_ms", "0")])]
+
+
+def nccl_gid_index(ctx: LintContext) -> list[Finding]:
+    if not ctx.multi_node or ctx.env("NCCL_IB_GID_INDEX"):
+        return []
+    sev = "warning" if ctx.spec.env_files else None
+    return [ctx.finding("nccl-gid-index",
+                        f"multi-node launch ({ctx.nodes} Sparks: {ctx.nodes_why}) without NCCL_IB_GID_INDEX: NCCL may "
+                        "pick a GID that is not RoCEv2 + IPv4; find it per node with `show_gids | grep <QSFP interface>` "
+                        f"or `sparkpilot doctor --host USER@SPARK` (3 on the reference's pair){_env_note(ctx)}",
+                        severity=sev, location=ctx.where("distributed_executor_backend", "nnodes", "tensor_parallel_size"),
+                        edits=[Edit("set_env", "NCCL_IB_GID_INDEX", "3")])]

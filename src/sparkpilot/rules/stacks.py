@@ -1,0 +1,105 @@
+"""The stacks lint judges a launch for (knowledge/stacks.yaml)."""
+
+from __future__ import annotations
+
+import fnmatch
+import functools
+import re
+from typing import Any
+
+from sparkpilot.errors import UsageError
+
+
+@functools.lru_cache(maxsize=1)
+def _data() -> dict[str, Any]:
+    import yaml  # noqa: PLC0415
+
+    from sparkpilot.knowledge import HERE  # noqa: PLC0415
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return yaml.load((HERE / "stacks.yaml").read_text(encoding="utf-8"), Loader=loader)
+
+
+def all_stacks() -> list[dict[str, Any]]:
+    return list(_data()["stacks"])
+
+
+def default_name() -> str:
+    return str(_data()["default"])
+
+
+def get(name: str) -> dict[str, Any]:
+    for s in all_stacks():
+        if s["name"] == name:
+            return dict(s)
+    names = ", ".join(s["name"] for s in all_stacks())
+    raise UsageError(f"unknown stack `{name}` (known: {names})")
+
+
+def for_image(image: str | None) -> dict[str, Any] | None:
+    """The stack whose image pattern matches, with the vLLM version from an upstream tag."""
+    if not image:
+        return None
+    for s in all_stacks():
+        if any(fnmatch.fnmatch(image, p) for p in s.get("image_patterns") or []):
+            s = dict(s)
+            if s["name"] == "ngc" and not s.get("vllm"):
+                s.update(_ngc_from_index(image))
+            if s.get("vllm_from_tag"):
+                m = re.search(r":v?(\d+\.\d+(?:\.\d+)?)", image)
+                if m:
+                    s["vllm"] = m.group(1)
+            s["matched_image"] = image
+            return s
+    return None
+
+
+def resolve(name: str | None, image: str | None) -> tuple[dict[str, Any], str]:
+    """(stack, why chosen)."""
+    if name:
+        return get(name), "--stack"
+    by_image = for_image(image)
+    if by_image:
+        return by_image, f"image {image}"
+    return get(default_name()), "default (the reference's stack)"
+
+
+def _key(v: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in re.findall(r"\d+", v)[:3])
+
+
+def flags_version(stack: dict[str, Any], available: list[str]) -> str | None:
+    """The flag table to judge with: the stack's vLLM if generated, else the newest not newer, else newest."""
+    if not available:
+        return None
+    want = stack.get("vllm")
+    if not want:
+        return sorted(available, key=_key)[-1]
+    if want in available:
+        return want
+    older = [v for v in available if _key(v) <= _key(want)]
+    return sorted(older, key=_key)[-1] if older else sorted(available, key=_key)[0]
+
+
+def _ngc_from_index(image: str) -> dict[str, Any]:
+    """vLLM of an NGC tag this table lacks, from the flag tables' index (nearest later release if absent)."""
+    import json  # noqa: PLC0415
+
+    from sparkpilot.vllm.args import _flags_dir  # noqa: PLC0415
+
+    m = re.search(r":(\d\d)\.(\d\d)", image)
+    if not m:
+        return {}
+    try:
+        ngc = json.loads((_flags_dir() / "index.json").read_text()).get("ngc", {})
+    except Exception:  # noqa: BLE001
+        return {}
+    tag = f"{m.group(1)}.{m.group(2)}"
+    if tag in ngc:
+        return {"vllm": ngc[tag]["vllm"], "summary": f"NGC vLLM {tag} (vLLM {ngc[tag]['vllm']}: {ngc[tag]['source']})"}
+    later = sorted(t for t in ngc if t > tag)
+    if later:
+        v = ngc[later[0]]["vllm"]
+        return {"vllm": v, "summary": f"NGC vLLM {tag}: version not published here; judged as {later[0]} (vLLM {v}), "
+                                     "the nearest later release"}
+    return {}
