@@ -247,8 +247,10 @@ class Cluster:
             for port in ("enp1s0f0np0", "enP2p1s0f0np0"):
                 cmds.append(f"link set {port} up")  # administratively up, no carrier (peer down)
             for port, addr in node.qsfp_ips.items():
-                cmds += [f"link set {port} mtu {mtus.get(port, 9000)}",
-                         f"addr add {addr}/24 dev {port}", f"link set {port} up"]
+                cmds.append(f"link set {port} mtu {mtus.get(port, 9000)}")
+                if not prof.get("qsfp_unconfigured"):
+                    cmds.append(f"addr add {addr}/24 dev {port}")
+                cmds.append(f"link set {port} up")
             ip_batch(cmds, node.netns)
 
     def _start_sshds(self) -> None:

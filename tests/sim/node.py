@@ -43,7 +43,10 @@ PROFILES: dict[str, dict] = {
     "mtu-1500": {"mtu": {"enP2p1s0f1np1": 1500}},
     "gid-4": {"gid_index": 4},
     "unreachable": {"down": True},   # host off: management port down, no sshd
-    "netplan-networkd": {"netplan": "networkd", "services": "nm-only"},
+    # netplan rendered for networkd, networkd not running: the file's addresses and MTU never
+    # reach the ports (the reference's silent no-op), so they stay at 1500 without addresses
+    "netplan-networkd": {"netplan": "networkd", "services": "nm-only", "qsfp_unconfigured": True,
+                         "mtu": {"enp1s0f1np1": 1500, "enP2p1s0f1np1": 1500}},
     "warm-cache": {"meminfo": "gb10-warm"},
     "hot-gpu": {"nvidia-smi": "gb10-hot", "nvidia-smi-perf": "gb10-hot", "thermal": "gb10-hot"},
 }
@@ -132,7 +135,7 @@ def build_bin(node, pick: dict, delay_scale: float) -> None:
            '[ "$1" = "-n" ] && shift\nexec "$@"\n', 0o755)
 
 
-def _gid_rows(node, gid_index: int) -> list[tuple[str, str, int, str, str, str]]:
+def _gid_rows(node, gid_index: int, unconfigured: bool = False) -> list[tuple[str, str, int, str, str, str]]:
     """(dev, port, index, gid, type, ndev) for each RoCE device with an address.
 
     Reconstructed (CONTRACTS.md, recordings): mlx5 puts the port's default link-local GID at 0
@@ -147,7 +150,7 @@ def _gid_rows(node, gid_index: int) -> list[tuple[str, str, int, str, str, str]]
         eui = f"{b[0] ^ 2:02x}{b[1]:02x}:{b[2]:02x}ff:fe{b[3]:02x}:{b[4]:02x}{b[5]:02x}"
         ll = f"fe80:0000:0000:0000:{eui}"
         rows += [(dev, "1", 0, ll, "IB/RoCE v1", netdev), (dev, "1", 1, ll, "RoCE v2", netdev)]
-        addr = node.qsfp_ips.get(netdev)
+        addr = None if unconfigured else node.qsfp_ips.get(netdev)
         if not addr:
             continue
         o = [int(x) for x in addr.split(".")]
@@ -173,12 +176,12 @@ def build_tree(node, pick: dict, prof: dict) -> None:
         if path is not None:
             _write(root / rel, path.read_text())
     _write(root / "proc/sys/kernel/hostname", node.name.replace("spk", "spark-", 1) + "\n")
-    netplan = recording("netplan", pick["netplan"])
-    if netplan is not None:  # the QSFP ports as this node has them configured
-        text = netplan.read_text()
+    netplan = DATA / "netplan" / pick["netplan"]
+    for path in sorted(netplan.glob("*.yaml")):  # the QSFP ports as this node has them configured
+        text = path.read_text()
         for port, addr in node.qsfp_ips.items():
             text = text.replace("{%s}" % port, addr)
-        _write(root / "etc/netplan/40-cx7.yaml", text)
+        _write(root / "etc/netplan" / path.name, text)
     thermal = recording("thermal", pick["thermal"])
     if thermal is not None:  # lines "zone<TAB>type<TAB>millidegrees"
         for line in thermal.read_text().splitlines():
@@ -188,7 +191,7 @@ def build_tree(node, pick: dict, prof: dict) -> None:
                 _write(root / f"sys/class/thermal/{zone}/temp", temp + "\n")
     for port in QSFP_PORTS:
         (root / "sys/class/net" / port).mkdir(parents=True, exist_ok=True)
-    for dev, port, idx, gid, gtype, ndev in _gid_rows(node, prof.get("gid_index", 3)):
+    for dev, port, idx, gid, gtype, ndev in _gid_rows(node, prof.get("gid_index", 3), prof.get("qsfp_unconfigured", False)):
         base = root / "sys/class/infiniband" / dev / "ports" / port
         _write(base / "gids" / str(idx), gid + "\n")
         _write(base / "gid_attrs/types" / str(idx), gtype + "\n")
@@ -210,7 +213,9 @@ def sshd_config(node) -> str:
         "AllowUsers root", "PermitRootLogin prohibit-password", "PubkeyAuthentication yes",
         "PasswordAuthentication no", "KbdInteractiveAuthentication no", "UsePAM no",
         "StrictModes no", "PrintMotd no", "PrintLastLog no", "LogLevel ERROR",
-        f"SetEnv SPARKPILOT_HOST_ROOT={d}/root PATH={d}/bin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        # HOME: the node's own (empty) home, so the machine's ~/.bashrc does not run per command
+        f"SetEnv SPARKPILOT_HOST_ROOT={d}/root HOME={d}/home "
+        f"PATH={d}/bin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
         "",
     ])
 
@@ -220,6 +225,7 @@ def build(node, *, delay_scale: float, authorized_key: str) -> None:
     os.makedirs(node.dir, mode=0o755)
     build_bin(node, pick, delay_scale)
     build_tree(node, pick, prof)
+    Path(node.dir, "home").mkdir(mode=0o700)
     _write(Path(node.dir, "authorized_keys"), authorized_key, 0o600)
     _write(Path(node.dir, "sshd_config"), sshd_config(node), 0o600)
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", node.name,

@@ -1,0 +1,136 @@
+"""The ssh runner against real sshd on simulated nodes: commands, exit codes, timeouts, and every
+way a host can refuse (off, wrong user, unknown or changed host key, no sshd)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from sparkpilot.errors import TransportError
+from sparkpilot.transport import connect
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def ssh_env(sim_cluster, monkeypatch):
+    monkeypatch.setenv("SPARKPILOT_SSH_CONFIG", sim_cluster.ssh_config)
+    return sim_cluster
+
+
+def node_of(cluster, profile):
+    return next(n for n in cluster.nodes if n.profile == profile)
+
+
+def test_command_output_exit_codes_and_quoting(ssh_env):
+    with connect(ssh_env.nodes[0].ssh_spec, timeout=5) as host:
+        res = host.run(["printf", "%s|", "a b", "$HOME", "it's", ";", "*"])
+        assert res.rc == 0 and res.stdout == "a b|$HOME|it's|;|*|"
+        assert host.run(["sh", "-c", "echo oops >&2; exit 7"]).rc == 7
+        res = host.run(["sh", "-c", "exit 255"])  # the command's 255, not a transport failure
+        assert res.rc == 255
+        res = host.run(["sh", "-c", 'cat "${SPARKPILOT_HOST_ROOT:-}/proc/sys/kernel/hostname"'])
+        assert res.stdout.strip() == "spark-%d-0" % ssh_env.slot
+
+
+def test_connection_is_shared(ssh_env):
+    with connect(ssh_env.nodes[1].ssh_spec, timeout=5) as host:
+        host.run(["true"])
+        start = time.monotonic()
+        for _ in range(10):
+            assert host.run(["true"]).ok
+        per_command = (time.monotonic() - start) / 10
+        assert host.alive() and per_command < 0.25  # a multiplexed session, no new handshake
+
+
+def test_parallel_commands_over_one_connection(ssh_env):
+    with connect(ssh_env.nodes[0].ssh_spec, timeout=5) as host:
+        with ThreadPoolExecutor(24) as pool:  # more than sshd's MaxSessions (10)
+            results = list(pool.map(lambda i: host.run(["echo", str(i)]), range(40)))
+        assert [r.stdout.strip() for r in results] == [str(i) for i in range(40)]
+
+
+def test_command_timeout_is_rc_124_and_host_still_answers(ssh_env):
+    with connect(ssh_env.nodes[0].ssh_spec, timeout=5) as host:
+        start = time.monotonic()
+        res = host.run(["sleep", "20"], timeout=1)
+        assert time.monotonic() - start < 3
+        assert res.rc == 124 and "timed out after 1s" in res.stderr
+        assert host.run(["echo", "still here"]).stdout == "still here\n"
+
+
+def test_host_that_is_off_fails_fast_with_one_line(ssh_env):
+    node = node_of(ssh_env, "unreachable")
+    start = time.monotonic()
+    with pytest.raises(TransportError) as err:
+        connect(node.ssh_spec, timeout=2).run(["true"])
+    assert time.monotonic() - start < 6
+    msg = str(err.value)
+    assert "\n" not in msg and msg.startswith(node.ssh_spec) and "port 22" in msg
+    assert err.value.exit_code == 1
+
+
+def test_wrong_user_is_an_auth_failure_in_one_line(ssh_env):
+    with pytest.raises(TransportError) as err:
+        connect(f"nvidia@{ssh_env.nodes[0].mgmt_ip}", timeout=5).run(["true"])
+    msg = str(err.value)
+    assert "\n" not in msg and "authentication failed" in msg and "Permission denied (publickey)" in msg
+
+
+def test_unknown_host_key_is_refused(ssh_env, tmp_path):
+    empty = tmp_path / "known_hosts"
+    empty.write_text("")
+    node = ssh_env.nodes[0]
+    for options in (["UserKnownHostsFile=%s" % empty],  # the cluster's config: StrictHostKeyChecking yes
+                    ["UserKnownHostsFile=%s" % empty, "StrictHostKeyChecking=ask"]):  # ssh's default
+        with pytest.raises(TransportError) as err:
+            connect(node.ssh_spec, timeout=5, options=options).run(["true"])
+        msg = str(err.value)
+        assert "\n" not in msg and "is not known" in msg and f"ssh-keyscan {node.mgmt_ip}" in msg
+    assert empty.read_text() == ""  # nothing was accepted behind the user's back
+
+
+def test_changed_host_key_is_refused(ssh_env, tmp_path):
+    a, b = ssh_env.nodes[0], ssh_env.nodes[1]
+    lines = Path(ssh_env.known_hosts).read_text().splitlines()
+    key_b = next(ln for ln in lines if ln.startswith(b.mgmt_ip + " ")).split(" ", 1)[1]
+    forged = tmp_path / "known_hosts"
+    forged.write_text(f"{a.mgmt_ip} {key_b}\n")  # a's address with b's key
+    with pytest.raises(TransportError) as err:
+        connect(a.ssh_spec, timeout=5, options=[f"UserKnownHostsFile={forged}"]).run(["true"])
+    msg = str(err.value)
+    assert "\n" not in msg and "CHANGED" in msg and f"ssh-keygen -R {a.mgmt_ip}" in msg
+
+
+def test_no_sshd_is_connection_refused(sim_factory, monkeypatch):
+    cluster = sim_factory(["healthy"], delay_scale=0)
+    monkeypatch.setenv("SPARKPILOT_SSH_CONFIG", cluster.ssh_config)
+    node = cluster.nodes[0]
+    host = connect(node.ssh_spec, timeout=5)
+    assert host.run(["true"]).ok
+    host.close()
+    os.kill(node.pid, signal.SIGTERM)
+    time.sleep(0.3)
+    start = time.monotonic()
+    with pytest.raises(TransportError) as err:
+        connect(node.ssh_spec, timeout=5).run(["true"])
+    assert "Connection refused" in str(err.value) and time.monotonic() - start < 2
+
+
+def test_host_that_dies_mid_session_is_a_transport_error(sim_factory, monkeypatch):
+    cluster = sim_factory(["healthy"], delay_scale=0)
+    monkeypatch.setenv("SPARKPILOT_SSH_CONFIG", cluster.ssh_config)
+    node = cluster.nodes[0]
+    host = connect(node.ssh_spec, timeout=2)
+    assert host.run(["true"]).ok
+    for pid in os.popen(f"ip netns pids {node.netns}").read().split():  # sshd and its sessions
+        os.kill(int(pid), signal.SIGKILL)
+    with pytest.raises(TransportError) as err:
+        host.run(["true"], timeout=5)
+    assert "\n" not in str(err.value)
+    host.close()
