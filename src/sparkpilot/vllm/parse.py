@@ -338,7 +338,8 @@ def _from_docker(words: list[Word], at: int, env: dict[str, str], prefix: list[W
     spec.mounts = mounts + spec.mounts
     spec.env_files = env_files + spec.env_files
     spec.origin.update({"prefix": prefix, "words": words, "docker": {"run_at": at, "image_at": image_at},
-                        "vllm_words": rest, "entry_args": entry_args})
+                        "vllm_words": rest, "entry_args": entry_args,
+                        "entrypoint_word": bool(entrypoint)})
     spec.source_kind = "docker"
     return spec
 

@@ -150,7 +150,7 @@ def _compose(doc: dict, text: str, filename: str | None, version: str | None) ->
         raise UsageError(f"{filename or 'input'}: no service in this compose file runs vLLM")
     name, svc, spec = best
     spec.source_kind = "compose"
-    spec.origin.update({"kind": "compose", "doc": doc, "service": name, "text": text})
+    spec.origin.update({"kind": "compose", "doc": doc, "service": name, "file_text": text})
     if ray_services:
         spec.multi_node_hints.append(f"`ray start` in service(s) {', '.join(ray_services)}")
         if spec.executor == "single":
@@ -196,7 +196,7 @@ def _k8s(docs: list[dict], text: str, filename: str | None, version: str | None)
             spec.env = {**env, **spec.env}
             spec.image = c.get("image")
             spec.source_kind = "k8s"
-            spec.origin.update({"kind": "k8s", "docs": docs, "doc_index": di, "path": path, "text": text})
+            spec.origin.update({"kind": "k8s", "docs": docs, "doc_index": di, "path": path, "file_text": text})
             size = _lws_size(doc)
             if size and size > 1:
                 spec.node_count = size
@@ -252,7 +252,7 @@ def _recipe(doc: dict, text: str, filename: str | None, version: str | None) -> 
     spec.env = {**env, **spec.env}
     spec.image = doc.get("container") or doc.get("image")
     spec.source_kind = "recipe"
-    spec.origin.update({"kind": "recipe", "doc": doc, "values": values, "text": text})
+    spec.origin.update({"kind": "recipe", "doc": doc, "values": values, "file_text": text})
     if doc.get("solo_only") or doc.get("max_nodes") == 1:
         spec.node_count = 1
         spec.multi_node_hints.append("recipe is single-node (solo_only / max_nodes: 1)")
