@@ -118,6 +118,10 @@ def check_driver_held(facts: Any) -> CheckResult:
         return unknown(holds, **data)
     if not loose:
         return CheckResult("pass", f"held: {', '.join(names)}", data=data)
+    if not all(re.search(r"-580(-|$)", n) for n in loose):
+        return CheckResult("warn", f"not held: {', '.join(loose)}; install the 580 driver first, then hold it",
+                           "sudo apt install nvidia-driver-580-open && sudo apt-mark hold nvidia-driver-580-open",
+                           data=data)
     return CheckResult("warn", f"not held: {', '.join(loose)} (an apt upgrade can move the driver to 590.x)",
                        f"sudo apt-mark hold {' '.join(loose)}", data=data,
                        commands=[["sudo", "-n", "apt-mark", "hold", *loose]])
@@ -167,7 +171,7 @@ def check_stack_versions(facts: Any) -> CheckResult:
         if key == "driver":
             continue
         if not isinstance(v, str):
-            unknowns.append(f"{key} {getattr(v, 'reason', 'unknown')}")
+            unknowns.append(f"{key} unknown ({getattr(v, 'reason', 'not found')})")
             continue
         ref_v = ref[1] if isinstance(ref, tuple) else ref
         if key == "os":
@@ -184,7 +188,7 @@ def check_stack_versions(facts: Any) -> CheckResult:
         if tuple(int(x) for x in _series(img).split(".")) > tuple(int(x) for x in drv_cuda.split(".")):
             fails.append(f"the image needs CUDA {img} but the driver supports CUDA {drv_cuda} (CUDA 13.0 needs a 580 driver)")
     elif "image_cuda" in s and not isinstance(img, str):
-        unknowns.append(f"image CUDA {getattr(img, 'reason', 'not in the image environment')}")
+        unknowns.append(f"image CUDA unknown ({getattr(img, 'reason', 'no CUDA_VERSION in the image environment')})")
     if fails:
         return CheckResult("fail", "; ".join(fails + warns), data=data)
     if warns:

@@ -53,7 +53,9 @@ def expand(spec: str, root: Path = REPLAYS) -> list[str]:
     if node:
         if node not in nodes:
             raise UsageError(f"replay://{rec} has no node `{node}` (nodes: {', '.join(nodes)})")
-        return [f"replay://{rec}/{node}"]
+        return [f"replay://{rec}/{node}" if len(nodes) > 1 else f"replay://{rec}"]
+    if len(nodes) == 1:
+        return [f"replay://{rec}"]
     return [f"replay://{rec}/{n}" for n in nodes]
 
 
