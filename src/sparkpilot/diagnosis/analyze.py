@@ -189,6 +189,9 @@ class LiveDiagnosis:
         failure = self.best_failure()
         if failure is None and self._first_error is not None:
             failure = self._unrecognised(self._first_error)
+        figures = finish_figures(dict(self.figures))
+        if failure is not None and failure.cls == "max_model_len_too_long" and figures.get("estimated_max_model_len"):
+            failure.fix = f"{failure.fix} vLLM estimates that {figures['estimated_max_model_len']} tokens fit."
         current = self.tracker.current
         if failure is not None:
             outcome = "failed"
@@ -197,7 +200,7 @@ class LiveDiagnosis:
         else:
             outcome = "incomplete"
         return Diagnosis(outcome=outcome, failure=failure, phases=phases,
-                         figures=finish_figures(dict(self.figures)),
+                         figures=figures,
                          stopped_in=None if outcome == "ready" else current,
                          lines=self.count, sources=list(self._sources))
 

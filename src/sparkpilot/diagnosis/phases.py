@@ -41,14 +41,28 @@ MARKERS: list[tuple[str, re.Pattern[str], bool]] = [(p, re.compile(rx), c) for p
                          r"|Estimated CUDA graph memory|Initial free memory .* (?:reserved|GiB)"
                          r"|No available memory for the cache blocks|determine_num_available_blocks"
                          r"|maximum number of tokens that can be stored in KV cache|To serve at least one request)", False),
-    ("cudagraph_capture", r"(?:Capturing (?:CUDA graph|cudagraphs|the model for CUDA graphs)|Warming up|Autotuning"
-                          r"|Breakable CUDA graph enabled)", False),
+    ("cudagraph_capture", r"(?:Capturing (?:CUDA graph|cudagraphs|the model for CUDA graphs)|Warming up|Autotuning)",
+     False),
     ("cudagraph_capture", r"(?:Graph capturing finished|init engine \(profile, create kv cache, warmup model\) took"
                           r"|^init engine took)", True),
     ("api_server", r"(?:Starting vLLM (?:API )?server|Available routes are|Supported tasks:|Started server process"
                    r"|Waiting for application startup)", False),
     ("ready", r"(?:Application startup complete|\"GET /health HTTP/1\.[01]\" 200)", False),
 ]]
+
+
+DURATION_RE = re.compile(r"(?:GiB(?: memory)? and |finished in )([\d.]+) ?s")
+
+
+def format_ts(ts: float, like: str) -> str:
+    """A clock value back in the log's own style (`MM-DD HH:MM:SS`, with the year when it had one)."""
+    from datetime import datetime
+
+    when = datetime.fromtimestamp(ts)
+    text = when.strftime("%m-%d %H:%M:%S")
+    if like[:4].isdigit() and like[4:5] == "-":
+        text = when.strftime("%Y-") + text
+    return text
 
 
 @dataclass
@@ -82,9 +96,24 @@ class PhaseTracker:
         return self.phases[-1].name if self.phases else None
 
     def _open(self, name: str, ts: float | None, ts_text: str | None) -> None:
+        if ts is None and self.last_ts is not None:  # a line without a time: the last time seen
+            ts, ts_text = self.last_ts, self.last_ts_text
         if self.phases and self.phases[-1].end is None:
             self.phases[-1].end, self.phases[-1].end_text = ts, ts_text
         self.phases.append(Phase(name, ts, None, ts_text, None))
+
+    def _backdate(self, name: str, text: str) -> None:
+        """A phase first seen at its closing line that states its length starts that long before."""
+        phase = self.phases[-1] if self.phases and self.phases[-1].name == name else None
+        m = DURATION_RE.search(text)
+        if phase is None or m is None or phase.start is None:
+            return
+        phase.start = phase.start - float(m[1])
+        phase.start_text = format_ts(phase.start, phase.end_text or "")
+        if len(self.phases) > 1:
+            prev = self.phases[-2]
+            if prev.end is not None and prev.end > phase.start and (prev.start is None or prev.start <= phase.start):
+                prev.end, prev.end_text = phase.start, phase.start_text
 
     def feed(self, line: Line) -> str | None:
         """Returns the name of a phase entered by this line, or None."""
@@ -100,6 +129,8 @@ class PhaseTracker:
                 self._open(name, line.ts, line.ts_text)
                 entered = name
                 cur = name
+                if closes:
+                    self._backdate(name, text)
             if closes and cur == name and ORDER[name] + 1 < len(PHASES):
                 nxt = PHASES[ORDER[name] + 1]
                 self._open(nxt, line.ts, line.ts_text)
@@ -163,12 +194,37 @@ def _kv_reserved(m, f):
     f.setdefault("available_kv_gib", _num(m[1]))
 
 
+@figure(r"the rest of the memory reserved for KV Cache is (-?[\d.]+) ?GiB")
+def _kv_rest(m, f):
+    f.setdefault("available_kv_gib", _num(m[1]))
+
+
+@figure(r"larger than the available KV cache memory \((-?[\d.]+) GiB\)")
+def _kv_needed(m, f):
+    f.setdefault("available_kv_gib", _num(m[1]))
+
+
+@figure(r"the estimated maximum model length is (\d+)")
+def _est_mml(m, f):
+    f["estimated_max_model_len"] = int(m[1])
+
+
+@figure(r"model weights take ([\d.]+) ?GiB")
+def _weights_take(m, f):
+    f.setdefault("weights_gib", _num(m[1]))
+
+
+@figure(r"CUDA graph pool memory: (-?[\d.]+) GiB \(actual\)")
+def _graph_pool(m, f):
+    f.setdefault("graph_capture_gib", _num(m[1]))
+
+
 @figure(r"GPU KV cache size: ([\d,]+) tokens")
 def _kv_tokens(m, f):
     f["kv_cache_tokens"] = int(_num(m[1]))
 
 
-@figure(r"# GPU blocks: (\d+)")
+@figure(r"# (?i:GPU|cuda) blocks: (\d+)")
 def _blocks(m, f):
     f["gpu_blocks"] = int(m[1])
 
@@ -211,7 +267,7 @@ def _image(m, f):
     f["ngc_release"] = m[1]
 
 
-@figure(r"kernel driver version ([\d.]+)")
+@figure(r"kernel driver version (\d+(?:\.\d+)+)")
 def _driver(m, f):
     f["driver_version"] = m[1]
 

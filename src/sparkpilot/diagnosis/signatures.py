@@ -84,8 +84,11 @@ def failure_from(sig: Signature, line: Line | None, evidence: list[str] | None =
                    rank=sig.rank, index=line.index if line is not None else -1)
 
 
+TOKEN_RE = re.compile(r"\bhf_[A-Za-z0-9]{8,}")
+
+
 def display(line: Line) -> str:
-    text = line.raw.strip() or line.text
+    text = TOKEN_RE.sub("hf_****", line.raw.strip() or line.text)
     if len(text) > 400:
         text = text[:397] + "..."
     return f"[{line.source}] {text}" if line.source else text
@@ -127,6 +130,18 @@ def garbage_reason(answer: str | None) -> str | None:
     compact = re.sub(r"\s+", "", text)
     if len(compact) >= 8 and max(compact.count(c) for c in set(compact)) / len(compact) > 0.6:
         return "one character makes up most of the answer"
+    if 16 <= len(compact) < 200 and len(set(zip(compact, compact[1:]))) / (len(compact) - 1) < 0.4:
+        return "the answer repeats a few characters over and over"
+    if len(compact) >= 40:
+        grams = [compact[i:i + 4] for i in range(len(compact) - 3)]
+        top = max(grams.count(g) for g in set(grams))
+        if top * 4 / len(compact) > 0.25:
+            return "a few letters repeat through most of the answer"
+    if len(text) >= 200:
+        import zlib
+
+        if len(zlib.compress(text.encode("utf-8", "replace"), 9)) / len(text.encode("utf-8", "replace")) < 0.2:
+            return "the answer repeats itself (it compresses to almost nothing)"
     letters = sum(ch.isalpha() for ch in compact)
     if len(compact) >= 12 and letters / len(compact) < 0.4:
         return "the answer is mostly symbols, not words"

@@ -1,0 +1,230 @@
+"""`sparkpilot diagnose`: explain a vLLM start-up log (phases, figures, failure and fix).
+
+    sparkpilot diagnose vllm.log                 # a file ("-" or nothing on a pipe: stdin)
+    sparkpilot diagnose head.log worker.log      # several logs of one multi-node start, merged by time
+    sparkpilot diagnose --container vllm [--host user@spark-1 --host user@spark-2]
+    sparkpilot diagnose vllm.log --answer "..."  # also judge the smoke test's answer (garbage output)
+
+Exit codes: 0 ready; 1 failed, or incomplete (the log stops before the server is ready: not a
+success); 2 bad input (missing or unreadable file, no such container, malformed host).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from typing import Any
+
+from sparkpilot.cli.common import add_format, print_json
+from sparkpilot.errors import EXIT_FINDINGS, EXIT_OK, UsageError
+
+DOCKER_LOGS_TIMEOUT = 60.0
+SECRET_KEY_RE = re.compile(r"(?:^|_)(?:token|secret|password|api_key|key)s?$", re.IGNORECASE)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("logs", nargs="*", metavar="LOG",
+                        help="log file(s); several files are one multi-node start; '-' reads stdin")
+    parser.add_argument("--container", metavar="NAME", help="read `docker logs NAME` instead of a file")
+    parser.add_argument("--host", action="append", default=[], metavar="HOST",
+                        help="with --container: the node(s) to read it on over SSH (repeatable; default local)")
+    parser.add_argument("--answer", metavar="TEXT",
+                        help="the smoke test's answer text: garbage output is reported as cutlass_fp4_garbage")
+    add_format(parser)
+
+
+# ----------------------------------------------------------------------------- input
+def _read_file(path: str) -> str:
+    if path == "-":
+        return sys.stdin.buffer.read().decode("utf-8", errors="replace")
+    try:
+        with open(path, "rb") as fh:
+            return fh.read().decode("utf-8", errors="replace")
+    except FileNotFoundError:
+        raise UsageError(f"no such file: {path}") from None
+    except IsADirectoryError:
+        raise UsageError(f"{path} is a directory, not a log file") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def _runner(host: str | None):
+    """A Runner for `host` (None = this machine) through sparkpilot.transport."""
+    from sparkpilot.transport import connect
+
+    return connect(host or "local")
+
+
+def container_logs(name: str, host: str | None) -> str:
+    if not name or name.startswith("-") or any(ch.isspace() for ch in name):
+        raise UsageError(f"bad container name `{name}`")
+    runner = _runner(host)
+    try:
+        result = runner.run(["docker", "logs", name], timeout=DOCKER_LOGS_TIMEOUT)
+    finally:
+        close = getattr(runner, "close", None)
+        if close:
+            close()
+    where = f" on {host}" if host else ""
+    if result.rc != 0:
+        reason = (result.stderr or result.stdout).strip().splitlines()
+        text = reason[-1] if reason else f"exit {result.rc}"
+        if result.rc == 127 or "not found" in text and "docker" in text and "container" not in text.lower():
+            raise UsageError(f"docker is not available{where}: {text}")
+        raise UsageError(f"docker logs {name}{where}: {text}")
+    # docker logs writes the container's stdout to stdout and its stderr to stderr: vLLM logs to both
+    return (result.stdout or "") + ("\n" + result.stderr if result.stderr else "")
+
+
+def gather(args: argparse.Namespace) -> list[tuple[str, str]]:
+    if args.container and args.logs:
+        raise UsageError("give log files or --container, not both")
+    if args.host and not args.container:
+        raise UsageError("--host needs --container NAME (the logs are read with `docker logs` on that host)")
+    if args.container:
+        hosts = args.host or [None]
+        return [(h or "local", container_logs(args.container, h)) for h in hosts]
+    paths = args.logs or ["-"]
+    if paths == ["-"] and sys.stdin.isatty():
+        raise UsageError("no log given: pass a file, pipe one in, or use --container NAME")
+    if paths.count("-") > 1:
+        raise UsageError("stdin ('-') can be read only once")
+    return [(p if p != "-" else "stdin", _read_file(p)) for p in paths]
+
+
+# ----------------------------------------------------------------------------- run
+def run(args: argparse.Namespace) -> int:
+    from sparkpilot.diagnosis import check_answer, diagnose, diagnose_many
+
+    logs = gather(args)
+    if not any(text.strip() for _, text in logs) and args.answer is None:
+        raise UsageError("the log is empty")
+    d = diagnose(logs[0][1]) if len(logs) == 1 else diagnose_many(logs)
+    if args.answer is not None:
+        garbage = check_answer(args.answer)
+        if garbage is not None and (d.failure is None or d.failure.cls == "unrecognised"):
+            d.failure, d.outcome = garbage, "failed"
+    data = d.to_dict()
+    if args.format == "json":
+        print_json(mask(data))
+    else:
+        print(render(data))
+    return EXIT_OK if d.outcome == "ready" else EXIT_FINDINGS
+
+
+def mask(value: Any, key: str = "") -> Any:
+    if isinstance(value, dict):
+        return {k: mask(v, str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [mask(v, key) for v in value]
+    if isinstance(value, str):
+        if key and SECRET_KEY_RE.search(key):
+            return "****"
+        return re.sub(r"\bhf_[A-Za-z0-9]{8,}", "hf_****", value)
+    return value
+
+
+# ----------------------------------------------------------------------------- text
+def _kind(name: str) -> str:
+    try:
+        from sparkpilot import knowledge
+
+        found = knowledge.find(name)
+    except Exception:  # noqa: BLE001 - a broken sibling file must not break diagnose
+        found = None
+    if not found:
+        return name
+    return f"{name} ({'lint' if found[0] == 'rules' else 'doctor' if found[0] == 'checks' else found[0]})"
+
+
+def _args_text(args: dict[str, Any]) -> str:
+    parts = []
+    for key, value in args.items():
+        if key in ("model_tag",):
+            continue
+        flag = "--" + key.replace("_", "-")
+        if value is True:
+            parts.append(flag)
+        elif isinstance(value, (list, tuple)):
+            parts.append(f"{flag} {' '.join(str(v) for v in value)}")
+        else:
+            parts.append(f"{flag} {value}")
+    return " ".join(parts)
+
+
+def _figures_rows(f: dict[str, Any]) -> list[tuple[str, str]]:
+    rows: list[tuple[str, str]] = []
+    if f.get("vllm_version"):
+        rows.append(("vLLM version", str(f["vllm_version"])))
+    for key, label in (("ngc_release", "NGC release"), ("driver_version", "driver"), ("nccl_version", "NCCL"),
+                       ("model", "model"), ("architecture", "architecture"), ("max_model_len", "max model len")):
+        if f.get(key) is not None:
+            rows.append((label, str(f[key])))
+    if f.get("weights_gib") is not None:
+        text = f"{f['weights_gib']} GiB"
+        if f.get("weights_load_seconds"):
+            text += f" in {f['weights_load_seconds']} s"
+        if f.get("weights_load_gb_per_s"):
+            text += f" ({f['weights_load_gb_per_s']} GB/s)"
+        rows.append(("weights", text))
+    if f.get("available_kv_gib") is not None:
+        rows.append(("available KV cache", f"{f['available_kv_gib']} GiB"))
+    if f.get("kv_cache_tokens") is not None:
+        rows.append(("KV cache tokens", f"{f['kv_cache_tokens']:,}"))
+    if f.get("gpu_blocks") is not None:
+        rows.append(("GPU blocks", str(f["gpu_blocks"])))
+    if f.get("max_concurrency") is not None:
+        rows.append(("max concurrency", f"{f['max_concurrency']}x at {f.get('max_concurrency_tokens_per_request', 0):,}"
+                                        " tokens per request"))
+    if f.get("torch_compile_seconds") is not None:
+        rows.append(("torch.compile", f"{f['torch_compile_seconds']} s"))
+    if f.get("graph_capture_seconds") is not None:
+        text = f"{f['graph_capture_seconds']:g} s"
+        if f.get("graph_capture_gib") is not None:
+            text += f", {f['graph_capture_gib']} GiB"
+        rows.append(("graph capture", text))
+    if f.get("init_engine_seconds") is not None:
+        rows.append(("engine init", f"{f['init_engine_seconds']} s"))
+    if f.get("non_default_args"):
+        rows.append(("non-default args", _args_text(f["non_default_args"])))
+    return rows
+
+
+def render(data: dict[str, Any]) -> str:
+    data = mask(data)
+    out = []
+    outcome = data["outcome"]
+    head = f"outcome: {outcome}"
+    if outcome != "ready":
+        head += f" (stopped in {data['stopped_in']})" if data.get("stopped_in") else " (no start-up phase seen)"
+    out.append(head)
+    failure = data.get("failure")
+    if failure:
+        out.append(f"failure: {failure['class']}" + (f" ({failure['id']})" if failure.get("id") else ""))
+        out.append(f"  cause: {failure['message']}")
+        evidence = failure.get("evidence") or ([failure["line"]] if failure.get("line") else [])
+        if evidence:
+            out.append("  evidence:")
+            out.extend(f"    {line}" for line in evidence)
+        out.append(f"  fix: {failure['fix']}")
+        if failure.get("prevented_by"):
+            out.append("  prevented by: " + ", ".join(_kind(n) for n in failure["prevented_by"]))
+        out.append(f"  more: sparkpilot explain {failure['class']}")
+    elif outcome == "incomplete":
+        out.append("  the log stops before the server is ready and shows no error: the start may still be "
+                   "running, or the log was cut")
+    if data["phases"]:
+        out.append("phases:")
+        out.append(f"  {'phase':<18} {'start':<20} {'end':<20} {'seconds':>8}")
+        for p in data["phases"]:
+            secs = f"{p['seconds']:.1f}" if p["seconds"] is not None else "-"
+            out.append(f"  {p['name']:<18} {p['start'] or '-':<20} {p['end'] or '-':<20} {secs:>8}")
+    rows = _figures_rows(data.get("figures") or {})
+    if rows:
+        out.append("figures:")
+        width = max(len(k) for k, _ in rows)
+        out.extend(f"  {k:<{width}}  {v}" for k, v in rows)
+    if len(data.get("sources") or []) > 1:
+        out.append("logs merged: " + ", ".join(data["sources"]))
+    return "\n".join(out)

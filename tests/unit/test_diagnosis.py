@@ -1,0 +1,286 @@
+"""diagnose on real logs: labels, figures, phases, prefixes, merge, live mode, behaviour checks.
+
+Every log here is a real one from a public source (tests/data/logs/*.json and ../shared/data/logs
+name them); the expectations come from their labels, written before the signatures.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+from sparkpilot.diagnosis import LiveDiagnosis, check_answer, diagnose, diagnose_many, garbage_reason
+from sparkpilot.diagnosis.lines import parse_line, split_lines
+from sparkpilot.diagnosis.phases import PHASES, parse_args_dict
+from sparkpilot.diagnosis.signatures import signatures
+
+REPO = Path(__file__).resolve().parents[2]
+OWN = REPO / "tests" / "data" / "logs"
+SHARED = REPO.parent / "shared" / "data" / "logs"
+MEMORY = REPO.parent / "shared" / "data" / "memory"
+# labelled before the tool; the excerpt stops before the line that names the cause (see its label_note)
+KNOWN_MISSES = {"110": "issue title names the error; the excerpt stops before it"}
+
+
+def _bench():
+    spec = importlib.util.spec_from_file_location("diagnose_accuracy", REPO / "bench" / "diagnose_accuracy.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _cases():
+    out = []
+    for folder in (SHARED, OWN):
+        if folder.is_dir():
+            out += [pytest.param(p, id=f"{folder.parent.parent.name}-{p.stem}") for p in sorted(folder.glob("*.log"))]
+    return out
+
+
+def _read(path: Path) -> str:
+    return path.read_text(encoding="utf-8", errors="replace")
+
+
+@pytest.mark.parametrize("log", _cases())
+def test_labelled_log(log: Path):
+    bench = _bench()
+    label = json.loads(log.with_suffix(".json").read_text())
+    outcome, cls, phases = bench.expected_of(label, {s.name for s in signatures()})
+    if log.stem in KNOWN_MISSES and log.parent == OWN:
+        pytest.xfail(KNOWN_MISSES[log.stem])
+    d = diagnose(_read(log))
+    assert (d.outcome, d.failure.cls if d.failure else None) == (outcome, cls)
+    assert {p.name for p in d.phases} == phases
+    if d.failure is not None:
+        assert d.failure.line and d.failure.fix and d.failure.message
+
+
+def test_accuracy_targets():
+    result = _bench().evaluate([SHARED, OWN])
+    overall = result["summary"]["overall"]
+    assert overall["cases"] >= 25
+    assert overall["class_accuracy"] >= 0.9 and overall["phase_accuracy"] >= 0.9
+
+
+def test_labels_keep_their_sources():
+    for meta in OWN.glob("*.json"):
+        label = json.loads(meta.read_text())
+        assert label["source"]["url"].startswith("https://github.com/"), meta
+        assert meta.with_suffix(".log").exists()
+
+
+def test_ready_log_figures_match_label_facts():
+    log = SHARED / "018.log"
+    if not log.exists():
+        pytest.skip("shared data not beside the repository")
+    facts = json.loads(log.with_suffix(".json").read_text())["key_facts"]
+    d = diagnose(_read(log))
+    f = d.figures
+    assert f["weights_gib"] == facts["model_loading_gib"]
+    assert f["available_kv_gib"] == facts["available_kv_cache_gib"]
+    assert f["kv_cache_tokens"] == facts["kv_cache_tokens"]
+    assert f["graph_capture_gib"] == facts["cuda_graph_gib"]
+    assert f["vllm_version"] == json.loads(log.with_suffix(".json").read_text())["vllm_version"]
+    assert f["non_default_args"]["tensor_parallel_size"] == 2
+    assert f["weights_load_gb_per_s"] == round(82.14 * 1.073741824 / f["weights_load_seconds"], 2)
+    assert [p.name for p in d.phases] == ["engine_init", "weight_loading", "memory_profiling",
+                                           "cudagraph_capture", "api_server", "ready"]
+    # phases are contiguous and timed from the log
+    for a, b in zip(d.phases, d.phases[1:]):
+        assert a.end == b.start
+    assert d.phases[1].seconds == 83.0
+
+
+FIGURE_KEYS = {  # memory/*.json "observed" key -> (figures key, the vLLM text that prints it)
+    "model_loading_gib": ("weights_gib", "loading took"),
+    "available_kv_cache_gib": ("available_kv_gib", "KV cache memory"),
+    "kv_cache_tokens": ("kv_cache_tokens", "GPU KV cache size"),
+    "max_concurrency": ("max_concurrency", "Maximum concurrency"),
+    "cuda_graph_gib": ("graph_capture_gib", "Graph capturing finished"),
+}
+
+
+def _excerpt(data: dict) -> str:
+    excerpt = data.get("excerpt") or ""
+    return "\n".join(excerpt) if isinstance(excerpt, list) else str(excerpt)
+
+
+def _memory_cases():
+    """Shared memory cases whose excerpt holds a vLLM log line for an observed figure."""
+    if not MEMORY.is_dir():
+        return []
+    out = []
+    for path in sorted(MEMORY.glob("*.json")):
+        data = json.loads(path.read_text())
+        logged = [ln.text for ln in map(parse_line, _excerpt(data).splitlines()) if ln.ts is not None]
+        if any((data.get("observed") or {}).get(k) is not None and any(m in t for t in logged)
+               for k, (_, m) in FIGURE_KEYS.items()):
+            out.append(pytest.param(path, id=path.stem))
+    return out
+
+
+@pytest.mark.parametrize("case", _memory_cases())
+def test_figures_from_shared_memory_excerpts(case: Path):
+    data = json.loads(case.read_text())
+    text = _excerpt(data)
+    figures = diagnose(text).figures
+    logged = [ln.text for ln in map(parse_line, text.splitlines()) if ln.ts is not None]  # vLLM lines only
+    checked = 0
+    for key, (fig, marker) in FIGURE_KEYS.items():
+        want = (data.get("observed") or {}).get(key)
+        if want is None or not any(marker in t for t in logged):
+            continue
+        assert figures.get(fig) == pytest.approx(want, abs=0.011), (key, figures)
+        checked += 1
+    assert checked
+
+
+def test_prefixes_colours_and_timestamps_do_not_change_the_answer():
+    raw = _read(SHARED / "011.log") if (SHARED / "011.log").exists() else _read(OWN / "101.log")
+    plain = diagnose(raw)
+    wrappers = [
+        lambda l: f"vllm-1  | {l}",                                  # docker compose
+        lambda l: f"[pod/vllm-0/vllm] {l}",                          # kubectl logs --prefix
+        lambda l: f"2026-07-23T22:38:15.123456789Z {l}",             # docker logs -t
+        lambda l: f"\x1b[32m{l}\x1b[0m",                             # colour
+        lambda l: f"(RayWorkerWrapper pid=383, ip=192.168.200.12) {l}",  # Ray worker tag
+    ]
+    for wrap in wrappers:
+        d = diagnose("\n".join(wrap(l) for l in raw.splitlines()))
+        assert d.outcome == plain.outcome
+        assert (d.failure.cls if d.failure else None) == (plain.failure.cls if plain.failure else None)
+        assert [p.to_dict() for p in d.phases] == [p.to_dict() for p in plain.phases]
+        assert d.figures == plain.figures
+
+
+def test_parse_line_formats_seen_in_real_logs():
+    a = parse_line("(APIServer pid=1) INFO 07-23 22:38:15 [api_utils.py:273] non-default args: {'port': 8888}")
+    assert (a.level, a.ts_text, a.text) == ("INFO", "07-23 22:38:15", "non-default args: {'port': 8888}")
+    b = parse_line("INFO 04-27 10:13:05 llm_engine.py:275] # GPU blocks: 0, # CPU blocks: 256")  # vLLM V0
+    assert b.text == "# GPU blocks: 0, # CPU blocks: 256" and b.ts is not None
+    c = parse_line("2024-04-27 10:13:05 | ERROR | stderr | Traceback (most recent call last):")
+    assert (c.level, c.text) == ("ERROR", "Traceback (most recent call last):")
+    d = parse_line("(APIServer pid=1) INFO:     Application startup complete.")
+    assert d.text == "Application startup complete." and d.ts is None
+    e = parse_line("vllm_gb10_server  | (EngineCore pid=194) INFO 04-29 12:01:07 [gpu_worker.py:440] "
+                   "Available KV cache memory: 52.66 GiB")
+    assert e.text == "Available KV cache memory: 52.66 GiB"
+    nested = parse_line("(EngineCore_DP0 pid=1356) (RayWorkerWrapper pid=383, ip=192.168.200.12) INFO 02-04 18:47:06 "
+                        "[cuda.py:345] Using AttentionBackendEnum.FLASHINFER backend.")
+    assert nested.text == "Using AttentionBackendEnum.FLASHINFER backend."
+
+
+def test_glued_lines_are_split_at_process_tags():
+    glued = _read(OWN / "105.log").splitlines()[0]
+    pieces = split_lines(glued)
+    assert len(pieces) > 5
+    assert any(parse_line(p).text.startswith("Repository Not Found for url") for p in pieces)
+
+
+def test_non_default_args_with_objects_and_truncation():
+    line = _read(SHARED / "001.log").splitlines()[2] if (SHARED / "001.log").exists() else ""
+    if not line:
+        pytest.skip("shared data not beside the repository")
+    args = parse_args_dict(line.split("non-default args: ", 1)[1])
+    assert args["max_model_len"] == 350000 and args["served_model_name"] == ["deepseek-v4-flash-nvfp4-native-b12x-nodraft"]
+    assert args["reasoning_config"].startswith("ReasoningConfig(")
+    cut = parse_args_dict("{'model': 'x', 'max_model_len': 8192, 'load_form")
+    assert cut == {"model": "x", "max_model_len": 8192}
+
+
+def test_incomplete_log_reports_where_it_stopped():
+    d = diagnose(_read(OWN / "130.log"))
+    assert d.outcome == "incomplete" and d.stopped_in == "weight_loading" and d.failure is None
+
+
+def test_merge_of_node_logs_is_time_ordered():
+    """A real two-process log split by process, as two node logs would be, merges back to the same answer."""
+    raw = _read(SHARED / "018.log") if (SHARED / "018.log").exists() else None
+    if raw is None:
+        pytest.skip("shared data not beside the repository")
+    head = "\n".join(l for l in raw.splitlines() if l.startswith("(APIServer"))
+    rest = "\n".join(l for l in raw.splitlines() if not l.startswith("(APIServer"))
+    whole = diagnose(raw)
+    merged = diagnose_many([("worker", rest), ("head", head)])
+    assert merged.outcome == whole.outcome == "ready"
+    assert [p.name for p in merged.phases] == [p.name for p in whole.phases]
+    assert merged.figures == whole.figures
+    assert merged.sources == ["head", "worker"] or set(merged.sources) == {"head", "worker"}
+
+
+def test_live_reports_failure_on_its_line_and_phases_in_order():
+    lines = _read(SHARED / "011.log").splitlines() if (SHARED / "011.log").exists() else _read(OWN / "109.log").splitlines()
+    live = LiveDiagnosis()
+    kinds = []
+    for n, line in enumerate(lines):
+        for ev in live.feed(line):
+            kinds.append((n, ev.kind, ev.phase, ev.failure.cls if ev.failure else None))
+    failures = [k for k in kinds if k[1] == "failure"]
+    assert failures and failures[0][3] == "oom_at_startup"
+    # reported on the very line that shows it
+    first_line = next(n for n, l in enumerate(lines) if "Available KV cache memory: -" in l or "# GPU blocks: 0" in l)
+    assert failures[0][0] == first_line
+    phases = [k[2] for k in kinds if k[1] == "phase"]
+    assert phases == sorted(phases, key=PHASES.index)
+
+
+def test_hang_is_reported_past_expected_time_scaled(monkeypatch):
+    monkeypatch.setenv("SPARKPILOT_TIME_SCALE", "0.01")
+    raw = _read(SHARED / "018.log") if (SHARED / "018.log").exists() else None
+    if raw is None:
+        pytest.skip("shared data not beside the repository")
+    lines = raw.splitlines()
+    stop = next(i for i, l in enumerate(lines) if "Warming up" in l)  # capture starts, then nothing more
+    live = LiveDiagnosis(driver_version="590.44.01")
+    for line in lines[: stop + 1]:
+        live.feed(line, now=100.0)
+    assert live.tracker.current == "cudagraph_capture"
+    assert live.check_hang(now=100.0 + 2.0, expected_phase_seconds=300) is None     # 200 s real: fine
+    ev = live.check_hang(now=100.0 + 10.0, expected_phase_seconds={"cudagraph_capture": 300})  # 1000 s real
+    assert ev is not None and ev.kind == "hang" and ev.failure.cls == "cudagraph_hang"
+    assert any("590.44.01" in e for e in ev.failure.evidence)
+    assert live.check_hang(now=200.0, expected_phase_seconds=300) is None  # reported once
+    d = live.result()
+    assert d.outcome == "failed" and d.failure.cls == "cudagraph_hang"
+
+
+def test_slow_weight_loading_is_a_stall_not_a_graph_hang(monkeypatch):
+    monkeypatch.delenv("SPARKPILOT_TIME_SCALE", raising=False)
+    live = LiveDiagnosis()
+    for line in _read(OWN / "130.log").splitlines():
+        live.feed(line, now=0.0)
+    ev = live.check_hang(now=5000.0, expected_phase_seconds=600)
+    assert ev is not None and ev.kind == "stall" and ev.failure is None
+    assert live.result().outcome == "incomplete"
+
+
+ANSWERS = REPO / "tests" / "data" / "logs" / "answers"
+
+
+@pytest.mark.parametrize("case", sorted(ANSWERS.glob("*.json")), ids=lambda p: p.stem)
+def test_garbage_answers_from_real_reports(case: Path):
+    data = json.loads(case.read_text())
+    failure = check_answer(data["answer"])
+    assert (failure is not None) == data["garbage"]
+    if failure:
+        assert failure.cls == "cutlass_fp4_garbage" and "cutlass-fp4" in failure.prevented_by
+
+
+def test_language_is_not_garbage():
+    ref = REPO.parent / "shared" / "reference" / "dgx-spark-sm121.txt"
+    if not ref.exists():
+        pytest.skip("shared reference not beside the repository")
+    text = ref.read_text()
+    for para in (l.strip() for l in text.splitlines()):
+        if len(para) > 40:
+            assert garbage_reason(para) is None, para
+    assert garbage_reason(text[:3000]) is None
+    assert garbage_reason("") is not None
+
+
+def test_tokens_are_masked_in_evidence():
+    d = diagnose("OSError: You are trying to access a gated repo. token hf_abcdefghijklmnopqrstu was rejected")
+    assert "hf_abcdefghijklmnop" not in json.dumps(d.to_dict())
