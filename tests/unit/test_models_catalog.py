@@ -75,8 +75,8 @@ def test_capabilities(mid):
     if info.quantization is None:
         assert info.quant_bits is None
     assert info.is_moe == bool(info.num_experts)
-    if info.is_moe:
-        assert info.num_experts_per_tok and info.active_parameters < info.num_parameters
+    if info.is_moe and info.num_experts_per_tok:
+        assert info.active_parameters < info.num_parameters
     assert info.num_hidden_layers and info.hidden_size and info.vocab_size
     assert info.kv_bytes_per_token_per_layer() > 0
     assert info.weight_bytes == _entry(mid)["weight_bytes"]

@@ -108,7 +108,7 @@ def _attn_params(cfg: Config, h: int) -> int:
         return q + kv + nh * vdim * h
     hd = head_dim(cfg) or 0
     nkv = _i(cfg, "num_key_value_heads", default=nh) or nh
-    gate = 2 if cfg.get("attn_output_gate") or mt in ("qwen3_next",) else 1
+    gate = 2 if cfg.get("attn_output_gate") or mt == "qwen3_next" else 1
     q, kv, o = h * nh * hd * gate, 2 * h * nkv * hd, nh * hd * h
     bias = 0
     if cfg.get("attention_bias") or mt in ("qwen2", "qwen2_moe"):
@@ -116,8 +116,7 @@ def _attn_params(cfg: Config, h: int) -> int:
         if mt in ("gpt_oss", "llama", "mistral") and cfg.get("attention_bias"):
             bias += h                                               # o_proj bias
     qk_norm = 0
-    if mt in ("qwen3", "qwen3_moe", "qwen3_next", "qwen3_5", "qwen3_5_moe", "gemma3_text", "gemma3",
-              "olmo2", "seed_oss") or cfg.get("use_qk_norm"):
+    if mt.startswith(("qwen3", "gemma3", "olmo2", "seed_oss")) or cfg.get("use_qk_norm"):
         if cfg.get("qk_norm_type") == "per_layer" or mt == "minimax_m2":
             qk_norm = nh * hd + nkv * hd
         else:
@@ -194,7 +193,7 @@ def _moe_params(cfg: Config, h: int) -> dict[str, int]:
     n_shared = _i(cfg, "n_shared_experts", "num_shared_experts", default=0) or 0
     if sei:
         shared = (RELU2_MLP if relu2 else GATED_MLP) * h * sei
-        if mt in ("qwen2_moe", "qwen3_next", "qwen3_5_moe"):
+        if mt.startswith(("qwen2_moe", "qwen3_next", "qwen3_5_moe")):
             shared += h                                              # shared_expert_gate
     elif n_shared:
         shared = GATED_MLP * h * mi * n_shared
@@ -254,14 +253,14 @@ def _vision_params(vc: Config, text_hidden: int) -> int:
     temporal = _i(vc, "temporal_patch_size", default=1) or 1
     gated = str(vc.get("model_type") or "") in ("pixtral",) or vc.get("hidden_act") == "silu"
     mlp = (3 if gated else 2) * hv * iv
-    block = 4 * hv * hv + mlp + 4 * hv + iv + 4 * hv               # attn + mlp + biases + 2 norms
+    block = 4 * hv * hv + mlp + 5 * hv + iv + 4 * hv               # attn + mlp + biases + 2 norms
     patch_embed = chans * temporal * patch * patch * hv + hv
     image = _i(vc, "image_size")
     pos = (image // patch) ** 2 * hv if image else (_i(vc, "num_position_embeddings", default=0) or 0) * hv
     merge = _i(vc, "spatial_merge_size", default=1) or 1
     out_hidden = _i(vc, "out_hidden_size", default=text_hidden) or text_hidden
-    merger = hv * merge * merge * (hv * merge * merge) + hv * merge * merge * out_hidden if merge > 1 \
-        else hv * out_hidden
+    hm = hv * merge * merge
+    merger = (2 * hm + hm * hm + hm + hm * out_hidden + out_hidden) if merge > 1 else hv * out_hidden
     return layers * block + patch_embed + pos + merger
 
 
