@@ -1,4 +1,8 @@
-"""unknown-flag: flags (and flag values) the judged vLLM version does not have, with "did you mean"."""
+"""unknown-flag: flags (and flag values) the judged vLLM version does not have, with "did you mean".
+
+The flag tables are generated from vLLM's own source (sparkpilot.vllm.flags, engineer B); how a
+written option maps to a flag (aliases, underscores, --no-X, --json.key, -O3) is flags.resolve.
+"""
 
 from __future__ import annotations
 
@@ -9,53 +13,73 @@ from sparkpilot.rules.finding import Finding
 from sparkpilot.vllm import args as vargs
 
 
-def _versions_with(flag: str) -> list[str]:
-    return [v for v in vargs.table_versions() if flag in (vargs.table(v) or {})]
+def _flags():
+    try:
+        from sparkpilot.vllm import flags  # noqa: PLC0415
+        return flags
+    except Exception:  # noqa: BLE001
+        return None
 
 
 def unknown_flag(ctx: LintContext) -> list[Finding]:
     table = ctx.table
-    if not table:
+    if not table or not ctx.flags_version:
         return []
+    flags = _flags()
     out: list[Finding] = []
     sev = "warning" if ctx.stack.get("family") == "eugr" else None
     custom = " (eugr builds track vLLM main and may carry patches)" if sev else ""
     for use in ctx.spec.flag_uses:
-        flag = use.flag
-        base = flag
-        if use.value is False and flag.startswith("--no-"):
-            base = "--" + flag[5:]
-            info = table.get(base)
-            if info is not None and getattr(info, "negatable", True):
-                continue
-            if flag in table:
-                continue
-        elif flag in table:
-            _check_choices(ctx, use, table[flag], out, sev)
+        if use.written == "<entrypoint>":
             continue
-        later = [v for v in _versions_with(base) if v != ctx.flags_version]
-        close = difflib.get_close_matches(base, list(table), n=1, cutoff=0.75)
+        info = _resolve(flags, use, ctx, table)
+        if info is not None:
+            _check_choices(ctx, use, info, out, sev)
+            continue
+        if flags is not None and flags.abbreviation(use.written, ctx.flags_version) is not None:
+            continue   # argparse accepts a unique prefix
+        if flags is not None:
+            close = flags.suggest(use.written, ctx.flags_version, n=1)
+            later = [v for v in flags.versions_with(use.written) if v != ctx.flags_version]
+        else:
+            close = difflib.get_close_matches(use.flag, list(table), n=1, cutoff=0.75)
+            later = []
         hint = f"; did you mean {close[0]}?" if close else ""
-        also = f"; it exists in vLLM {', '.join(later)}" if later else ""
+        also = f"; vLLM {', '.join(later)} has it" if later else ""
         out.append(ctx.finding("unknown-flag", f"{use.written}: vLLM {ctx.flags_version} has no such flag{hint}{also}{custom}",
                                severity=sev, location=use.location))
     return out
+
+
+def _resolve(flags, use, ctx: LintContext, table):
+    if flags is not None:
+        try:
+            r = flags.resolve(use.written, ctx.flags_version)
+        except Exception:  # noqa: BLE001
+            r = None
+        return r.info if r is not None else None
+    if use.value is False and use.flag.startswith("--no-"):
+        info = table.get("--" + use.flag[5:])
+        return info if info is not None and getattr(info, "negatable", True) else table.get(use.flag)
+    if use.flag in table:
+        return table[use.flag]
+    alias = vargs.aliases(ctx.flags_version).get(use.written)
+    return table.get(alias) if alias else None
 
 
 def _check_choices(ctx: LintContext, use, info, out: list[Finding], sev: str | None) -> None:
     choices = getattr(info, "choices", None)
     if not choices or not isinstance(use.value, str) or getattr(info, "choices_strict", True) is False:
         return
-    value = use.value
-    if "{" in value or "$" in value or "<" in value:
+    if "." in use.dest:   # --json-flag.key value: the value belongs to the key, not the flag
         return
-    values = [value]
-    if getattr(info, "nargs", None) in ("+", "*"):
-        values = value.split()
-    ci = getattr(info, "case_insensitive", False)
-    norm = {str(c).lower() if ci else str(c) for c in choices}
+    value = use.value
+    if any(ch in value for ch in "{$<"):
+        return
+    values = value.split() if getattr(info, "nargs", None) in ("+", "*") else [value]
     for v in values:
-        if (v.lower() if ci else v) in norm:
+        ok = info.accepts(v) if hasattr(info, "accepts") else v in choices
+        if ok:
             continue
         close = difflib.get_close_matches(v, [str(c) for c in choices], n=1, cutoff=0.6)
         hint = f"; did you mean {close[0]}?" if close else f"; choices: {', '.join(map(str, choices))}"

@@ -133,6 +133,8 @@ def dest_of(flag: str, sub: str | None = None, tbl: dict | None = None) -> str:
 def takes_value(flag: str, next_word: str | None, tbl: dict | None = None) -> bool:
     info = (tbl or {}).get(flag)
     if info is not None and hasattr(info, "takes_value"):
+        if getattr(info, "value_optional", False) or getattr(info, "takes_value", None) == "optional":
+            return next_word is not None and not (next_word.startswith("-") and not _is_number(next_word))
         return bool(info.takes_value)
     if flag.startswith("--no-") and tbl and flag[:2] + flag[5:] in tbl:
         return False

@@ -380,3 +380,15 @@ def _set_mapping_entry(lines: list[str], block: str, key: str, value: Any, quote
 
 
 __all__ = ["apply", "edit_vllm", "quote"]
+
+
+_SECRET_ASSIGN = re.compile(
+    r"\b((?:HF_TOKEN|HUGGING_FACE_HUB_TOKEN|HUGGINGFACE_TOKEN|NGC_API_KEY|[A-Z0-9_]*(?:TOKEN|API_KEY|SECRET|PASSWORD)"
+    r"[A-Z0-9_]*)\s*[=:]\s*[\"']?)([^\s\"'$<{][^\s\"']*)")
+_HF_TOKEN = re.compile(r"\bhf_[A-Za-z0-9]{20,}\b")
+
+
+def mask_secrets(text: str) -> str:
+    """Hide secret values (HF tokens, API keys); `$VAR` / `${VAR}` references stay readable."""
+    text = _SECRET_ASSIGN.sub(lambda m: m.group(1) + "***", text)
+    return _HF_TOKEN.sub("hf_***", text)

@@ -1,0 +1,69 @@
+"""`sparkpilot explain NAME-or-ID`: what a lint rule, doctor check or failure class checks, why it
+matters on a Spark, an example, the fix and the evidence."""
+
+from __future__ import annotations
+
+import argparse
+import textwrap
+
+from sparkpilot.cli.common import add_format, print_json
+from sparkpilot.errors import UsageError
+
+KIND_TITLE = {"rules": "lint rule", "checks": "doctor check", "failures": "failure class"}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name", help="a rule / check / failure name or id, e.g. enforce-eager or SPL002")
+    add_format(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    from sparkpilot.knowledge import all_names, find  # noqa: PLC0415
+
+    hit = find(args.name)
+    if hit is None:
+        import difflib  # noqa: PLC0415
+
+        close = difflib.get_close_matches(args.name.lower(), [n.lower() for n in all_names()], n=1)
+        hint = f" (did you mean `{close[0]}`?)" if close else ""
+        raise UsageError(f"nothing called `{args.name}`{hint}; see `sparkpilot rules`")
+    kind, entry = hit
+    if args.format == "json":
+        print_json({"kind": KIND_TITLE.get(kind, kind), **entry})
+        return 0
+    print(f"{entry.get('id', '')} {entry.get('name', '')} ({KIND_TITLE.get(kind, kind)}, "
+          f"{entry.get('severity', entry.get('default_severity', ''))})")
+    sections = [("What it checks", entry.get("summary") or entry.get("description") or entry.get("message")),
+                ("Why on a Spark", entry.get("why")),
+                ("Applies to", _applies(entry)),
+                ("Example", _example(entry.get("example"))),
+                ("Fix", entry.get("fix")),
+                ("Evidence", entry.get("evidence"))]
+    for title, body in sections:
+        if not body:
+            continue
+        print(f"\n{title}:")
+        if title == "Example":
+            print(body)
+        else:
+            print(textwrap.fill(" ".join(str(body).split()), width=100, initial_indent="  ", subsequent_indent="  ",
+                                break_on_hyphens=False, break_long_words=False))
+    return 0
+
+
+def _applies(entry: dict) -> str | None:
+    a = entry.get("applies_to")
+    if not a:
+        return None
+    parts = [f"{k}: {v}" for k, v in a.items()] if isinstance(a, dict) else [str(a)]
+    if entry.get("severity_by_stack"):
+        parts.append("severity by stack: " + ", ".join(f"{k}={v}" for k, v in entry["severity_by_stack"].items()))
+    return "; ".join(parts)
+
+
+def _example(ex) -> str | None:
+    if not ex:
+        return None
+    if isinstance(ex, dict):
+        return "\n".join(f"  {k}: {v}" for k, v in ex.items())
+    return f"  {ex}"

@@ -1,0 +1,147 @@
+"""`sparkpilot lint`: check a vLLM launch against the SM121 rules.
+
+    sparkpilot lint -- vllm serve MODEL ...        a command
+    sparkpilot lint -f launch.sh | recipe.yaml     a file (`-f -` or a pipe: stdin)
+Exit 1 when any finding is an error, 0 otherwise, 2 for bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from sparkpilot.cli.common import add_format, print_json
+from sparkpilot.errors import EXIT_FINDINGS, EXIT_OK, UsageError
+
+MAX_BYTES = 4 * 1024 * 1024
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-f", "--file", metavar="FILE", help="a launch file (shell script, docker run, compose, "
+                        "Kubernetes, recipe); - for stdin")
+    parser.add_argument("--nodes", type=int, metavar="N", help="how many Sparks the launch runs on (default: inferred)")
+    parser.add_argument("--stack", metavar="NAME", help="judge for this stack (see knowledge/stacks.yaml; default: "
+                        "the launch's image, else ngc-26.04, the reference's stack)")
+    parser.add_argument("--model-info", metavar="K=V,...", help="model facts: moe=true,quant=nvfp4,gpt_oss=false")
+    add_format(parser, extra=("sarif",))
+    parser.add_argument("--fix", action="store_true", help="print the corrected launch, in the form it came in")
+    parser.add_argument("--select", metavar="RULES", help="only these rules (names or ids, comma-separated)")
+    parser.add_argument("--ignore", metavar="RULES", help="skip these rules (names or ids, comma-separated)")
+    parser.add_argument("command", nargs=argparse.REMAINDER, help="the launch, after --")
+
+
+def _read(args: argparse.Namespace) -> tuple[str | bytes | list[str], str | None]:
+    words = list(args.command or [])
+    if words and words[0] == "--":
+        words = words[1:]
+    if args.file and words:
+        raise UsageError("give either -f FILE or a command after --, not both")
+    if args.file:
+        if args.file == "-":
+            return sys.stdin.buffer.read(MAX_BYTES + 1), None
+        try:
+            with open(args.file, "rb") as fh:
+                data = fh.read(MAX_BYTES + 1)
+        except IsADirectoryError:
+            raise UsageError(f"{args.file}: is a directory, not a launch file") from None
+        except OSError as exc:
+            raise UsageError(f"{args.file}: {exc.strerror or exc}") from None
+        if len(data) > MAX_BYTES:
+            raise UsageError(f"{args.file}: larger than 4 MiB, not a launch file")
+        return data, args.file
+    if words:
+        return words, None
+    if not sys.stdin.isatty():
+        return sys.stdin.buffer.read(MAX_BYTES + 1), None
+    raise UsageError("nothing to lint: `sparkpilot lint -- vllm serve MODEL ...` or `sparkpilot lint -f FILE`")
+
+
+def _rules_arg(text: str | None) -> list[str]:
+    if not text:
+        return []
+    from sparkpilot.rules.registry import by_name_or_id  # noqa: PLC0415
+
+    out = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if by_name_or_id(part) is None:
+            raise UsageError(f"unknown rule `{part}` (see `sparkpilot rules`)")
+        out.append(part)
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    from sparkpilot.rules.lint import build_context, lint_launch, summary  # noqa: PLC0415
+    from sparkpilot.rules.modelfacts import parse_model_info  # noqa: PLC0415
+    from sparkpilot.vllm.parse import parse_argv, parse_text  # noqa: PLC0415
+
+    source, filename = _read(args)
+    if isinstance(source, list):
+        spec = parse_text(source[0]) if len(source) == 1 else parse_argv(source)
+    else:
+        spec = parse_text(source, filename)
+    overrides = parse_model_info(args.model_info)
+    select, ignore = _rules_arg(args.select), _rules_arg(args.ignore)
+    ctx = build_context(spec, nodes=args.nodes, stack=args.stack, model_info=overrides or None)
+    findings = lint_launch(spec, context=ctx, select=select, ignore=ignore)
+    if args.fix:
+        return _fix(spec, findings, args, filename, select, ignore)
+    if args.format == "json":
+        print_json({"findings": [f.to_dict() for f in findings], "summary": summary(findings, ctx)})
+    elif args.format == "sarif":
+        from sparkpilot.rules.sarif import sarif  # noqa: PLC0415
+
+        print_json(sarif(findings, filename))
+    else:
+        _text(findings, ctx, summary(findings, ctx))
+    return EXIT_FINDINGS if any(f.severity == "error" for f in findings) else EXIT_OK
+
+
+def _text(findings, ctx, summ) -> None:
+    from sparkpilot.vllm.fix import mask_secrets  # noqa: PLC0415
+
+    for f in findings:
+        where = f.location or "launch"
+        print(mask_secrets(f"{where}: {f.severity}: {f.rule} [{f.id}] {f.message}"))
+    counts = ", ".join(f"{summ[s]} {s}{'s' if summ[s] != 1 and s != 'info' else ''}" for s in ("error", "warning", "info"))
+    st = summ["stack"]
+    lc = summ["launch"]
+    model = summ["model"]
+    facts = ", ".join(f"{k}={v}" for k, v in (("moe", model["moe"]), ("quant", model["quant"]),
+                                              ("gpt_oss", model["gpt_oss"])) if v is not None) or "unknown"
+    print(f"{counts or 'no findings'} | stack {st['name']} ({st['chosen_by']}; flags of vLLM "
+          f"{st['flags_checked_against']}) | {lc['nodes']} node{'s' if lc['nodes'] != 1 else ''}"
+          f" ({lc['nodes_from']}) | model {lc['model']}: {facts}")
+    for note in summ["notes"]:
+        print(mask_secrets(f"note: {note}"))
+
+
+def _fix(spec, findings, args, filename, select, ignore) -> int:
+    from sparkpilot.rules.lint import build_context, lint_launch  # noqa: PLC0415
+    from sparkpilot.rules.modelfacts import parse_model_info  # noqa: PLC0415
+    from sparkpilot.vllm import fix  # noqa: PLC0415
+    from sparkpilot.vllm.parse import parse_text  # noqa: PLC0415
+
+    edits = [e for f in findings for e in f.edits]
+    text = fix.apply(spec, edits)
+    if not text.endswith("\n"):
+        text += "\n"
+    sys.stdout.write(fix.mask_secrets(text))
+    fixed = sorted({f.rule for f in findings if f.edits})
+    unfixed = sorted({f.rule for f in findings if not f.edits})
+    if fixed:
+        print(f"fixed: {', '.join(fixed)}", file=sys.stderr)
+    if unfixed:
+        print(f"not fixed automatically (see the messages): {', '.join(unfixed)}", file=sys.stderr)
+    if any(e.name == "NCCL_IB_GID_INDEX" for e in edits):
+        print("check: NCCL_IB_GID_INDEX=3 is the reference's value; confirm it on each node with "
+              "`show_gids | grep <QSFP interface>` or `sparkpilot doctor`", file=sys.stderr)
+    if text != fix.mask_secrets(text):
+        print("note: secret values are masked in the output (***)", file=sys.stderr)
+    again = parse_text(text, filename)
+    ctx = build_context(again, nodes=args.nodes, stack=args.stack,
+                        model_info=parse_model_info(args.model_info) or None)
+    left = lint_launch(again, context=ctx, select=select, ignore=ignore)
+    return EXIT_FINDINGS if any(f.severity == "error" for f in left) else EXIT_OK
