@@ -1,0 +1,128 @@
+"""`sparkpilot diagnose` as a user runs it: files, stdin, several files, --container, exit codes."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sparkpilot.cli.main import main
+
+REPO = Path(__file__).resolve().parents[2]
+OWN = REPO / "tests" / "data" / "logs"
+SHARED = REPO.parent / "shared" / "data" / "logs"
+
+
+def _log(name: str) -> Path:
+    for folder in (SHARED, OWN):
+        if (folder / name).exists():
+            return folder / name
+    pytest.skip(f"{name} not available")
+
+
+def test_ready_log_exit_0_with_phase_table(capsys):
+    assert main(["diagnose", str(_log("018.log"))]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("outcome: ready")
+    assert "weight_loading" in out and "82.14 GiB in 82.68 s" in out and "214,475" in out
+
+
+def test_failed_log_exit_1_with_cause_fix_and_prevention(capsys):
+    assert main(["diagnose", str(_log("011.log"))]) == 1
+    out = capsys.readouterr().out
+    assert "failure: oom_at_startup (SPF001)" in out
+    assert "Available KV cache memory: -2.14 GiB" in out
+    assert "drop_caches" in out and "gpu-memory-utilization" in out
+
+
+def test_incomplete_log_exit_1(capsys):
+    assert main(["diagnose", str(OWN / "130.log")]) == 1
+    assert "outcome: incomplete (stopped in weight_loading)" in capsys.readouterr().out
+
+
+def test_json_shape_is_the_contract(capsys):
+    assert main(["diagnose", "--format", "json", str(_log("011.log"))]) == 1
+    data = json.loads(capsys.readouterr().out)
+    assert {"outcome", "failure", "phases", "figures"} <= set(data)
+    assert {"class", "line", "message", "fix", "prevented_by"} <= set(data["failure"])
+    for phase in data["phases"]:
+        assert set(phase) == {"name", "start", "end", "seconds"}
+
+
+def test_stdin(monkeypatch, capsys):
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(_log("004.log").read_bytes())))
+    assert main(["diagnose", "-"]) == 1
+    assert "cli_unrecognized_argument" in capsys.readouterr().out
+
+
+def test_several_files_are_merged(tmp_path, capsys):
+    raw = _log("018.log").read_text()
+    head = tmp_path / "head.log"
+    worker = tmp_path / "worker.log"
+    head.write_text("\n".join(l for l in raw.splitlines() if l.startswith("(APIServer")))
+    worker.write_text("\n".join(l for l in raw.splitlines() if not l.startswith("(APIServer")))
+    assert main(["diagnose", "--format", "json", str(head), str(worker)]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["outcome"] == "ready" and len(data["sources"]) == 2
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["diagnose", "/no/such/file.log"], "no such file"),
+    (["diagnose", "/"], "is a directory"),
+    (["diagnose", "--host", "user@spark-1"], "--host needs --container"),
+    (["diagnose", "--container", "vllm", "x.log"], "not both"),
+    (["diagnose", "--container", "-rm"], "bad container name"),
+])
+def test_bad_input_is_one_line_exit_2(argv, message, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+def test_empty_log_is_bad_input(tmp_path, capsys):
+    empty = tmp_path / "empty.log"
+    empty.write_text("")
+    assert main(["diagnose", str(empty)]) == 2
+    assert "empty" in capsys.readouterr().err
+
+
+@pytest.fixture
+def fake_docker(tmp_path, monkeypatch):
+    """`docker` on PATH that replays a real log for container `vllm` and Docker's own error otherwise."""
+    script = tmp_path / "docker"
+    script.write_text(
+        "#!/bin/sh\n"
+        f'if [ "$1" = logs ] && [ "$2" = vllm ]; then cat "{_log("011.log")}"; exit 0; fi\n'
+        'echo "Error response from daemon: No such container: $2" >&2; exit 1\n')
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    return script
+
+
+def test_container_logs_through_the_transport(fake_docker, capsys):
+    assert main(["diagnose", "--container", "vllm"]) == 1
+    assert "oom_at_startup" in capsys.readouterr().out
+
+
+def test_unknown_container_exit_2(fake_docker, capsys):
+    assert main(["diagnose", "--container", "nope"]) == 2
+    assert "No such container: nope" in capsys.readouterr().err
+
+
+def test_garbage_answer_flags_cutlass_fp4(capsys):
+    answer = json.loads((OWN / "answers" / "garbage-002.json").read_text())["answer"]
+    assert main(["diagnose", str(_log("018.log")), "--answer", answer]) == 1
+    out = capsys.readouterr().out
+    assert "cutlass_fp4_garbage" in out and "cutlass-fp4" in out
+
+
+def test_console_script_end_to_end():
+    out = subprocess.run([sys.executable, "-m", "sparkpilot", "diagnose", "--format", "json",
+                          str(OWN / "102.log")], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1 and json.loads(out.stdout)["failure"]["class"] == "port_in_use"
