@@ -63,14 +63,14 @@ def check_netplan_ignored(facts: Any) -> CheckResult:
             return unknown(f"netplan files not readable without passwordless sudo: {', '.join(unreadable)}")
         return CheckResult("pass", f"no netplan file configures an interface ({len(plan.files)} files)",
                            data={"files": [f.path for f in plan.files]})
-    qsfp = [i for i in plan.interfaces if re.match(r"^en[pP]\w*np\d+$", i.name)] or plan.interfaces
+    qsfp = [i for i in plan.interfaces if re.match(r"^en[pP]\w*np\d+$", i.device)] or plan.interfaces
     networkd = svc.states.get("systemd-networkd") if svc else None
     nm_state = svc.states.get("NetworkManager") if svc else None
     rows, dead, mismatch = [], [], []
     for iface in qsfp:
         renderer = plan.effective_renderer(iface)
-        link = links.get(iface.name) if links else None
-        row = {"interface": iface.name, "file": iface.file, "renderer": renderer, "mtu": iface.mtu,
+        link = links.get(iface.device) if links else None
+        row = {"interface": iface.device, "file": iface.file, "renderer": renderer, "mtu": iface.mtu,
                "addresses": iface.addresses, "port_mtu": link.mtu if link else None,
                "port_addresses": link.ipv4 if link else None}
         rows.append(row)
@@ -78,22 +78,22 @@ def check_netplan_ignored(facts: Any) -> CheckResult:
             dead.append(iface)
         if link:
             if iface.mtu and link.mtu != iface.mtu:
-                mismatch.append(f"{iface.name} MTU {link.mtu}, file asks {iface.mtu}")
+                mismatch.append(f"{iface.device} MTU {link.mtu}, file asks {iface.mtu}")
             missing = [a for a in iface.addresses if a not in link.ipv4]
             if missing:
-                mismatch.append(f"{iface.name} lacks {', '.join(missing)}")
+                mismatch.append(f"{iface.device} lacks {', '.join(missing)}")
     data = {"interfaces": rows, "systemd-networkd": networkd, "NetworkManager": nm_state,
             "global_renderer": plan.global_renderer}
     if dead:
         files = sorted({i.file for i in dead})
         return CheckResult(
             "fail", f"{', '.join(files)} is rendered for networkd but systemd-networkd is {networkd}: "
-            f"it silently does nothing for {', '.join(i.name for i in dead)}"
+            f"it silently does nothing for {', '.join(i.device for i in dead)}"
             + (f" ({'; '.join(mismatch)})" if mismatch else ""),
             "configure the ports with nmcli (sudo nmcli con mod <conn> ipv4.addresses ADDR/24 ipv4.method manual "
             "802-3-ethernet.mtu 9000) or set `renderer: NetworkManager` in the file", data)
     if networkd is None and any(plan.effective_renderer(i).lower() == "networkd" for i in qsfp):
-        return unknown(f"netplan renders {', '.join(i.name for i in qsfp)} for networkd, and whether "
+        return unknown(f"netplan renders {', '.join(i.device for i in qsfp)} for networkd, and whether "
                        f"systemd-networkd runs is unknown ({getattr(svc, 'reason', '')})", **data)
     how = ", ".join(sorted({plan.effective_renderer(i) for i in qsfp}))
     if mismatch:

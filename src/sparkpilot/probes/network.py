@@ -69,6 +69,11 @@ class NetplanInterface:
     addresses: list[str] = field(default_factory=list)
     mtu: int | None = None
     dhcp4: bool | None = None
+    match_name: str | None = None   # `match: name:` (nmcli-written files use an NM-UUID id)
+
+    @property
+    def device(self) -> str:
+        return self.match_name or self.name
 
 
 @dataclass
@@ -132,9 +137,11 @@ def parse_netplan(text: str) -> Netplan:
             for name, conf in (net.get(kind) or {}).items():
                 conf = conf or {}
                 mtu = conf.get("mtu")
+                match = conf.get("match") if isinstance(conf.get("match"), dict) else {}
                 plan.interfaces.append(NetplanInterface(
                     str(name), path, conf.get("renderer"), [str(a) for a in conf.get("addresses") or []],
-                    int(mtu) if mtu is not None else None, _bool(conf.get("dhcp4"))))
+                    int(mtu) if mtu is not None else None, _bool(conf.get("dhcp4")),
+                    str(match["name"]) if match.get("name") else None))
     return plan
 
 
