@@ -77,7 +77,7 @@ def test_several_files_are_merged(tmp_path, capsys):
     (["diagnose", "/"], "is a directory"),
     (["diagnose", "--host", "user@spark-1"], "--host needs --container"),
     (["diagnose", "--container", "vllm", "x.log"], "not both"),
-    (["diagnose", "--container", "-rm"], "bad container name"),
+    (["diagnose", "--container=-rm"], "bad container name"),
 ])
 def test_bad_input_is_one_line_exit_2(argv, message, capsys):
     assert main(argv) == 2
