@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -284,3 +285,32 @@ def test_language_is_not_garbage():
 def test_tokens_are_masked_in_evidence():
     d = diagnose("OSError: You are trying to access a gated repo. token hf_abcdefghijklmnopqrstu was rejected")
     assert "hf_abcdefghijklmnop" not in json.dumps(d.to_dict())
+
+
+CONTRACT_CLASSES = {"oom_at_startup", "ray_memory_monitor_kill", "fastsafetensors_import_error", "mxfp4_shape_error",
+                    "flashinfer_unsupported", "cutlass_fp4_garbage", "nccl_error", "cudagraph_hang",
+                    "model_not_found", "max_model_len_too_long", "unrecognised"}
+
+
+def test_signatures_are_data_with_real_evidence():
+    from sparkpilot import knowledge
+    from sparkpilot.diagnosis.lines import parse_line as parse
+
+    entries = knowledge.load("failures")
+    ids = [e["id"] for e in entries]
+    names = [e["name"] for e in entries]
+    assert len(set(ids)) == len(ids) and len(set(names)) == len(names)
+    assert all(re.fullmatch(r"SPF\d{3}", i) for i in ids)
+    assert CONTRACT_CLASSES <= set(names)
+    for entry in entries:
+        assert entry["summary"] and entry["fix"] and isinstance(entry["prevented_by"], list)
+        assert entry["evidence"] or entry["name"] == "unrecognised"
+        patterns = [re.compile(p) for p in entry.get("patterns") or []]
+        matched = 0
+        for ev in entry.get("evidence") or []:
+            assert ev["source"].startswith(("https://", "../shared/")), ev
+            hit = any(rx.search(parse(piece).text) for rx in patterns for piece in split_lines(ev["line"]))
+            assert hit or ev.get("note"), (entry["id"], ev["line"])  # a log line must match its pattern
+            matched += hit
+        assert matched or not patterns, entry["id"]
+        assert knowledge.find(entry["id"]) == ("failures", entry)
