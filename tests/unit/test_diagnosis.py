@@ -314,3 +314,14 @@ def test_signatures_are_data_with_real_evidence():
             matched += hit
         assert matched or not patterns, entry["id"]
         assert knowledge.find(entry["id"]) == ("failures", entry)
+
+
+def test_prevented_by_names_are_real_rules_or_checks():
+    from sparkpilot import knowledge
+
+    if not knowledge.load("rules") or not knowledge.load("checks"):
+        pytest.skip("rules.yaml / checks.yaml not there yet")
+    for entry in knowledge.load("failures"):
+        for name in entry["prevented_by"]:
+            found = knowledge.find(name)
+            assert found and found[0] in ("rules", "checks"), (entry["id"], name)
