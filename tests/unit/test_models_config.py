@@ -41,3 +41,30 @@ def test_quant_config_argument_overrides():
 def test_not_a_dict_is_rejected():
     with pytest.raises(TypeError):
         from_config("config.json", model_id="x")  # type: ignore[arg-type]
+
+
+QUANT = sorted((DATA / "quant").glob("*.json"))
+
+
+@pytest.mark.parametrize("path", QUANT, ids=[p.stem for p in QUANT])
+def test_quantization_config(path):
+    """Real quantization_config blocks (mixed schemes included) on the Qwen3-8B shapes."""
+    case = json.loads(path.read_text())
+    assert case["source"]["locator"]
+    cfg = json.loads((DATA / "qwen3_8b_config.json").read_text())["config"]
+    info = from_config(cfg, model_id=path.stem, quant_config=case["quantization_config"])
+    for key, want in case["expected"].items():
+        assert getattr(info, key) == want, key
+    assert info.is_quantized
+
+
+def test_mxfp4_counts_experts_only():
+    from sparkpilot.models import quant
+
+    q = quant.detect({"quantization_config": {"quant_method": "mxfp4"}})
+    assert quant.bytes_per_param(q, "experts") == pytest.approx(4.25 / 8)
+    assert quant.bytes_per_param(q, "attn") == 2
+    fp8 = quant.detect({"quantization_config": {"quant_method": "fp8", "weight_block_size": [128, 128],
+                                                "modules_to_not_convert": ["lm_head"]}})
+    assert quant.bytes_per_param(fp8, "mlp") == pytest.approx(1 + 4 / 128 ** 2)
+    assert quant.bytes_per_param(fp8, "lm_head") == 2

@@ -54,35 +54,47 @@ def _int(v: Any) -> int | None:
     return int(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
 
 
-def _compressed_tensors(q: dict[str, Any], out: Quant) -> None:
-    fmt = str(q.get("format") or "")
-    groups = q.get("config_groups") or {}
-    weights: dict[str, Any] = {}
-    acts: dict[str, Any] | None = None
-    for g in groups.values() if isinstance(groups, dict) else []:
-        if isinstance(g, dict) and isinstance(g.get("weights"), dict):
-            weights, acts = g["weights"], g.get("input_activations")
-            fmt = str(g.get("format") or fmt)
-            break
+def _ct_group(weights: dict[str, Any], fmt: str) -> tuple[int, str, str, int | None]:
+    """(priority, quantization, scheme, bits) of one compressed-tensors config group."""
     bits = _int(weights.get("num_bits"))
-    wtype = str(weights.get("type") or "int")
     group = _int(weights.get("group_size"))
-    out.bits, out.group_size = bits, group
-    out.ignored = [str(x) for x in (q.get("ignore") or [])]
+    strategy = str(weights.get("strategy") or "")
+    wtype = str(weights.get("type") or ("float" if strategy == "tensor_group" else "int"))
     if "nvfp4" in fmt or (wtype == "float" and bits == 4 and group == 16):
-        out.quantization, out.scheme = "nvfp4", "nvfp4-g16"
-    elif "mxfp4" in fmt or (wtype == "float" and bits == 4 and group == 32):
-        out.quantization, out.scheme = "mxfp4", "mxfp4-g32"
-    elif wtype == "float" and bits == 8:
-        out.quantization = "fp8"
-        out.block_scales = weights.get("strategy") == "block"
-        out.scheme = "fp8-block128" if out.block_scales else f"fp8-{weights.get('strategy') or 'tensor'}"
-    elif bits is not None:
-        abits = _int((acts or {}).get("num_bits")) if acts else None
-        out.quantization = f"w{bits}a{abits or 16}"
-        out.scheme = f"int{bits}-g{group}" if group else f"int{bits}-{weights.get('strategy') or 'channel'}"
-    else:
+        return 4, "nvfp4", "nvfp4-g16", 4
+    if "mxfp4" in fmt or (wtype == "float" and bits == 4 and group == 32):
+        return 4, "mxfp4", "mxfp4-g32", 4
+    if wtype == "float" and bits == 8:
+        return 1, "fp8", "fp8-block128" if strategy == "block" else f"fp8-{strategy or 'tensor'}", 8
+    if bits is not None:
+        return 3, f"w{bits}a16", f"int{bits}-g{group}" if group else f"int{bits}-{strategy or 'channel'}", bits
+    return 0, "compressed-tensors", "", None
+
+
+def _compressed_tensors(q: dict[str, Any], out: Quant) -> None:
+    """All config groups are read; a checkpoint that mixes schemes (int4 dense + NVFP4 experts,
+    FP8 attention + NVFP4 experts) is reported by its most demanding one (nvfp4 > int4 > fp8)."""
+    top_fmt = str(q.get("format") or "")
+    groups = q.get("config_groups") or {}
+    best: tuple[int, str, str, int | None, dict[str, Any]] | None = None
+    for g in groups.values() if isinstance(groups, dict) else []:
+        if not isinstance(g, dict) or not isinstance(g.get("weights"), dict):
+            continue
+        fmt = str(g.get("format") or top_fmt)
+        prio, name, scheme, bits = _ct_group(g["weights"], fmt)
+        if best is None or prio > best[0]:
+            best = (prio, name, scheme, bits, g)
+    out.ignored = [str(x) for x in (q.get("ignore") or [])]
+    if best is None:
         out.quantization = "compressed-tensors"
+        return
+    _, out.quantization, out.scheme, out.bits, g = best
+    w = g["weights"]
+    out.group_size = _int(w.get("group_size"))
+    out.block_scales = out.quantization == "fp8" and w.get("strategy") == "block"
+    acts = g.get("input_activations")
+    if out.quantization.startswith("w") and isinstance(acts, dict) and _int(acts.get("num_bits")):
+        out.quantization = f"w{out.bits}a{_int(acts.get('num_bits'))}"
     kv = q.get("kv_cache_scheme")
     if isinstance(kv, dict) and kv.get("type") == "float" and _int(kv.get("num_bits")) == 8:
         out.kv_cache = "fp8"
@@ -120,8 +132,13 @@ def detect(config: dict[str, Any]) -> Quant:
             out.ignored += [k for k, v in extra.items() if isinstance(v, dict) and _int(v.get("bits")) == 16]
     elif method == "compressed-tensors":
         _compressed_tensors(q, out)
-    elif method == "modelopt":
+    elif method == "modelopt" or (not q.get("quant_method") and q.get("quant_algo")):
         algo = str(q.get("quant_algo") or "").upper()
+        if algo == "MIXED_PRECISION":                # per-layer algorithms: report the most demanding
+            algos = {str(v.get("quant_algo", "")).upper() for v in (q.get("quantized_layers") or {}).values()
+                     if isinstance(v, dict)}
+            algo = "NVFP4" if any("FP4" in a for a in algos) else "FP8" if any("FP8" in a for a in algos) else algo
+            pass
         out.group_size = _int(q.get("group_size"))
         out.ignored = [str(x) for x in (q.get("exclude_modules") or q.get("ignore") or [])]
         if algo == "NVFP4" or "FP4" in algo:
@@ -132,6 +149,7 @@ def detect(config: dict[str, Any]) -> Quant:
             out.quantization = "modelopt"
         kv = q.get("kv_cache_quant_algo")
         out.kv_cache = str(kv).lower() if kv else None
+        out.method = "modelopt"
     elif method == "bitsandbytes":
         out.quantization = "bitsandbytes"
         out.bits = 4 if q.get("load_in_4bit") else 8 if q.get("load_in_8bit") else None
