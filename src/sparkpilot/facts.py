@@ -176,7 +176,11 @@ def collect_host(runner: Any, facts: HostFacts, timeout: float, image: str | Non
                     facts.results[res.probe] = res
     except TransportError as exc:
         facts.reachable = False
-        facts.reason = _one_line(str(exc))
+        reason = _one_line(str(exc))
+        for prefix in (f"{facts.host}: ", f"{getattr(runner, 'name', '')}: "):
+            if reason.startswith(prefix):
+                reason = reason[len(prefix):]
+        facts.reason = reason
     facts.seconds = time.monotonic() - start
     return facts
 
@@ -293,9 +297,13 @@ def run_pings(cluster: ClusterFacts, runners: dict[int, Any], timeout: float) ->
             res = run_probe(runner, probe, min(timeout, 6.0))
         except TransportError as exc:
             return PingResult(src.host, dst.host, addr, mtu - 28, None, _one_line(str(exc)))
-        if res.na:
-            return PingResult(src.host, dst.host, addr, mtu - 28, None, res.na.reason)
-        p = res.value
+        from sparkpilot.probes.network import parse_ping
+
+        try:   # ping prints "local error: message too long" on stderr
+            p = parse_ping(res.stdout + "\n" + res.stderr)
+        except ValueError:
+            reason = res.na.reason if res.na else f"ping printed no statistics (exit {res.rc})"
+            return PingResult(src.host, dst.host, addr, mtu - 28, None, reason)
         detail = "reply" if p.ok else (p.error or "no reply")
         return PingResult(src.host, dst.host, addr, mtu - 28, p.ok, detail)
 

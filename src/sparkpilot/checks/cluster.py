@@ -56,7 +56,7 @@ def check_mtu_match(cluster: Any) -> CheckResult:
     if len(mtus) < 2:
         return CheckResult("unknown", "QSFP port MTU known on fewer than two nodes", data={"mtu": mtus})
     if len(set(mtus.values())) > 1:
-        return CheckResult("fail", "QSFP MTU differs: " + ", ".join(f"{h} {m}" for h, m in mtus.items()),
+        return CheckResult("fail", "QSFP MTU differs: " + _spread(mtus),
                            "set MTU 9000 on every QSFP port of every node (see the mtu check)", {"mtu": mtus})
     return CheckResult("pass", f"QSFP MTU {next(iter(mtus.values()))} on all {len(mtus)} nodes", data={"mtu": mtus})
 
@@ -73,7 +73,7 @@ def check_stack_match(cluster: Any) -> CheckResult:
     for k in keys:
         vals = {h: t[k] for h, t in table.items() if k in t}
         if len(set(vals.values())) > 1:
-            diffs.append(f"{k}: " + ", ".join(f"{h} {v}" for h, v in vals.items()))
+            diffs.append(f"{k}: " + _spread(vals))
     if diffs:
         return CheckResult("warn", "nodes run different stacks: " + "; ".join(diffs),
                            "bring every node to the same driver, CUDA, Docker and toolkit versions", {"stacks": table})
@@ -124,7 +124,19 @@ def check_roce_gid_match(cluster: Any) -> CheckResult:
         return CheckResult("unknown", "RoCE GID index known on fewer than two nodes", data={"gid_index": idx})
     if len(set(idx.values())) > 1:
         return CheckResult("warn", "RoCEv2 IPv4 GID index differs between nodes (" +
-                           ", ".join(f"{h} {i}" for h, i in idx.items()) + "): one NCCL_IB_GID_INDEX for all "
+                           _spread(idx) + "): one NCCL_IB_GID_INDEX for all "
                            "nodes breaks NCCL init", "set NCCL_IB_GID_INDEX per node (sparkpilot plan --inventory "
                            "does)", {"gid_index": idx})
     return CheckResult("pass", f"GID index {next(iter(idx.values()))} on all nodes", data={"gid_index": idx})
+
+
+def _spread(values: dict[str, Any]) -> str:
+    """'590.48.01 on a; 580.126.09 on b, c' with the most common value last, shortened for many nodes."""
+    by: dict[str, list[str]] = {}
+    for host, v in values.items():
+        by.setdefault(str(v), []).append(host)
+    parts = []
+    for v, hosts in sorted(by.items(), key=lambda kv: len(kv[1])):
+        shown = ", ".join(hosts[:3]) + (f" and {len(hosts) - 3} more" if len(hosts) > 3 else "")
+        parts.append(f"{v} on {shown}")
+    return "; ".join(parts)
