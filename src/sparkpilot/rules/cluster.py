@@ -21,6 +21,8 @@ def tp_needs_cluster(ctx: LintContext) -> list[Finding]:
 def _env_note(ctx: LintContext) -> str:
     if ctx.spec.env_files:
         return f" (unless it is in {', '.join(ctx.spec.env_files)}, which lint cannot read)"
+    if ctx.nodes_assumed:
+        return " (if the Ray containers already set it, e.g. with run_cluster.sh -e, this is fine)"
     return ""
 
 
@@ -31,7 +33,7 @@ def ray_memory_monitor(ctx: LintContext) -> list[Finding]:
         return []
     current = ctx.env("RAY_memory_monitor_refresh_ms")
     state = f"is {current}" if current is not None else "is not set"
-    sev = "warning" if ctx.spec.env_files and current is None else None
+    sev = "warning" if (ctx.spec.env_files and current is None) or ctx.nodes_assumed else None
     return [ctx.finding("ray-memory-monitor",
                         f"multi-node Ray launch ({ctx.nodes} Sparks: {ctx.nodes_why}) and RAY_memory_monitor_refresh_ms "
                         f"{state}: Ray will take page cache for memory pressure and kill vLLM{_env_note(ctx)}",
@@ -42,7 +44,7 @@ def ray_memory_monitor(ctx: LintContext) -> list[Finding]:
 def nccl_gid_index(ctx: LintContext) -> list[Finding]:
     if not ctx.multi_node or ctx.env("NCCL_IB_GID_INDEX"):
         return []
-    sev = "warning" if ctx.spec.env_files else None
+    sev = "warning" if ctx.spec.env_files or ctx.nodes_assumed else None
     return [ctx.finding("nccl-gid-index",
                         f"multi-node launch ({ctx.nodes} Sparks: {ctx.nodes_why}) without NCCL_IB_GID_INDEX: NCCL may "
                         "pick a GID that is not RoCEv2 + IPv4; find it per node with `show_gids | grep <QSFP interface>` "

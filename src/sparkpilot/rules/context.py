@@ -21,6 +21,7 @@ class LintContext:
     flags_version: str | None = None
     table: dict[str, Any] | None = None
     meta: dict[str, dict[str, Any]] = field(default_factory=dict)   # rule name -> rules.yaml entry
+    nodes_assumed: bool = False     # the node count is a guess from TP x PP (no cluster in the launch)
 
     # ---- launch helpers
     def opt(self, dest: str, default: Any = None) -> Any:

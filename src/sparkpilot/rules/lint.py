@@ -47,7 +47,8 @@ def build_context(spec: LaunchSpec, *, nodes: int | None = None, stack: str | No
                       model_info=info)
     meta = {str(e["name"]): e for e in load("rules")}
     return LintContext(spec=spec, nodes=n, nodes_why=why, stack=st, stack_why=st_why, model=facts,
-                       flags_version=version, table=vargs.table(version) if version else None, meta=meta)
+                       flags_version=version, table=vargs.table(version) if version else None, meta=meta,
+                       nodes_assumed=not nodes and why.startswith("TP x PP"))
 
 
 def lint_launch(spec: LaunchSpec, *, nodes: int | None = None, stack: str | None = None, model_info: Any = None,

@@ -8,6 +8,7 @@ from typing import Any
 from sparkpilot.rules.context import LintContext
 from sparkpilot.rules.finding import Edit, Finding
 
+SIXTEEN_BIT = ("auto", "bfloat16", "float16", "bf16", "fp16", "half")
 LONG_CONTEXT = 65536   # our threshold for the reference's "at long context lengths" (see rules.yaml)
 NGC_NOTE = ("https://docs.nvidia.com/deeplearning/frameworks/vllm-release-notes/rel-26-03.html (Known Issues: "
             "vllm serve uses aggressive GPU memory allocation by default, effectively ~1.0, on unified-memory systems)")
@@ -25,7 +26,8 @@ def gpu_memory_utilization(ctx: LintContext) -> list[Finding]:
     raw = ctx.opt("gpu_memory_utilization")
     where = ctx.where("gpu_memory_utilization")
     if raw is None:
-        if ctx.stack.get("family") == "ngc":
+        image = ctx.spec.image or ""
+        if ctx.stack.get("family") == "ngc" and (not image or image.startswith("nvcr.io/nvidia/vllm")):
             return [ctx.finding(name, "no --gpu-memory-utilization: NGC's vLLM container allocates aggressively "
                                 "by default on unified memory (effectively ~1.0); set 0.85 explicitly",
                                 severity="warning", location=where,
@@ -59,7 +61,7 @@ def enforce_eager(ctx: LintContext) -> list[Finding]:
 
 def kv_cache_fp8(ctx: LintContext) -> list[Finding]:
     dtype = str(ctx.opt("kv_cache_dtype") or "auto")
-    if dtype.lower().startswith("fp8") or "{" in dtype or "$" in dtype:
+    if dtype.lower() not in SIXTEEN_BIT:   # fp8 already, or another compressed cache the user chose
         return []
     what = "not set (auto: the model's dtype)" if dtype == "auto" else f"`{dtype}`"
     return [ctx.finding("kv-cache-fp8", f"KV cache dtype is {what}: fp8 halves KV memory and is safe on SM121",

@@ -39,7 +39,8 @@ def unknown_flag(ctx: LintContext) -> list[Finding]:
         if flags is not None and flags.abbreviation(use.written, ctx.flags_version) is not None:
             continue   # argparse accepts a unique prefix
         if flags is not None:
-            close = flags.suggest(use.written, ctx.flags_version, n=1)
+            close = [c for c in flags.suggest(use.written, ctx.flags_version, n=3)
+                     if difflib.SequenceMatcher(None, use.flag, c).ratio() >= 0.75][:1]
             later = [v for v in flags.versions_with(use.written) if v != ctx.flags_version]
         else:
             close = difflib.get_close_matches(use.flag, list(table), n=1, cutoff=0.75)

@@ -100,7 +100,8 @@ def _looks_structured(text: str, filename: str | None) -> bool:
 
 def parse_script(text: str, filename: str | None = None, *, env: dict[str, str] | None = None,
                  version: str | None = None, first_line: int = 1, kind: str | None = None) -> LaunchSpec:
-    commands = split_commands(text, first_line)
+    notes: list[str] = []
+    commands = split_commands(text, first_line, notes)
     env = dict(env or {})
     shell_env: dict[str, str] = {}   # what the script set (for locations and --fix)
     env_lines: dict[str, int] = {}
@@ -137,6 +138,7 @@ def parse_script(text: str, filename: str | None = None, *, env: dict[str, str] 
     for var, line in env_lines.items():
         found.locations.setdefault(var, _loc(filename, line))
     found.multi_node_hints.extend(hints)
+    found.notes.extend(notes)
     if hints and found.executor == "single":
         found.executor = "ray"
     found.origin.update({"kind": "script", "text": text, "script_env": shell_env})
@@ -178,8 +180,23 @@ def _from_command(cmd: Command, env: dict[str, str], *, filename: str | None,
     for w in prefix:
         spec.locations[ASSIGN.match(w.text).group(1)] = _loc(filename, w.line)
     _parse_vllm_args(spec, words, start, filename, version)
+    _launcher_words(spec, argv[:start[0]])
     spec.origin = {"prefix": prefix, "words": words, "vllm_start": start[0], "docker": None}
     return spec
+
+
+def _launcher_words(spec: LaunchSpec, before: list[str]) -> None:
+    """eugr/spark-vllm-docker's `launch-cluster.sh [-t IMAGE] ... exec vllm serve ...`."""
+    if not before or not any(w.rsplit("/", 1)[-1] == "launch-cluster.sh" for w in before):
+        return
+    for i, w in enumerate(before[:-1]):
+        if w in ("-t", "--tag", "--image"):
+            spec.image = before[i + 1]
+    if "--solo" in before:
+        spec.node_count = 1
+        spec.multi_node_hints.append("launch-cluster.sh --solo")
+    else:
+        spec.multi_node_hints.append("eugr launch-cluster.sh")
 
 
 def find_vllm_args(argv: list[str]) -> tuple[int, int] | None:

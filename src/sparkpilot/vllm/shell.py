@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from sparkpilot.errors import UsageError
 
 OPERATORS = ("&&", "||", ";;", "|", ";", "&")
+_FLAG_IN_COMMENT = re.compile(r"(?<![\w-])(--[a-z][a-z0-9-]+)")
 
 
 @dataclass
@@ -47,8 +48,9 @@ class Command:
         return self.words[-1].line if self.words else 0
 
 
-def tokenize(text: str, first_line: int = 1) -> list[Word]:
-    """Words and operators; newlines outside quotes become Word("\\n", op=True)."""
+def tokenize(text: str, first_line: int = 1, notes: list[str] | None = None) -> list[Word]:
+    """Words and operators; newlines outside quotes become Word("\\n", op=True).
+    notes gets a line when a `#` comment in the middle of a command hides options after it."""
     out: list[Word] = []
     i, n, line = 0, len(text), first_line
     while i < n:
@@ -66,8 +68,17 @@ def tokenize(text: str, first_line: int = 1) -> list[Word]:
             i += 1
             continue
         if c == "#":
-            while i < n and text[i] != "\n":
-                i += 1
+            j = text.find("\n", i)
+            j = n if j < 0 else j
+            comment = text[i:j]
+            if notes is not None and out and not out[-1].op and out[-1].line == line:
+                hidden = _FLAG_IN_COMMENT.findall(comment)
+                if hidden:
+                    notes.append(f"command line {line}: `#` starts a comment in the middle of the command, so the shell "
+                                 f"ignores the rest of that line, including {', '.join(hidden[:4])}"
+                                 + (" ..." if len(hidden) > 4 else "")
+                                 + " (a YAML folded `>` block puts the whole command on one line)")
+            i = j
             continue
         op = next((o for o in OPERATORS if text.startswith(o, i)), None)
         if op:
@@ -143,8 +154,8 @@ def tokenize(text: str, first_line: int = 1) -> list[Word]:
     return out
 
 
-def split_commands(text: str, first_line: int = 1) -> list[Command]:
-    words = tokenize(text, first_line)
+def split_commands(text: str, first_line: int = 1, notes: list[str] | None = None) -> list[Command]:
+    words = tokenize(text, first_line, notes)
     commands: list[Command] = []
     cur = Command()
     k = 0

@@ -107,7 +107,8 @@ def _words_to_spec(parts: list[str] | str, env: dict[str, str], filename: str | 
 
 def _compose(doc: dict, text: str, filename: str | None, version: str | None) -> LaunchSpec:
     best: tuple[str, dict, LaunchSpec] | None = None
-    ray_services = []
+    ray_services: list[str] = []
+    others: list[str] = []
     for name, svc in doc["services"].items():
         if not isinstance(svc, dict):
             continue
@@ -146,10 +147,14 @@ def _compose(doc: dict, text: str, filename: str | None, version: str | None) ->
         spec.env_files = [ef] if isinstance(ef, str) else [str(x) for x in ef or []]
         if best is None:
             best = (name, svc, spec)
+        else:
+            others.append(name)
     if best is None:
         raise UsageError(f"{filename or 'input'}: no service in this compose file runs vLLM")
     name, svc, spec = best
     spec.source_kind = "compose"
+    if others:
+        spec.notes.append(f"checked service `{name}`; these also run vLLM and were not checked: {', '.join(others)}")
     spec.origin.update({"kind": "compose", "doc": doc, "service": name, "file_text": text})
     if ray_services:
         spec.multi_node_hints.append(f"`ray start` in service(s) {', '.join(ray_services)}")
