@@ -261,7 +261,8 @@ def _vision_params(vc: Config, text_hidden: int) -> int:
     out_hidden = _i(vc, "out_hidden_size", default=text_hidden) or text_hidden
     hm = hv * merge * merge
     merger = (2 * hm + hm * hm + hm + hm * out_hidden + out_hidden) if merge > 1 else hv * out_hidden
-    return layers * block + patch_embed + pos + merger
+    post_norm = 2 * hv if str(vc.get("model_type") or "").startswith("siglip") else 0
+    return layers * block + patch_embed + pos + merger + post_norm
 
 
 def count(config: Config) -> dict[str, int]:
@@ -288,6 +289,8 @@ def count(config: Config) -> dict[str, int]:
     vc = config.get("vision_config")
     if isinstance(vc, dict):
         total["vision"] = _vision_params(vc, h)
+        if str(config.get("model_type") or "") == "gemma3":
+            total["vision"] += _i(vc, "hidden_size") or 0           # mm_soft_emb_norm of the projector
     return {k: v for k, v in total.items() if v}
 
 
