@@ -9,8 +9,9 @@ Prints the figures and PASS/FAIL per target; exits 0 unless --strict and a targe
   python bench/cli_speed.py --runs 31 --strict
   python bench/cli_speed.py --importtime       # also: which imports cost most in `lint`
 
-sparkpilot: --sparkpilot PATH, else the repo's .venv (made by tests/run.sh), else the console
-script beside this Python. sparkrun 0.4.2 needs Python 3.12: --sparkrun PATH, else
+sparkpilot: --sparkpilot PATH, else the repo's .venv (made by tests/run.sh), else a venv of its own
+in /tmp/sparkpilot-bench-venv (`pip install -e .`), as a user's install would be: the machine's
+base Python may load site-wide .pth files that cost tens of ms at every start. sparkrun 0.4.2 needs Python 3.12: --sparkrun PATH, else
 /tmp/sparkrun-venv/bin/sparkrun, made when missing with pyenv's 3.12
 (`python3.12 -m venv /tmp/sparkrun-venv && pip install sparkrun==0.4.2`).
 """
@@ -29,6 +30,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SPARKRUN_VENV = Path("/tmp/sparkrun-venv")
+SPARKPILOT_VENV = Path("/tmp/sparkpilot-bench-venv")
 SPARKRUN_VERSION = "0.4.2"
 TARGET_SECONDS = 0.15
 TARGET_RATIO = 0.25
@@ -39,16 +41,25 @@ LINT_LAUNCH = ["vllm", "serve", "openai/gpt-oss-120b", "--gpu-memory-utilization
                "--enable-prefix-caching", "--port", "8000"]
 
 
-def find_sparkpilot(given: str | None) -> list[str]:
+def find_sparkpilot(given: str | None) -> tuple[list[str], str]:
     if given:
-        return [given]
+        return [given], "given"
     venv = ROOT / ".venv" / "bin" / "sparkpilot"
     if venv.exists():
-        return [str(venv)]
+        return [str(venv)], "the repo's .venv"
+    exe = SPARKPILOT_VENV / "bin" / "sparkpilot"
+    if not exe.exists():
+        print(f"setting up sparkpilot in {SPARKPILOT_VENV} ...", file=sys.stderr)
+        for step in ([sys.executable, "-m", "venv", str(SPARKPILOT_VENV)],
+                     [str(SPARKPILOT_VENV / "bin" / "python"), "-m", "pip", "install", "-q", "-e", str(ROOT)]):
+            if subprocess.run(step, capture_output=True).returncode != 0:
+                break
+    if exe.exists():
+        return [str(exe)], f"own venv {SPARKPILOT_VENV}"
     beside = Path(sys.executable).parent / "sparkpilot"  # not the pyenv shim, which adds ~50 ms of bash
     if beside.exists():
-        return [str(beside)]
-    return [sys.executable, "-m", "sparkpilot"]
+        return [str(beside)], "console script of this Python (venv set-up failed)"
+    return [sys.executable, "-m", "sparkpilot"], "python -m (venv set-up failed)"
 
 
 def _python312() -> str | None:
@@ -136,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.runs < 1:
         ap.error("--runs must be >= 1")
 
-    sp = find_sparkpilot(args.sparkpilot)
+    sp, sp_note = find_sparkpilot(args.sparkpilot)
     sr, sr_note = find_sparkrun(args.sparkrun)
     cases = {"sparkpilot --help": sp + ["--help"],
              "sparkpilot lint -- <launch>": sp + ["lint", "--", *LINT_LAUNCH]}
@@ -167,13 +178,15 @@ def main(argv: list[str] | None = None) -> int:
 
     imports = importtime(["-m", "sparkpilot", "lint", "--", *LINT_LAUNCH]) if args.importtime else []
     if args.format == "json":
-        print(json.dumps({"commands": {k: {**v, "argv": cases[k]} for k, v in res.items()},
+        print(json.dumps({"sparkpilot": sp_note, "sparkrun": sr_note, "commands": {k: {**v, "argv": cases[k]} for k, v in res.items()},
                           "checks": checks, "imports": imports}, indent=1))
     else:
-        print(f"sparkpilot: {' '.join(sp)}")
+        print(f"sparkpilot: {' '.join(sp)} ({sp_note})")
         print(f"sparkrun:   {' '.join(sr) if sr else '-'} ({sr_note})")
         print(f"typical launch: {' '.join(LINT_LAUNCH)}")
-        print(f"each: median of {args.runs} new processes (after one warm-up run), interleaved\n")
+        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+        print(f"each: median of {args.runs} new processes (after one warm-up run), interleaved; "
+              f"load average {load:.1f} on {os.cpu_count()} CPUs\n")
         print(f"{'command':<30} {'median':>8} {'min':>8} {'max':>8}  exit")
         for k, v in res.items():
             print(f"{k:<30} {v['median']:>7.3f}s {v['min']:>7.3f}s {v['max']:>7.3f}s  {v['exit']}")
