@@ -192,3 +192,146 @@ def test_module_is_light():
             "print(','.join(m for m in ('yaml','difflib','argparse','rich') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+# ---------------------------------------------------------------- the generator's static reader
+# A small source tree in the shapes vLLM uses (config dataclasses with Literal/bool/list/enum
+# fields, get_kwargs, argument groups, a loop over a kwargs table, class-method chains), written
+# for this test: the generator must turn it into the right flags without importing it.
+SCRIPTS = Path(__file__).resolve().parent.parent.parent / "scripts"
+
+TREE = {
+    "vllm/__init__.py": "",
+    "vllm/quant.py": 'from typing import Literal\nQuantMethods = Literal["awq", "gptq"]\n',
+    "vllm/config/__init__.py": "from vllm.config.cache import CacheConfig\n",
+    "vllm/config/cache.py": '''
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import TYPE_CHECKING, Literal
+from pydantic import field_validator
+CacheDType = Literal["auto", "fp8"]
+if TYPE_CHECKING:
+    from vllm.quant import QuantMethods
+else:
+    QuantMethods = str
+class Backend(Enum):
+    FOO = "x"
+    BAR = "y"
+@dataclass
+class CacheConfig:
+    cache_dtype: CacheDType = "auto"
+    enable_prefix_caching: bool | None = None
+    sizes: list[int] | None = None
+    quantization: QuantMethods | None = None
+    backend: Backend | None = None
+    mem: float = 0.9
+    @field_validator("backend", mode="before")
+    def _backend(cls, value):
+        return Backend[value.upper()]
+''',
+    "vllm/engine/arg_utils.py": '''
+import argparse
+from dataclasses import dataclass
+from vllm.config import CacheConfig
+def get_kwargs(cls):
+    return {}
+@dataclass
+class EngineArgs:
+    @staticmethod
+    def add_cli_args(parser):
+        kw = get_kwargs(CacheConfig)
+        group = parser.add_argument_group(title="CacheConfig")
+        group.add_argument("--kv-cache-dtype", **kw["cache_dtype"])
+        group.add_argument("--enable-prefix-caching", **{**kw["enable_prefix_caching"], "default": None})
+        group.add_argument("--sizes", "-s", **kw["sizes"])
+        group.add_argument("--quantization", "-q", **kw["quantization"])
+        backend = kw["backend"]
+        backend["type"] = lambda s: s.lower()
+        group.add_argument("--backend", **backend)
+        group.add_argument("--mem", **kw["mem"])
+        for arg, typ in [("--old-a", str), ("--old-b", int)]:
+            group.add_argument(arg, type=typ, deprecated=True)
+        parser.add_argument("--quiet", action="store_true")
+        return parser
+@dataclass
+class AsyncEngineArgs(EngineArgs):
+    @staticmethod
+    def add_cli_args(parser, async_args_only: bool = False):
+        if not async_args_only:
+            parser = EngineArgs.add_cli_args(parser)
+        parser.add_argument("--log-requests", action=argparse.BooleanOptionalAction)
+        return parser
+''',
+    "vllm/entrypoints/openai/cli_args.py": '''
+from dataclasses import dataclass, field
+from vllm.engine.arg_utils import AsyncEngineArgs
+@dataclass
+class FrontendArgs:
+    host: str | None = None
+    port: int = 8000
+    api_key: list[str] | None = None
+    @classmethod
+    def _customize(cls, kwargs):
+        kwargs["port"]["flags"] = ["-p"]
+        return kwargs
+    @classmethod
+    def add_cli_args(cls, parser):
+        from vllm.engine.arg_utils import get_kwargs
+        kwargs = cls._customize(get_kwargs(cls))
+        for key, value in kwargs.items():
+            extra = value.pop("flags", [])
+            parser.add_argument(*extra, f"--{key.replace('_', '-')}", **value)
+        return parser
+def make_arg_parser(parser):
+    parser.add_argument("model_tag", nargs="?")
+    parser.add_argument("--headless", action="store_true")
+    parser = FrontendArgs.add_cli_args(parser)
+    parser = AsyncEngineArgs.add_cli_args(parser)
+    return parser
+''',
+    "vllm/entrypoints/cli/serve.py": '''
+from vllm.entrypoints.openai.cli_args import make_arg_parser
+class ServeSubcommand:
+    def subparser_init(self, subparsers):
+        serve_parser = subparsers.add_parser("serve")
+        serve_parser = make_arg_parser(serve_parser)
+        serve_parser.add_argument("--grpc", action="store_true")
+        return serve_parser
+''',
+}
+
+
+def test_generator_reads_a_source_tree(tmp_path):
+    for rel, text in TREE.items():
+        p = tmp_path / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text)
+    sys.path.insert(0, str(SCRIPTS))
+    try:
+        import gen_vllm_flags  # noqa: PLC0415
+        from vllm_static.source import Source  # noqa: PLC0415
+
+        src = Source(tmp_path)
+        table, positionals, _ = gen_vllm_flags.generate(src)
+    finally:
+        sys.path.remove(str(SCRIPTS))
+    assert src.warnings == []
+    assert positionals == ["model_tag"]
+    assert set(table) == {"--kv-cache-dtype", "--enable-prefix-caching", "--sizes", "--quantization", "--backend",
+                          "--mem", "--old-a", "--old-b", "--quiet", "--log-requests", "--host", "--port",
+                          "--api-key", "--headless", "--grpc", "--help"}
+    assert table["--kv-cache-dtype"]["choices"] == ["auto", "fp8"] and table["--kv-cache-dtype"]["choices_strict"]
+    assert table["--enable-prefix-caching"]["negatable"] and not table["--enable-prefix-caching"]["takes_value"]
+    assert table["--sizes"]["nargs"] == "+" and table["--sizes"]["aliases"] == ["-s"]
+    assert table["--sizes"]["type"] == "int"
+    q = table["--quantization"]  # Literal only for type checkers: known values, not enforced
+    assert q["choices"] == ["awq", "gptq"] and q["choices_strict"] is False and q["aliases"] == ["-q"]
+    b = table["--backend"]  # enum parsed by name, upper-cased by the validator
+    assert b["choices"] == ["auto", "FOO", "BAR"] and b["case_insensitive"]
+    assert table["--mem"]["type"] == "float"
+    assert table["--old-a"]["deprecated"] and table["--old-b"]["type"] == "int"
+    assert table["--quiet"]["takes_value"] is False and not table["--quiet"]["negatable"]
+    assert table["--log-requests"]["negatable"]
+    assert table["--port"]["aliases"] == ["-p"] and table["--port"]["type"] == "int"
+    assert table["--api-key"]["nargs"] == "+"
+    assert table["--host"]["dest"] == "host" and table["--kv-cache-dtype"]["dest"] == "kv_cache_dtype"
