@@ -4,10 +4,12 @@ Each node is a network namespace `spk<slot>-<i>` with
   - a management port `enP7s7` (10.77.<slot>.<i+1>/24) on a veth to a bridge that lives in its own
     namespace `spk<slot>-hub` (Docker's iptables in the root namespace never sees that bridge);
     the root namespace joins the bridge as 10.77.<slot>.254 so tests reach every node;
-  - the QSFP ports of a real Spark: `enp1s0f1np1` / `enP2p1s0f1np1` are veth pairs to the paired
-    node (0-1, 2-3, ...) with 192.168.100.x / 192.168.101.x and MTU 9000, `enp1s0f0np0` /
-    `enP2p1s0f0np0` are present without carrier, as on a Spark with one cable; so `ip -j link`,
-    `ip -j addr` and don't-fragment `ping` are real;
+  - the QSFP ports of a real Spark: `enp1s0f1np1` / `enP2p1s0f1np1` with 192.168.100.x /
+    192.168.101.x and MTU 9000, `enp1s0f0np0` / `enP2p1s0f0np0` present without carrier, as on a
+    Spark with one cable. fabric="cable" (default for 1-2 nodes): veth pairs straight to the paired
+    node (0-1, 2-3, ...), like the direct DAC cable; fabric="switch" (default for 3+): every port on
+    one bridge per rail in the hub namespace (MTU 9000), like Sparks on a QSFP switch. So
+    `ip -j link`, `ip -j addr` and don't-fragment `ping` are real;
   - a real sshd (own host key, key-only root login for the cluster's key, SetEnv
     SPARKPILOT_HOST_ROOT=<node>/root and PATH=<node>/bin:...) in its own UTS namespace
     (hostname spark-<slot>-<i>), so probes read the node's recorded tree and run its stand-in tools;
@@ -102,6 +104,7 @@ class Cluster:
     dir: str
     nodes: list[Node] = field(default_factory=list)
     owner: int = field(default_factory=os.getpid)
+    fabric: str = "cable"
 
     # -- names ------------------------------------------------------------------------------
     @property
@@ -138,7 +141,7 @@ class Cluster:
 
         nodes = self.nodes if nodes is None else nodes
         data = {"nodes": [{"name": n.name, "ssh": n.ssh_spec, "role": "head" if i == 0 else "worker",
-                           **({"interconnect": list(n.qsfp_ips.values())} if n.peer is not None else {})}
+                           "interconnect": list(n.qsfp_ips.values())}
                           for i, n in enumerate(nodes)]}
         path = path or os.path.join(self.dir, f"inventory-{'-'.join(str(n.index) for n in nodes)}.yaml")
         Path(path).write_text(yaml.safe_dump(data, sort_keys=False))
@@ -147,7 +150,7 @@ class Cluster:
     # -- start ------------------------------------------------------------------------------
     @classmethod
     def start(cls, profiles: list[str], *, delay_scale: float | None = None,
-              base_dir: str | None = None, keep: bool = False) -> "Cluster":
+              base_dir: str | None = None, keep: bool = False, fabric: str | None = None) -> "Cluster":
         """Start nodes with these profiles. keep=True: the cluster outlives this process
         (scripts/sim-cluster); otherwise a later start reclaims it once this process is gone."""
         why = missing_requirements()
@@ -158,8 +161,11 @@ class Cluster:
         if delay_scale is None:
             delay_scale = float(os.environ.get("SPARKPILOT_SIM_DELAY_SCALE", "1"))
         slot = _claim_slot()
+        fabric = fabric or ("cable" if len(profiles) <= 2 else "switch")
+        if fabric not in ("cable", "switch"):
+            raise SimError(f"fabric is `cable` or `switch`, not `{fabric}`")
         cluster = cls(slot=slot, dir=tempfile.mkdtemp(prefix=f"spk{slot}-", dir=base_dir),
-                      owner=0 if keep else os.getpid())
+                      owner=0 if keep else os.getpid(), fabric=fabric)
         os.chmod(cluster.dir, 0o755)
         try:
             cluster._save()
@@ -175,7 +181,7 @@ class Cluster:
         if not 1 <= n <= 250:
             raise SimError("between 1 and 250 nodes")
         for i, prof in enumerate(profiles):
-            peer = i ^ 1 if (i ^ 1) < n else None
+            peer = i ^ 1 if (i ^ 1) < n and self.fabric == "cable" else None
             qsfp = {"enp1s0f1np1": f"192.168.100.{10 + i}", "enP2p1s0f1np1": f"192.168.101.{10 + i}"}
             self.nodes.append(Node(index=i, name=f"spk{self.slot}-{i}", netns=f"spk{self.slot}-{i}",
                                    profile=prof, mgmt_ip=f"{self.subnet}.{i + 1}", qsfp_ips=qsfp,
@@ -221,10 +227,10 @@ class Cluster:
             for port, mac in (("enp1s0f0np0", "8b"), ("enP2p1s0f0np0", "8f")):  # no cable: no carrier
                 links.append(f"link add {port} netns {node.netns} address 30:c5:99:{s:02x}:{i:02x}:{mac} "
                              f"type veth peer name x{i}{mac} netns {hub}")
-            if node.peer is None:  # odd one out: its cable ports are there without a peer
-                for port, mac in (("enp1s0f1np1", "8c"), ("enP2p1s0f1np1", "90")):
+            if node.peer is None:  # on the switch (or the odd one out, on a port of its own)
+                for port, mac, rail in (("enp1s0f1np1", "8c", "a"), ("enP2p1s0f1np1", "90", "b")):
                     links.append(f"link add {port} netns {node.netns} address 30:c5:99:{s:02x}:{i:02x}:{mac} "
-                                 f"type veth peer name x{i}{mac} netns {hub}")
+                                 f"mtu 9000 type veth peer name q{i}{rail} netns {hub} mtu 9000")
             elif node.peer > i:
                 peer = self.nodes[node.peer]
                 for port, mac in (("enp1s0f1np1", "8c"), ("enP2p1s0f1np1", "90")):
@@ -237,6 +243,12 @@ class Cluster:
                     "link set br-host up", "link set lo up"]
         hub_cmds += [f"link set h{node.index} master br0" for node in self.nodes]
         hub_cmds += [f"link set h{node.index} up" for node in self.nodes]
+        switched = [node.index for node in self.nodes if node.peer is None]
+        for rail in ("a", "b"):  # the QSFP switch: one bridge per rail, jumbo frames
+            hub_cmds += [f"link add qsfp-{rail} type bridge", f"link set qsfp-{rail} up"]
+            hub_cmds += [f"link set q{i}{rail} master qsfp-{rail}" for i in switched]
+            hub_cmds += [f"link set q{i}{rail} up" for i in switched]
+            hub_cmds.append(f"link set qsfp-{rail} mtu 9000")
         ip_batch(hub_cmds, hub)
         for node in self.nodes:
             prof = nodefiles.profile(node.profile)
@@ -245,12 +257,14 @@ class Cluster:
             if node.up:
                 cmds.append("link set enP7s7 up")
             for port in ("enp1s0f0np0", "enP2p1s0f0np0"):
-                cmds.append(f"link set {port} up")  # administratively up, no carrier (peer down)
+                if node.up:
+                    cmds.append(f"link set {port} up")  # administratively up, no carrier (peer down)
             for port, addr in node.qsfp_ips.items():
                 cmds.append(f"link set {port} mtu {mtus.get(port, 9000)}")
                 if not prof.get("qsfp_unconfigured"):
                     cmds.append(f"addr add {addr}/24 dev {port}")
-                cmds.append(f"link set {port} up")
+                if node.up:  # a host that is off answers on no port
+                    cmds.append(f"link set {port} up")
             ip_batch(cmds, node.netns)
 
     def _start_sshds(self) -> None:
@@ -287,14 +301,15 @@ class Cluster:
 
     def _save(self) -> None:
         STATE_DIR.mkdir(parents=True, exist_ok=True)
-        state = {"slot": self.slot, "dir": self.dir, "owner": self.owner,
+        state = {"slot": self.slot, "dir": self.dir, "owner": self.owner, "fabric": self.fabric,
                  "nodes": [asdict(n) for n in self.nodes]}
         Path(STATE_DIR, f"{self.slot}.json").write_text(json.dumps(state, indent=1))
 
     @classmethod
     def load(cls, slot: int) -> "Cluster":
         state = json.loads(Path(STATE_DIR, f"{slot}.json").read_text())
-        cluster = cls(slot=state["slot"], dir=state["dir"], owner=state["owner"])
+        cluster = cls(slot=state["slot"], dir=state["dir"], owner=state["owner"],
+                      fabric=state.get("fabric", "cable"))
         cluster.nodes = [Node(**n) for n in state["nodes"]]
         return cluster
 
