@@ -251,7 +251,11 @@ def _vision_params(vc: Config, text_hidden: int) -> int:
     patch = _i(vc, "patch_size", default=14) or 14
     chans = _i(vc, "num_channels", "in_channels", "in_chans", default=3) or 3
     temporal = _i(vc, "temporal_patch_size", default=1) or 1
-    gated = str(vc.get("model_type") or "") in ("pixtral",) or vc.get("hidden_act") == "silu"
+    if str(vc.get("model_type") or "") == "pixtral":             # RMSNorm, gated MLP, no biases, RoPE 2D
+        m = _i(vc, "spatial_merge_size", default=2) or 2
+        tower = layers * (4 * hv * hv + 3 * hv * iv + 2 * hv) + chans * patch * patch * hv + hv
+        return tower + hv + m * m * hv * hv + hv * text_hidden + text_hidden * text_hidden   # projector
+    gated = vc.get("hidden_act") == "silu"
     mlp = (3 if gated else 2) * hv * iv
     block = 4 * hv * hv + mlp + 5 * hv + iv + 4 * hv               # attn + mlp + biases + 2 norms
     patch_embed = chans * temporal * patch * patch * hv + hv
@@ -285,6 +289,8 @@ def count(config: Config) -> dict[str, int]:
         for _ in range(mtp):
             layer = _layer(cfg, h, "full", ffn)
             mtp_params += sum(layer.values()) + 2 * h * h + 3 * h    # eh_proj / fc, enorm, hnorm, final
+            if str(cfg.get("model_type") or "") in ("glm4_moe", "deepseek_v3", "deepseek_v32"):
+                mtp_params += 2 * vocab * h                          # its own embed_tokens and shared_head.head
         total["mtp"] = mtp_params
     vc = config.get("vision_config")
     if isinstance(vc, dict):
