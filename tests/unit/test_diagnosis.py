@@ -325,3 +325,22 @@ def test_prevented_by_names_are_real_rules_or_checks():
         for name in entry["prevented_by"]:
             found = knowledge.find(name)
             assert found and found[0] in ("rules", "checks"), (entry["id"], name)
+
+
+def test_spark_log_with_mixed_clocks_and_a_request_error_after_ready():
+    """guardkit's docker logs (DGX Spark, NGC 26.01): FlashInfer's own `2026-03-18 ...` lines sit among
+    vLLM's year-less times, and one request fails hours after the server came up."""
+    d = diagnose(_read(OWN / "138.log"))
+    assert d.outcome == "ready" and d.failure is None
+    assert all(p.seconds is None or 0 <= p.seconds < 600 for p in d.phases), [p.to_dict() for p in d.phases]
+    assert d.notes and "Error in preprocessing prompt inputs" in d.notes[0]
+    assert d.figures["driver_version"] == "580.126.09" and d.figures["ngc_release"] == "26.01"
+
+
+def test_download_time_is_not_counted_as_disk_speed():
+    d = diagnose(_read(OWN / "136.log"))  # 123 s of the 170 s "Model loading took" were a download
+    f = d.figures
+    assert f["weights_download_seconds"] == 123.5 and f["weights_read_seconds"] == 34.03
+    assert f["weights_load_gb_per_s"] == round(f["weights_gib"] * 1.073741824 / 34.03, 2)
+    weight_phase = next(p for p in d.phases if p.name == "weight_loading")
+    assert weight_phase.seconds == pytest.approx(170.7, abs=0.1)  # from "Model loading took ... 170.71 seconds"

@@ -165,8 +165,15 @@ def _figures_rows(f: dict[str, Any]) -> list[tuple[str, str]]:
         text = f"{f['weights_gib']} GiB"
         if f.get("weights_load_seconds"):
             text += f" in {f['weights_load_seconds']} s"
+        parts = []
+        if f.get("weights_download_seconds"):
+            parts.append(f"{f['weights_download_seconds']} s downloading")
+        if f.get("weights_read_seconds"):
+            parts.append(f"{f['weights_read_seconds']} s reading")
         if f.get("weights_load_gb_per_s"):
-            text += f" ({f['weights_load_gb_per_s']} GB/s)"
+            parts.append(f"{f['weights_load_gb_per_s']} GB/s")
+        if parts:
+            text += f" ({', '.join(parts)})"
         rows.append(("weights", text))
     if f.get("available_kv_gib") is not None:
         rows.append(("available KV cache", f"{f['available_kv_gib']} GiB"))
@@ -225,6 +232,8 @@ def render(data: dict[str, Any]) -> str:
         out.append("figures:")
         width = max(len(k) for k, _ in rows)
         out.extend(f"  {k:<{width}}  {v}" for k, v in rows)
+    for note in data.get("notes") or []:
+        out.append(f"note: {note}")
     if len(data.get("sources") or []) > 1:
         out.append("logs merged: " + ", ".join(data["sources"]))
     return "\n".join(out)

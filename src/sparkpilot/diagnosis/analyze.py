@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
 from sparkpilot.diagnosis import signatures as sigs
-from sparkpilot.diagnosis.lines import Line, is_bare_timestamp, parse_line, split_lines
+from sparkpilot.diagnosis.lines import Line, is_bare_timestamp, parse_line, split_lines, with_year, year_of
 from sparkpilot.diagnosis.phases import PHASES, Phase, PhaseTracker, extract_figures, finish_figures
 from sparkpilot.diagnosis.signatures import Failure
 
@@ -55,11 +55,13 @@ class Diagnosis:
     stopped_in: str | None = None
     lines: int = 0
     sources: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {"outcome": self.outcome, "failure": self.failure.to_dict() if self.failure else None,
                 "phases": [p.to_dict() for p in self.phases], "figures": self.figures,
-                "stopped_in": self.stopped_in, "lines": self.lines, "sources": self.sources}
+                "stopped_in": self.stopped_in, "lines": self.lines, "sources": self.sources,
+                "notes": self.notes}
 
 
 class LiveDiagnosis:
@@ -76,11 +78,12 @@ class LiveDiagnosis:
         self._context_seen: set[str] = set()
         self._first_error: Line | None = None
         self._first_error_rank = 0
+        self._late_error: Line | None = None
         self._reported: set[str] = set()
         self._phase_since: float | None = None
         self._hung: set[str] = set()
         self._sources: list[str] = []
-        self._prev_bare_ts: str | None = None
+        self._year: int | None = None  # the year year-full lines show, for year-less vLLM times
 
     # ---------------------------------------------------------------- feeding
     def feed(self, text: str, source: str | None = None, now: float | None = None) -> list[Event]:
@@ -101,6 +104,9 @@ class LiveDiagnosis:
             return events
         if is_bare_timestamp(text):  # consoles that print the time on its own line
             return events
+        if line.ts is not None and self._year is None:  # the first time decides the clock
+            self._year = (year_of(line) or 0) if line.year_known else 0
+        with_year(line, self._year)
         extract_figures(text, self.figures)
         entered = self.tracker.feed(line)
         if entered:
@@ -109,7 +115,11 @@ class LiveDiagnosis:
             events.append(Event(kind, entered, line=sigs.display(line), message=f"entered {entered}"))
         events.extend(self._match(line))
         rank = sigs.error_rank(line)
-        if rank > self._first_error_rank:
+        if self.tracker.current == "ready":
+            # an unknown error once the server is up (a bad request) does not fail the launch
+            if rank and self._late_error is None:
+                self._late_error = line
+        elif rank > self._first_error_rank:
             self._first_error, self._first_error_rank = line, rank
         return events
 
@@ -199,10 +209,14 @@ class LiveDiagnosis:
             outcome = "ready"
         else:
             outcome = "incomplete"
+        notes = []
+        if outcome == "ready" and self._late_error is not None:
+            notes.append(f"an error after the server was ready (a request, not the start): "
+                         f"{sigs.display(self._late_error)}")
         return Diagnosis(outcome=outcome, failure=failure, phases=phases,
                          figures=figures,
                          stopped_in=None if outcome == "ready" else current,
-                         lines=self.count, sources=list(self._sources))
+                         lines=self.count, sources=list(self._sources), notes=notes)
 
     @staticmethod
     def _unrecognised(line: Line) -> Failure:
@@ -220,8 +234,12 @@ def diagnose(text: str, source: str | None = None) -> Diagnosis:
 def merge(logs: Iterable[tuple[str, str]]) -> list[Line]:
     """Lines of several logs of one start, in time order (lines without a time keep their place)."""
     keyed: list[tuple[float, int, int, Line]] = []
-    for file_no, (label, text) in enumerate(logs):
-        parsed = [parse_line(raw, 0, label) for raw in split_lines(text)]
+    files = [(label, [parse_line(raw, 0, label) for raw in split_lines(text)]) for label, text in logs]
+    firsts = [next((ln for ln in lines if ln.ts is not None), None) for _, lines in files]
+    year = 0 if any(f is not None and not f.year_known for f in firsts) else next(
+        (year_of(f) for f in firsts if f is not None), None)
+    for file_no, (label, parsed) in enumerate(files):
+        parsed = [with_year(ln, year) for ln in parsed]
         first = next((ln.ts for ln in parsed if ln.ts is not None), None)
         last = first if first is not None else float("inf")
         for i, line in enumerate(parsed):

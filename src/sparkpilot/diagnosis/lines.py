@@ -39,8 +39,8 @@ VLLM_RE = re.compile(
 UVICORN_RE = re.compile(r"^(?P<level>INFO|WARNING|ERROR|CRITICAL):\s+(?P<msg>.*)$")
 # generic "2024-04-27 10:13:05 | ERROR | stderr | msg" and "2024-04-27 10:13:05,117 ERROR msg"
 GENERIC_TS_RE = re.compile(
-    r"^\[?(?P<ts>\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?)Z?\]?\s*(?:\|\s*)?"
-    r"(?:(?P<level>DEBUG|INFO|WARNING|ERROR|CRITICAL|[DIWEF])\b\s*(?:\|\s*)?)?(?:\w+\s*\|\s*)?(?P<msg>.*)$")
+    r"^\[?(?P<ts>\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?)Z?\]?\s*(?:[|-]\s*)?"
+    r"(?:(?P<level>DEBUG|INFO|WARNING|ERROR|CRITICAL|[DIWEF])\b\s*(?:[|-]\s*)?)?(?:\w+\s*\|\s*)?(?P<msg>.*)$")
 BARE_TS_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?Z?$")
 LEVELS = {"W": "WARNING", "E": "ERROR", "F": "CRITICAL", "I": "INFO", "D": "DEBUG", "WARN": "WARNING"}
 MAX_LINE = 20000
@@ -57,6 +57,7 @@ class Line:
     ts_text: str | None = None    # the timestamp as the log printed it
     source: str | None = None     # which file / node it came from, when several were merged
     index: int = 0
+    year_known: bool = False      # the timestamp carried a year (else year 2000 stands in)
 
 
 def clean(text: str) -> str:
@@ -116,6 +117,7 @@ def parse_line(raw: str, index: int = 0, source: str | None = None) -> Line:
         line.level = LEVELS.get(m["level"], m["level"])
         line.ts_text = m["ts"].replace(",", ".")
         line.ts = parse_ts(m["ts"])
+        line.year_known = m["ts"][4:5] == "-"
         line.text = strip_prefixes(m["msg"]).strip()
         return line
     m = UVICORN_RE.match(text)
@@ -128,6 +130,7 @@ def parse_line(raw: str, index: int = 0, source: str | None = None) -> Line:
         if m and m["ts"]:
             line.ts_text = m["ts"].replace(",", ".")
             line.ts = parse_ts(m["ts"])
+            line.year_known = True
             if m["level"]:
                 line.level = LEVELS.get(m["level"], m["level"])
             line.text = m["msg"].strip()
@@ -136,3 +139,31 @@ def parse_line(raw: str, index: int = 0, source: str | None = None) -> Line:
 
 def is_bare_timestamp(text: str) -> bool:
     return bool(BARE_TS_RE.match(text.strip()))
+
+
+def with_year(line: Line, year: int | None) -> Line:
+    """Put the line's time on the log's clock: `year` is the year the log's first timestamp showed,
+    0 when it showed none (vLLM's `MM-DD HH:MM:SS`): then years are dropped everywhere."""
+    if line.ts is None or year is None:
+        return line
+    try:
+        when = datetime.fromtimestamp(line.ts)
+        if year == 0 and line.year_known:
+            line.ts = when.replace(year=2000).timestamp()
+            line.ts_text = when.strftime("%m-%d %H:%M:%S")
+            line.year_known = False
+        elif year and not line.year_known:
+            line.ts = when.replace(year=year).timestamp()
+            line.year_known = True
+    except (ValueError, OverflowError, OSError):
+        pass
+    return line
+
+
+def year_of(line: Line) -> int | None:
+    if line.ts is None or not line.year_known:
+        return None
+    try:
+        return datetime.fromtimestamp(line.ts).year
+    except (ValueError, OverflowError, OSError):
+        return None

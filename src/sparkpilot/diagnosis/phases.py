@@ -25,7 +25,8 @@ MARKERS: list[tuple[str, re.Pattern[str], bool]] = [(p, re.compile(rx), c) for p
     ("container_start", r"^(?:NVIDIA Release \d|== ?CUDA ?==|CUDA Version \d|vLLM Version \d|NOTE: CUDA Forward Compatibility"
                         r"|Container image Copyright)", False),
     ("ray_cluster", r"(?:Started a local Ray instance|Connecting to existing Ray cluster|Ray runtime started"
-                    r"|Local node IP: |ray start --(?:head|address)|Connected to Ray cluster)", False),
+                    r"|Local node IP: |Connected to Ray cluster|set in the environment variable RAY_ADDRESS"
+                    r"|Started Ray on this node)", False),
     ("engine_init", r"(?:vLLM API server version|non-default args:|^args: Namespace\(|Initializing an? (?:V1 )?LLM engine"
                     r"|Resolved architecture:|Automatically detected platform|Using max model len"
                     r"|distributed_init_method=|NCCL INFO Bootstrap|vLLM is using nccl==|█\s+version \d"
@@ -136,8 +137,8 @@ class PhaseTracker:
                 self._open(nxt, line.ts, line.ts_text)
                 entered = nxt
             break
-        if self.current == "ready" and self.phases[-1].end is None:
-            self.phases[-1].end, self.phases[-1].end_text = line.ts, line.ts_text
+        if self.current == "ready" and self.phases[-1].end is None:  # ready is a moment
+            self.phases[-1].end, self.phases[-1].end_text = self.phases[-1].start, self.phases[-1].start_text
         return entered
 
     def finish(self) -> list[Phase]:
@@ -170,8 +171,13 @@ def _weights(m, f):
 
 
 @figure(r"Loading weights took ([\d.]+) seconds")
-def _load_secs(m, f):
-    f.setdefault("weights_load_seconds", round(_num(m[1]), 2))
+def _read_secs(m, f):
+    f["weights_read_seconds"] = round(_num(m[1]), 2)
+
+
+@figure(r"Time spent downloading weights for \S+: ([\d.]+) seconds")
+def _download(m, f):
+    f["weights_download_seconds"] = round(_num(m[1]), 2)
 
 
 @figure(r"Checkpoint size: ([\d.]+) GiB")
@@ -319,8 +325,12 @@ def extract_figures(text: str, figures: dict[str, Any]) -> None:
 
 
 def finish_figures(figures: dict[str, Any]) -> dict[str, Any]:
-    gib, secs = figures.get("weights_gib"), figures.get("weights_load_seconds")
-    if gib and secs:
+    """GB/s of the weight load: the read time when vLLM printed it, else the load time less any download."""
+    gib = figures.get("weights_gib")
+    secs = figures.get("weights_read_seconds")
+    if not secs and figures.get("weights_load_seconds"):
+        secs = figures["weights_load_seconds"] - figures.get("weights_download_seconds", 0.0)
+    if gib and secs and secs > 0:
         figures["weights_load_gb_per_s"] = round(gib * 1.073741824 / secs, 2)
     return figures
 
