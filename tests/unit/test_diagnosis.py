@@ -343,4 +343,4 @@ def test_download_time_is_not_counted_as_disk_speed():
     assert f["weights_download_seconds"] == 123.5 and f["weights_read_seconds"] == 34.03
     assert f["weights_load_gb_per_s"] == round(f["weights_gib"] * 1.073741824 / 34.03, 2)
     weight_phase = next(p for p in d.phases if p.name == "weight_loading")
-    assert weight_phase.seconds == pytest.approx(170.7, abs=0.1)  # from "Model loading took ... 170.71 seconds"
+    assert weight_phase.seconds == pytest.approx(170.7, abs=1.0)  # log times have 1 s resolution
