@@ -46,6 +46,8 @@ class ProbeResult:
     stdout: str = ""
     stderr: str = ""
     seconds: float = 0.0
+    local_start: float = 0.0      # this machine's clock around the command (for clock offsets)
+    local_end: float = 0.0
 
     def get(self) -> Any:
         return self.na if self.na is not None else self.value
@@ -141,6 +143,7 @@ def run_probe(runner: Any, probe: Probe, timeout: float) -> ProbeResult:
     """Run one probe; TransportError (host gone) propagates, everything else becomes an NA."""
     t = probe.timeout or timeout
     start = time.monotonic()
+    wall = time.time()
     try:
         out = runner.run(list(probe.argv), timeout=t)
     except TransportError:
@@ -150,7 +153,18 @@ def run_probe(runner: Any, probe: Probe, timeout: float) -> ProbeResult:
         return res
     res = classify(probe, out.rc, out.stdout, out.stderr, t)
     res.seconds = getattr(out, "seconds", time.monotonic() - start)
+    res.local_start, res.local_end = wall, time.time()
     return res
+
+
+def clock_offset(facts: HostFacts) -> tuple[float, float] | None:
+    """(offset of the host's clock from this machine's, uncertainty) in seconds; None on
+    recordings or when unknown."""
+    res = facts.results.get("clock")
+    if facts.recorded or res is None or res.value is None or not res.local_end:
+        return None
+    mid = (res.local_start + res.local_end) / 2
+    return res.value.epoch - mid, (res.local_end - res.local_start) / 2
 
 
 def _probe_list(image: str | None) -> list[Probe]:

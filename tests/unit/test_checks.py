@@ -174,3 +174,68 @@ def test_cluster_mismatches_found():
     ev = evaluate(ClusterFacts(hosts=[a, b]))
     status = {c.name: c.status for c in ev.cluster}
     assert status["mtu-match"] == "fail" and status["stack-match"] == "warn" and status["clock-sync"] == "warn"
+
+
+def test_image_cuda_against_driver_cuda():
+    from sparkpilot.probes import image_cuda_probe
+
+    img = case("image-cuda", "cuda_13_0_2_image")
+    h = facts(nvidia_smi_perf="header_driver_cuda")      # a driver whose CUDA is 10.0
+    h.results["image-cuda"] = classify(image_cuda_probe("IMAGE"), 0, img["stdout"], "", 10.0)
+    r = result(h, "stack-versions")
+    assert r.status == "fail" and "needs CUDA 13.0.2" in r.message and r.data["image_cuda"] == "13.0.2"
+    pair = replay("pair/spark-a")                         # driver 580 -> CUDA 13.0
+    pair.results["image-cuda"] = h.results["image-cuda"]
+    assert "needs CUDA" not in result(pair, "stack-versions").message
+
+
+def test_clock_skew_between_live_nodes_warns():
+    from sparkpilot.checks.cluster import check_clock_sync
+    from sparkpilot.probes.clock import Epoch
+    from sparkpilot.facts import ProbeResult
+
+    def node(name, remote, t0, t1):
+        h = facts(chrony="synchronised")
+        h.host = name
+        h.results["clock"] = ProbeResult("clock", ["date", "+%s.%N"], value=Epoch(remote), local_start=t0, local_end=t1)
+        return h
+
+    a = node("a", 1000.02, 1000.0, 1000.04)     # on time (20 ms round trip)
+    b = node("b", 1003.0, 1000.0, 1000.04)      # 3 s ahead
+    r = check_clock_sync(ClusterFacts(hosts=[a, b]))
+    assert r.status == "warn" and "differ by 2.98 s" in r.message
+    r = check_clock_sync(ClusterFacts(hosts=[a, node("c", 1000.03, 1000.0, 1000.04)]))
+    assert r.status == "pass"
+
+
+def test_apply_runs_fix_commands_through_the_runner_only_with_apply(capsys, monkeypatch):
+    import sparkpilot.transport as transport
+    from sparkpilot.cli.main import main
+    from sparkpilot.transport.base import CommandResult
+
+    ran = []
+
+    class Recorder:
+        name = "user@spark"
+
+        def run(self, argv, timeout=10.0):
+            ran.append(list(argv))
+            return CommandResult(0, "", "", 0.0)
+
+        def close(self):
+            pass
+
+    real = transport.connect
+    monkeypatch.setattr(transport, "connect", lambda spec, **kw: Recorder() if spec == "user@spark" else real(spec, **kw))
+    import sparkpilot.cli.doctor as doctor
+
+    plan = doctor._fix_plan
+    # the broken replay's fix plan, as if that host were the live user@spark
+    monkeypatch.setattr(doctor, "_fix_plan", lambda ev: [dict(e, host="user@spark") for e in plan(ev)])
+    assert main(["doctor", "--host", "replay://broken", "--fix"]) == 1
+    assert ran == []                                   # --fix alone changes nothing
+    main(["doctor", "--host", "replay://broken", "--fix", "--apply"])
+    out = capsys.readouterr().out
+    assert ["sudo", "-n", "sh", "-c", "sync; echo 3 > /proc/sys/vm/drop_caches"] in ran
+    assert all(argv[:2] == ["sudo", "-n"] for argv in ran)
+    assert "done: sudo -n sh -c" in out

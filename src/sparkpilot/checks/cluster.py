@@ -6,7 +6,8 @@ from typing import Any
 
 from sparkpilot.checks import CheckResult
 
-MAX_OFFSET_S = 0.1
+MAX_OFFSET_S = 0.1   # chrony's own offset from its reference
+MAX_SKEW_S = 0.5     # measured between nodes over ssh, beyond the measurement's uncertainty
 
 
 def _multi(cluster: Any) -> CheckResult | None:
@@ -97,7 +98,18 @@ def check_clock_sync(cluster: Any) -> CheckResult:
         states[h.host] = {"synchronized": c.synchronized, "offset_s": c.offset_s, "source": c.source}
         if c.synchronized is False or (c.offset_s is not None and abs(c.offset_s) > MAX_OFFSET_S):
             unsynced.append(h.host)
-    data = {"clocks": states}
+    from sparkpilot.facts import clock_offset
+
+    offsets = {h.host: clock_offset(h) for h in cluster.reachable}
+    offsets = {k: v for k, v in offsets.items() if v is not None}
+    data = {"clocks": states, "offsets_s": {k: round(v[0], 3) for k, v in offsets.items()}}
+    if len(offsets) >= 2:
+        lo = min(offsets.items(), key=lambda kv: kv[1][0])
+        hi = max(offsets.items(), key=lambda kv: kv[1][0])
+        skew = hi[1][0] - lo[1][0] - hi[1][1] - lo[1][1]
+        if skew > MAX_SKEW_S:
+            return CheckResult("warn", f"clocks differ by {hi[1][0] - lo[1][0]:.2f} s between {hi[0]} and {lo[0]}",
+                               "sudo timedatectl set-ntp true on every node (or start chrony)", data)
     if unsynced:
         return CheckResult("warn", f"clock not synchronised on {', '.join(unsynced)}: Ray and NCCL timeouts and "
                            "log timestamps disagree between nodes", "sudo timedatectl set-ntp true (or start chrony)",

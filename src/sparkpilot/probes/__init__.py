@@ -32,6 +32,7 @@ unknown "needs passwordless sudo for X", never a prompt.
 | ethtool         | sh -c SCRIPT: for each ${ROOT}/sys/class/net/en*np*: "## NAME" + `ethtool -i NAME` |
 | ethtool-module  | sh -c SCRIPT: for each ${ROOT}/sys/class/net/en*np*: "## NAME" + `sudo -n ethtool -m NAME` |
 | chrony          | chronyc tracking                                                      |
+| clock           | date +%s.%N   (the host's clock, compared with this machine's between nodes) |
 | timedatectl     | timedatectl show                                                      |
 | thermal         | sh -c SCRIPT: "ZONE<TAB>TYPE<TAB>TEMP" for ${ROOT}/sys/class/thermal/thermal_zone* |
 | tegrastats      | sh -c 'sudo -n timeout 3 tegrastats --interval 1000 | head -n 1'  (when tegrastats exists) |
@@ -132,6 +133,7 @@ PROBES: dict[str, Probe] = {p.id: p for p in [
     _p("ethtool-module", ["sh", "-c", _ETHTOOL_M], "netdev:parse_ethtool_m", "ethtool -m", privileged=True),
     _p("chrony", ["chronyc", "tracking"], "clock:parse_chrony_tracking", "chronyc"),
     _p("timedatectl", ["timedatectl", "show"], "clock:parse_timedatectl", "timedatectl"),
+    _p("clock", ["date", "+%s.%N"], "clock:parse_epoch", "date"),
     _p("thermal", ["sh", "-c", _THERMAL], "thermal:parse_thermal_zones", "/sys/class/thermal"),
     _p("tegrastats", ["sh", "-c", _TEGRASTATS], "thermal:parse_tegrastats", "tegrastats", privileged=True,
        timeout=8.0),

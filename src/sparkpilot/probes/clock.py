@@ -35,3 +35,16 @@ def parse_timedatectl(text: str) -> ClockSync:
     if "NTPSynchronized" not in kv:
         raise ValueError("no NTPSynchronized= line")
     return ClockSync("timedatectl", kv["NTPSynchronized"].strip() == "yes")
+
+
+@dataclass
+class Epoch:
+    epoch: float   # seconds since 1970 on the host's clock
+
+
+def parse_epoch(text: str) -> Epoch:
+    """`date +%s.%N`."""
+    t = text.strip()
+    if not re.match(r"^\d+(\.\d+)?$", t):
+        raise ValueError(f"not seconds since the epoch: {t[:30]!r}")
+    return Epoch(float(t))
