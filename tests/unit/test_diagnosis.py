@@ -344,3 +344,14 @@ def test_download_time_is_not_counted_as_disk_speed():
     assert f["weights_load_gb_per_s"] == round(f["weights_gib"] * 1.073741824 / 34.03, 2)
     weight_phase = next(p for p in d.phases if p.name == "weight_loading")
     assert weight_phase.seconds == pytest.approx(170.7, abs=1.0)  # log times have 1 s resolution
+
+
+def test_oom_fix_follows_what_the_log_shows():
+    """Too little free memory (page cache) and too small a budget are both oom_at_startup, with opposite fixes."""
+    budget = diagnose(_read(OWN / "135.log")).failure   # --gpu-memory-utilization 0.15 on a Spark
+    assert budget.cls == "oom_at_startup" and "raise --gpu-memory-utilization" in budget.fix
+    assert "0.15" in budget.message
+    free = diagnose(_read(SHARED / "007.log") if (SHARED / "007.log").exists() else
+                    "ValueError: Free memory on device (3.22/4.0 GiB) on startup is less than desired GPU memory "
+                    "utilization (0.9, 3.6 GiB).").failure
+    assert free.cls == "oom_at_startup" and "drop_caches" in free.fix and "lower --gpu-memory-utilization" in free.fix

@@ -175,6 +175,8 @@ def _figures_rows(f: dict[str, Any]) -> list[tuple[str, str]]:
         if parts:
             text += f" ({', '.join(parts)})"
         rows.append(("weights", text))
+    elif f.get("weights_download_seconds"):
+        rows.append(("weights download", f"{f['weights_download_seconds']} s"))
     if f.get("available_kv_gib") is not None:
         rows.append(("available KV cache", f"{f['available_kv_gib']} GiB"))
     if f.get("kv_cache_tokens") is not None:

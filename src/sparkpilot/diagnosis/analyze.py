@@ -140,11 +140,16 @@ class LiveDiagnosis:
         for sig, hit in hits:
             same = [f for f in self._matches if f.cls == sig.name]
             if same:
-                shown = sigs.display(hit)
-                if len(same[0].evidence) < 3 and shown not in same[0].evidence:
-                    same[0].evidence.append(shown)
-                if sigs.error_rank(hit) == 3 and same[0].primary_rank < 3:
-                    same[0].line, same[0].primary_rank = shown, 3  # show the exception, not its source line
+                first, shown = same[0], sigs.display(hit)
+                if sigs.error_rank(hit) == 3 and first.primary_rank < 3:
+                    # show the exception, not the source line that raised it
+                    if first.line in first.evidence and sigs.is_code_line(first.line or ""):
+                        first.evidence.remove(first.line)
+                    first.line, first.primary_rank = shown, 3
+                    first.evidence.insert(0, shown)
+                elif len(first.evidence) < 3 and shown not in first.evidence and not sigs.is_code_line(hit.text):
+                    first.evidence.append(shown)
+                del first.evidence[3:]
                 continue
             failure = sigs.failure_from(sig, hit)
             failure.primary_rank = sigs.error_rank(hit)
@@ -200,8 +205,14 @@ class LiveDiagnosis:
         if failure is None and self._first_error is not None:
             failure = self._unrecognised(self._first_error)
         figures = finish_figures(dict(self.figures))
-        if failure is not None and failure.cls == "max_model_len_too_long" and figures.get("estimated_max_model_len"):
-            failure.fix = f"{failure.fix} vLLM estimates that {figures['estimated_max_model_len']} tokens fit."
+        if failure is not None:
+            sigs.apply_variant(failure)
+            args = figures.get("non_default_args") or {}
+            if failure.cls == "max_model_len_too_long" and figures.get("estimated_max_model_len"):
+                failure.fix = f"{failure.fix} vLLM estimates that {figures['estimated_max_model_len']} tokens fit."
+            if failure.cls == "oom_at_startup" and "gpu_memory_utilization" in args:
+                failure.message = (f"{failure.message} This launch used --gpu-memory-utilization "
+                                   f"{args['gpu_memory_utilization']}.")
         current = self.tracker.current
         if failure is not None:
             outcome = "failed"

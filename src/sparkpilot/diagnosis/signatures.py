@@ -26,6 +26,7 @@ class Signature:
     rank: int
     patterns: list[re.Pattern[str]] = field(default_factory=list)
     needs: list[re.Pattern[str]] = field(default_factory=list)
+    variants: list[tuple[re.Pattern[str], str, str]] = field(default_factory=list)  # (when, summary, fix)
 
     def match(self, text: str) -> bool:
         return any(rx.search(text) for rx in self.patterns)
@@ -65,8 +66,32 @@ def signatures() -> tuple[Signature, ...]:
             fix=str(entry.get("fix", "")).strip(), prevented_by=list(entry.get("prevented_by") or []),
             rank=int(entry.get("rank", 50)),
             patterns=[re.compile(p) for p in entry.get("patterns") or []],
-            needs=[re.compile(p, re.IGNORECASE) for p in entry.get("needs") or []]))
+            needs=[re.compile(p, re.IGNORECASE) for p in entry.get("needs") or []],
+            variants=[(re.compile(v["when"]), " ".join(str(v.get("summary", entry.get("summary", ""))).split()),
+                       " ".join(str(v.get("fix", entry.get("fix", ""))).split()))
+                      for v in entry.get("variants") or []]))
     return tuple(out)
+
+
+def apply_variant(failure: "Failure") -> "Failure":
+    """Use the cause and fix of the signature variant its evidence shows (e.g. budget vs page cache)."""
+    try:
+        sig = by_name(failure.cls)
+    except KeyError:
+        return failure
+    for when, summary, fix in sig.variants:
+        if any(when.search(text) for text in [failure.line or "", *failure.evidence]):
+            failure.message, failure.fix = summary, fix
+            break
+    return failure
+
+
+CODE_LINE_RE = re.compile(r"(?:^|\] |\) )\s*(?:raise |File \")")
+
+
+def is_code_line(text: str) -> bool:
+    """A traceback's source or frame line (`raise ValueError(...`, `File "..."`), not the error itself."""
+    return bool(CODE_LINE_RE.search(text))
 
 
 def by_name(name: str) -> Signature:
