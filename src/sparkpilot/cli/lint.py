@@ -106,6 +106,8 @@ def _text(findings, ctx, summ) -> None:
         where = f.location or "launch"
         print(mask_secrets(f"{where}: {f.severity}: {f.rule} [{f.id}] {f.message}"))
     counts = ", ".join(f"{summ[s]} {s}{'s' if summ[s] != 1 and s != 'info' else ''}" for s in ("error", "warning", "info"))
+    if not findings:
+        counts = "no findings"
     st = summ["stack"]
     lc = summ["launch"]
     model = summ["model"]

@@ -238,7 +238,9 @@ def _compose(spec: LaunchSpec, edits: list[Any]) -> str:
     svc = doc["services"][o["service"]]
     cmd, entry = svc.get("command"), svc.get("entrypoint")
     shell = isinstance(entry, list) and entry and str(entry[0]).rsplit("/", 1)[-1] in ("bash", "sh")
-    if isinstance(cmd, list) and len(cmd) >= 3 and str(cmd[0]).rsplit("/", 1)[-1] in ("bash", "sh"):
+    if shell and isinstance(cmd, list) and len(cmd) == 1 and len(entry) == 2:
+        svc["command"] = [_shell_text(spec, edits, True)]
+    elif isinstance(cmd, list) and len(cmd) >= 3 and str(cmd[0]).rsplit("/", 1)[-1] in ("bash", "sh"):
         svc["command"] = list(cmd[:2]) + [_shell_text(spec, edits, True)] + list(cmd[3:])
     elif isinstance(cmd, str):
         svc["command"] = _shell_text(spec, edits, per_line=bool(shell))

@@ -157,6 +157,7 @@ def tokenize(text: str, first_line: int = 1, notes: list[str] | None = None) -> 
 def split_commands(text: str, first_line: int = 1, notes: list[str] | None = None) -> list[Command]:
     words = tokenize(text, first_line, notes)
     commands: list[Command] = []
+    joined: list[int] = []
     cur = Command()
     k = 0
     while k < len(words):
@@ -170,6 +171,7 @@ def split_commands(text: str, first_line: int = 1, notes: list[str] | None = Non
             if cur.words and nxt is not None and (
                     (not nxt.op and nxt.text.startswith("-") and not nxt.quoted)
                     or (nxt.op and nxt.text in ("&&", "||", "|"))):
+                joined.append(nxt.line)
                 k = j
                 continue
             if cur.words and cur.words[-1].op:
@@ -191,6 +193,11 @@ def split_commands(text: str, first_line: int = 1, notes: list[str] | None = Non
         k += 1
     if cur.words:
         commands.append(cur)
+    if joined and notes is not None:
+        where = f"command line {joined[0]}" if len(joined) == 1 else f"command lines {joined[0]}-{joined[-1]}"
+        notes.append(f"{where} start with `-` or `&&` but the line before has no trailing `\\`: a shell runs each as "
+                     "a new command (a YAML folded `>` block keeps the newline before a more-indented line); read "
+                     "here as one command, as meant")
     return commands
 
 

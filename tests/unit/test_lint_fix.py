@@ -1,0 +1,89 @@
+"""`lint --fix`: per input kind, the fixed launch still parses as the same kind and the fixed rules
+no longer fire."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sparkpilot.rules.lint import lint_launch
+from sparkpilot.vllm import fix
+from sparkpilot.vllm.parse import parse_argv, parse_text
+
+DATA = Path(__file__).resolve().parent.parent / "data" / "lint"
+
+KINDS = [
+    ("real/eugr-issue29-launch-cluster.sh", "command"),
+    ("real/nvllm-serve-qwen35-agents.sh", "script"),
+    ("real/nemotron-super-launch-server.sh", "docker"),
+    ("real/lephanff-qwen3-coder-30b-nvfp4-docker.sh", "docker"),
+    ("real/timothystewart6-compose-head.yaml", "compose"),
+    ("real/compose-qwen3-32b-fp8-ngc2509.yaml", "compose"),
+    ("real/compose-agent-qwen3-vl-30b-fp8.yaml", "compose"),
+    ("real/eugr-nemotron-3-super-nvfp4-solo.yaml", "recipe"),
+    ("real/sparkrun-gpt-oss-120b.yaml", "recipe"),
+    ("real/4x-spark-cluster-nemotron-3-ultra-nvfp4.yaml", "recipe"),
+    ("cutlass-fp4/fire_flashinfer_moe_fp4_env.yaml", "compose"),
+    ("datacenter-blackwell/fire_arch_list.sh", "script"),
+]
+
+
+def fixed_and_again(path: Path):
+    spec = parse_text(path.read_text(), str(path))
+    findings = lint_launch(spec)
+    edits = [e for f in findings for e in f.edits]
+    text = fix.apply(spec, edits)
+    again = parse_text(text, str(path))
+    return spec, findings, text, again, lint_launch(again)
+
+
+@pytest.mark.parametrize("rel,kind", KINDS, ids=[k[0] for k in KINDS])
+def test_fix_round_trip(rel, kind):
+    path = DATA / rel
+    spec, findings, text, again, left = fixed_and_again(path)
+    assert spec.source_kind == kind and again.source_kind == kind
+    assert again.model == spec.model
+    fixed = {f.rule for f in findings if f.edits}
+    assert fixed, "the case has something to fix"
+    assert not [f.message for f in left if f.rule in fixed]
+    # nothing else of the launch was lost
+    for dest, value in spec.options.items():
+        if dest in ("enforce_eager", "load_format", "mxfp4_backend", "quantization"):
+            continue
+        assert dest in again.options, dest
+
+
+def test_fix_command_from_argv():
+    argv = ["vllm", "serve", "nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B-NVFP4", "--enforce-eager",
+            "--gpu-memory-utilization=0.95", "--trust-remote-code"]
+    spec = parse_argv(argv)
+    findings = lint_launch(spec)
+    text = fix.apply(spec, [e for f in findings for e in f.edits])
+    assert text.startswith("VLLM_NVFP4_GEMM_BACKEND=marlin vllm serve nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B-NVFP4")
+    assert "--gpu-memory-utilization=0.85" in text and "--enforce-eager" not in text
+    assert not [f for f in lint_launch(parse_text(text)) if f.severity == "error"]
+
+
+def test_recipe_fix_keeps_placeholders_and_comments():
+    path = DATA / "real" / "eugr-nemotron-3-super-nvfp4-solo.yaml"
+    spec = parse_text(path.read_text(), str(path))
+    spec.options["gpu_memory_utilization"] = "0.95"   # as if the default said so
+    text = fix.apply(spec, [e for f in lint_launch(spec) for e in f.edits])
+    assert "# source:" in text and "{gpu_memory_utilization}" in text
+    assert "--moe-backend marlin" in text and 'VLLM_ATTENTION_BACKEND: "TRITON_ATTN"' in text
+    assert "gpu_memory_utilization: 0.85" in text
+
+
+def test_script_fix_changes_only_the_vllm_command():
+    path = DATA / "real" / "nemotron-super-launch-server.sh"
+    original = path.read_text()
+    _, _, text, _, _ = fixed_and_again(path)
+    head = original[: original.index("docker run")]
+    assert text.startswith(head)
+    assert "# Notes:" in text and "--moe-backend marlin" in text
+
+
+def test_secrets_are_masked():
+    assert fix.mask_secrets("-e HF_TOKEN=hf_abcdefghijklmnopqrstuvwxyz12") == "-e HF_TOKEN=***"
+    assert fix.mask_secrets("HF_TOKEN=${HF_TOKEN}") == "HF_TOKEN=${HF_TOKEN}"

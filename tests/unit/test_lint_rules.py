@@ -1,0 +1,72 @@
+"""Each lint rule: launches that must fire it and launches that must not (tests/data/lint/<rule>/).
+
+A case file is a launch with header comments: `# source:` (where it comes from), optionally
+`# lint: ARGS` (sparkpilot lint options) and `# expect: severity=LEVEL` for fire_ cases.
+"""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+import pytest
+
+from sparkpilot.rules.lint import lint_launch
+from sparkpilot.rules.modelfacts import parse_model_info
+from sparkpilot.rules.registry import RULES
+from sparkpilot.vllm.parse import parse_text
+
+DATA = Path(__file__).resolve().parent.parent / "data" / "lint"
+CASES = sorted(p for p in DATA.glob("*/*") if p.parent.name != "real" and p.name.startswith(("fire_", "pass_")))
+
+
+def _directives(text: str) -> dict[str, str]:
+    out = {}
+    for line in text.splitlines():
+        if line.startswith("# lint:"):
+            out["lint"] = line.split(":", 1)[1].strip()
+        elif line.startswith("# expect:"):
+            out["expect"] = line.split(":", 1)[1].strip()
+        elif line.startswith("# source:"):
+            out["source"] = line.split(":", 1)[1].strip()
+    return out
+
+
+def run_case(path: Path):
+    text = path.read_text()
+    d = _directives(text)
+    opts = shlex.split(d.get("lint", ""))
+    kw = {}
+    for i, o in enumerate(opts):
+        if o == "--nodes":
+            kw["nodes"] = int(opts[i + 1])
+        elif o == "--stack":
+            kw["stack"] = opts[i + 1]
+        elif o == "--model-info":
+            kw["model_info"] = parse_model_info(opts[i + 1])
+    spec = parse_text(text, str(path))
+    return d, lint_launch(spec, **kw)
+
+
+def test_every_rule_has_fire_and_pass_cases():
+    for _, name, _ in RULES:
+        files = [p.name for p in (DATA / name).iterdir()]
+        assert any(f.startswith("fire_") for f in files), name
+        assert any(f.startswith("pass_") for f in files), name
+
+
+@pytest.mark.parametrize("path", CASES, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_case(path: Path):
+    rule = path.parent.name
+    d, findings = run_case(path)
+    assert d.get("source"), "every case names its source"
+    hits = [f for f in findings if f.rule == rule]
+    if path.name.startswith("fire_"):
+        assert hits, f"{rule} did not fire; got {[f.rule for f in findings]}"
+        for f in hits:
+            assert f.id.startswith("SPL") and f.message and f.fix and f.evidence
+        if "expect" in d:
+            want = dict(kv.split("=", 1) for kv in d["expect"].split())
+            assert want["severity"] in {f.severity for f in hits}, [(f.severity, f.message) for f in hits]
+    else:
+        assert not hits, [f.message for f in hits]
