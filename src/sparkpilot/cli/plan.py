@@ -64,12 +64,16 @@ def resolve_model(model: str, offline: bool):
 
 
 def stack_facts(name: str | None) -> tuple[str | None, str | None]:
-    """(image, vLLM version) of a stack in knowledge/stacks.yaml."""
-    if not name:
-        return None, None
+    """(image, vLLM version) of a stack in knowledge/stacks.yaml (default: its `default` stack)."""
     from sparkpilot import knowledge
 
     entries = knowledge.load("stacks")
+    if not name:
+        default = _default_stack_name()
+        for e in entries:
+            if default and e.get("name") == default:
+                return None, (str(e["vllm"]) if e.get("vllm") else None)
+        return None, None
     for e in entries:
         if name.lower() in (str(e.get("id", "")).lower(), str(e.get("name", "")).lower()):
             return e.get("image"), (str(e["vllm"]) if e.get("vllm") else None)
@@ -77,14 +81,16 @@ def stack_facts(name: str | None) -> tuple[str | None, str | None]:
     raise UsageError(f"unknown stack {name!r} (known: {known})")
 
 
-def _version_at_least(version: str | None, wanted: tuple[int, int]) -> bool:
-    if not version:
-        return False
-    parts = []
-    for piece in version.lstrip("v").split(".")[:2]:
-        digits = "".join(ch for ch in piece if ch.isdigit())
-        parts.append(int(digits or 0))
-    return tuple(parts) >= wanted
+def _default_stack_name() -> str | None:
+    from sparkpilot import knowledge
+
+    path = knowledge.HERE / "stacks.yaml"
+    if not path.exists():
+        return None
+    import yaml
+
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return data.get("default") if isinstance(data, dict) else None
 
 
 def host_nodes(args) -> tuple[list[str], list[Any]]:
@@ -122,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
         max_num_seqs=args.max_num_seqs, max_num_batched_tokens=args.max_num_batched_tokens,
         quantization=args.quantization, memory_gib=args.memory_gib,
         image=args.image or stack_image, node_names=names, node_nets=nets,
-        cudagraph_profiled=_version_at_least(vllm_version, (0, 21)), local_path=local)
+        vllm_version=vllm_version, local_path=local)
     result = plan(req, info)
     data = result.to_dict()
     if args.output:

@@ -35,7 +35,8 @@ class PlanRequest:
     image: str | None = None
     node_names: list[str] = field(default_factory=list)
     node_nets: list[NodeNet | None] = field(default_factory=list)
-    cudagraph_profiled: bool = False    # vLLM >= 0.21 subtracts its CUDA graph estimate
+    cudagraph_profiled: bool | None = None  # vLLM >= 0.21 subtracts its CUDA graph estimate
+    vllm_version: str | None = None     # of the stack (default: the reference's NGC 26.04, 0.19.0)
     local_path: str | None = None
 
 
@@ -117,11 +118,14 @@ def _memory(info: ModelInfo, req: PlanRequest, tp: int, pp: int, total_gib: floa
     if split is None:
         raise UsageError(f"not enough facts about {info.id} to size its weights "
                          "(need the checkpoint size or hidden size, layers, heads and vocabulary)")
-    act = memory.activation_bytes(info, batched, seqs, tp)
+    act = memory.activation_bytes(info, batched, seqs, tp, req.vllm_version)
     nt = memory.non_torch_bytes(tp, pp)
     cg = memory.cudagraph_bytes(info, 2048, pp)
     budget = total_gib * util * GIB
-    avail = budget - split.per_gpu_bytes - act - nt - (cg if req.cudagraph_profiled else 0)
+    profiled = req.cudagraph_profiled
+    if profiled is None:
+        profiled = (memory.version_tuple(req.vllm_version) or (0, 0)) >= (0, 21)
+    avail = budget - split.per_gpu_bytes - act - nt - (cg if profiled else 0)
     return _Memory(split.per_gpu_bytes, split.source, act, nt, cg, budget, int(avail))
 
 

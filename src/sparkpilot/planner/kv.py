@@ -48,12 +48,24 @@ class KVLayout:
         return self.token_bytes * (self.full_layers + self.sliding_layers)
 
 
+# Gated DeltaNet layers (Qwen3-Next, Qwen3.5/3.6) keep their recurrent state in fp32 in vLLM: the
+# attention block sizes vLLM printed for Qwen3.6-35B-A3B (2128 and 2144 tokens with 2 and 3 MTP
+# tokens, shared/data/memory/130 and 134) match a bf16 conv state plus an fp32 recurrent state,
+# about 1.96x the all-bf16 state the model facts give.
+GDN_FP32_STATE_FACTOR = 1.955
+
+
+def gated_delta_net(info: ModelInfo) -> bool:
+    mt = (info.model_type or "").lower()
+    return mt.startswith("qwen3_next") or mt.startswith("qwen3_5") or mt.startswith("qwen3_6")
+
+
 def layout(info: ModelInfo, tp: int, pp: int, kv_cache_dtype: str | None, block_size: int | None = None) -> KVLayout:
     """The KV layout of the largest pipeline stage on one TP rank."""
     n = info.num_hidden_layers or 0
     linear = info.num_linear_layers or 0
     sliding = (info.num_sliding_layers or 0) if info.sliding_window else 0
-    full = max(n - linear - sliding, 0)
+    full = info.num_full_layers if info.num_full_layers is not None else max(n - linear - sliding, 0)
     stage = lambda k: math.ceil(k / pp) if k else 0  # noqa: E731
     eb = kv_dtype_bytes(kv_cache_dtype, info.dtype)
     if info.kv_lora_rank:  # MLA: one latent vector per token, replicated on every TP rank
@@ -74,6 +86,8 @@ def layout(info: ModelInfo, tp: int, pp: int, kv_cache_dtype: str | None, block_
                    token_bytes=token, window=info.sliding_window or 0, block_size=bs)
     if linear:
         state = info.linear_state_bytes_per_seq
+        if state and gated_delta_net(info):
+            state *= GDN_FP32_STATE_FACTOR
         lay.state_bytes = int(state / tp) if state else int(token * bs)
         if lay.state_bytes > token * bs:  # vLLM raises the attention block size (multiple of 16)
             lay.block_size = 16 * cdiv(lay.state_bytes, int(16 * token))

@@ -114,9 +114,10 @@ def build(info: ModelInfo, req: LaunchRequest) -> LaunchSpec:
     base_env = model_env(info, req.quantization)
     multi = len(names) > 1
     executor = req.executor if multi else "single"
-    spec = LaunchSpec(model=req.model, image=req.image, mounts=list(mounts), executor=executor,
-                      source_kind="plan")
     head_env = interconnect_env(nets[0]) if multi else {}
+    spec = _spec(base_argv, {**base_env, **head_env})
+    spec.model, spec.image, spec.mounts, spec.executor = req.model, req.image, list(mounts), executor
+    spec.source_kind = "plan"
     head_ip = head_env.get("VLLM_HOST_IP", "")
     for rank, (name, net) in enumerate(zip(names, nets)):
         env = dict(base_env)
@@ -144,6 +145,15 @@ def build(info: ModelInfo, req: LaunchRequest) -> LaunchSpec:
     spec.argv = list(base_argv) if executor != "native" else spec.nodes[0].argv
     spec.env = dict(spec.nodes[0].env)
     return spec
+
+
+def _spec(argv: list[str], env: dict[str, str]) -> LaunchSpec:
+    """The vLLM command as lint sees it (options by canonical name), when the parser is there."""
+    try:
+        from sparkpilot.vllm.parse import parse_argv
+    except ImportError:  # pragma: no cover - lint's parser ships with the package
+        return LaunchSpec(argv=list(argv), env=dict(env))
+    return parse_argv(argv, env)
 
 
 def _addr(value: str) -> str:

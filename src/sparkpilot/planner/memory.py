@@ -28,11 +28,12 @@ GB10_OS_BASELINE_GIB = 5.64
 SPARK_UTIL_MAX = 0.90          # the reference: never above 0.90
 SPARK_UTIL_SAFE = (0.85, 0.87)  # the reference: 0.85-0.87 in practice
 
-# vLLM's scheduler defaults for `vllm serve` (engine/arg_utils: GPUs with >= 70 GiB get 8192 batched
-# tokens and 1024 sequences; smaller GPUs 2048 and 256).
+# vLLM's scheduler defaults for `vllm serve` (engine/arg_utils): 1024 sequences on GPUs with >= 70 GiB,
+# 256 below; 8192 batched tokens (0.20 logged "max_num_batched_tokens=8192" on a 14.56 GiB T4,
+# shared/data/memory/139; versions before ~0.11 used 2048 on small GPUs and A100s).
 def vllm_default_limits(total_gib: float) -> tuple[int, int]:
     """(max_num_batched_tokens, max_num_seqs) vLLM picks when they are not given."""
-    return (8192, 1024) if total_gib >= 70 else (2048, 256)
+    return (8192, 1024) if total_gib >= 70 else (8192, 256)
 
 
 def default_utilization(max_model_len: int) -> float:
@@ -207,14 +208,38 @@ def weights_per_gpu(info: ModelInfo, tp: int, pp: int, quantization: str | None 
     return WeightSplit(int(total), int(per_gpu), source)
 
 
-# The profiling run's torch peak. Measured: it is dominated by the dummy sampler run over
-# max_num_seqs rows of logits (fp32 logits, probabilities and sort buffers), plus a small share of
-# the forward pass over max_num_batched_tokens. Fitted on vLLM's own figures (see bench/).
-SAMPLER_BYTES_PER_LOGIT = 20.0
-FORWARD_FACTOR = 0.1
+# The profiling run's torch peak: the forward pass over max_num_batched_tokens (hidden states and the
+# MLP's gate/up/act buffers, of which ~60% are live at the peak) plus the dummy sampler run over
+# max_num_seqs rows of logits. Fitted on vLLM's own figures (bench/plan_accuracy.py): ~8 bytes per
+# logit on recent vLLM (cases 108, 115, 120, 131); older V1 builds showed up to ~38 (case 102-106).
+SAMPLER_BYTES_PER_LOGIT = 8.0
+SAMPLER_BYTES_PER_LOGIT_OLD = 38.0   # vLLM < 0.12 (cases 102, 104, 106, 119)
+FORWARD_FACTOR = 0.6
 
 
-def activation_bytes(info: ModelInfo, max_num_batched_tokens: int, max_num_seqs: int, tp: int) -> int:
+def version_tuple(version: str | None) -> tuple[int, int] | None:
+    text = str(version or "").strip().lstrip("v")
+    if not text[:1].isdigit():
+        return None
+    version = text
+    parts = []
+    for piece in str(version).lstrip("v").split(".")[:2]:
+        digits = ""
+        for ch in piece:
+            if not ch.isdigit():
+                break
+            digits += ch
+        parts.append(int(digits or 0))
+    return (parts + [0, 0])[0], (parts + [0, 0])[1]
+
+
+def sampler_bytes_per_logit(vllm_version: str | None) -> float:
+    v = version_tuple(vllm_version)
+    return SAMPLER_BYTES_PER_LOGIT_OLD if v is not None and v < (0, 12) else SAMPLER_BYTES_PER_LOGIT
+
+
+def activation_bytes(info: ModelInfo, max_num_batched_tokens: int, max_num_seqs: int, tp: int,
+                     vllm_version: str | None = None) -> int:
     h = info.hidden_size or 4096
     vocab = info.vocab_size or 32000
     if info.is_moe and info.moe_intermediate_size:
@@ -223,7 +248,7 @@ def activation_bytes(info: ModelInfo, max_num_batched_tokens: int, max_num_seqs:
     else:
         inter = info.intermediate_size or 4 * h
     forward = max_num_batched_tokens * 2 * (4 * h + 3 * inter / tp) * FORWARD_FACTOR
-    sampler = min(max_num_seqs, max_num_batched_tokens) * vocab * SAMPLER_BYTES_PER_LOGIT
+    sampler = min(max_num_seqs, max_num_batched_tokens) * vocab * sampler_bytes_per_logit(vllm_version)
     return int(forward + sampler)
 
 
