@@ -79,3 +79,55 @@ def test_resolve_uses_hub_cache_offline(tmp_path, monkeypatch):
     path.write_text(json.dumps({"config": cfg, "weight_bytes": 16_381_470_720, "weight_bytes_by_dtype": {}}))
     info = models.resolve("someone/qwen3-8b-copy", offline=True)
     assert info.source == "hub" and info.model_type == "qwen3" and info.weight_bytes == 16_381_470_720
+
+
+def test_hub_fetch_reads_config_and_safetensors_metadata(tmp_path, monkeypatch):
+    """The Hub path with huggingface_hub replaced by a local double of the two calls it makes
+    (hf_hub_download -> a file path; get_safetensors_metadata -> files_metadata[*].tensors[*]
+    with dtype and data_offsets, as huggingface_hub documents them). No network."""
+    import json
+    import sys
+    import types
+    from pathlib import Path
+
+    cfg = json.loads((Path(__file__).parent.parent / "data" / "models" / "qwen3_8b_config.json").read_text())["config"]
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    calls = []
+
+    def hf_hub_download(repo_id, filename, **kw):
+        calls.append((repo_id, filename))
+        if filename != "config.json":
+            raise FileNotFoundError(filename)
+        return str(tmp_path / "config.json")
+
+    tensor = types.SimpleNamespace
+    meta = types.SimpleNamespace(files_metadata={
+        "model-00001-of-00002.safetensors": types.SimpleNamespace(tensors={
+            "a": tensor(dtype="BF16", shape=[10, 10], data_offsets=(0, 200)),
+            "b": tensor(dtype="BF16", shape=[5], data_offsets=(200, 210))}),
+        "model-00002-of-00002.safetensors": types.SimpleNamespace(tensors={
+            "c": tensor(dtype="F32", shape=[4], data_offsets=(0, 16))}),
+    })
+    fake = types.ModuleType("huggingface_hub")
+    fake.hf_hub_download = hf_hub_download
+    fake.get_safetensors_metadata = lambda repo_id, **kw: meta
+    monkeypatch.setitem(sys.modules, "huggingface_hub", fake)
+    monkeypatch.setenv("SPARKPILOT_CACHE", str(tmp_path / "cache"))
+
+    info = models.resolve("someone/qwen3-8b-like", offline=False)
+    assert info.source == "hub" and info.model_type == "qwen3"
+    assert info.weight_bytes == 226 and info.extra["weight_bytes_by_dtype"] == {"BF16": 210, "F32": 16}
+    assert ("someone/qwen3-8b-like", "config.json") in calls
+    # cached: offline now works without the module
+    monkeypatch.delitem(sys.modules, "huggingface_hub")
+    again = models.resolve("someone/qwen3-8b-like", offline=True)
+    assert again.weight_bytes == 226
+
+
+def test_hub_without_huggingface_hub_is_a_usage_error(tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setenv("SPARKPILOT_CACHE", str(tmp_path))
+    monkeypatch.setitem(sys.modules, "huggingface_hub", None)     # import fails
+    with pytest.raises(UsageError, match="huggingface_hub is not installed"):
+        models.resolve("someone/not-in-catalog", offline=False)
