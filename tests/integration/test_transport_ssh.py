@@ -134,3 +134,26 @@ def test_host_that_dies_mid_session_is_a_transport_error(sim_factory, monkeypatc
         host.run(["true"], timeout=5)
     assert "\n" not in str(err.value)
     host.close()
+
+
+def test_run_many_in_one_round_trip_matches_run(ssh_env):
+    from sparkpilot.probes import PROBES
+    from sparkpilot.transport.batch import run_many
+
+    argvs = [list(p.argv) for p in PROBES.values()] + [["sleep", "20"], ["sh", "-c", "exit 255"]]
+    with connect(ssh_env.nodes[0].ssh_spec, timeout=5) as host:
+        start = time.monotonic()
+        many = run_many(host, argvs, timeout=2)
+        assert time.monotonic() - start < 8
+        assert many[-2].rc == 124 and many[-1].rc == 255
+        for argv, got in zip(argvs[:-2], many[:-2]):
+            one = host.run(argv, timeout=10)
+            assert got.rc == one.rc, argv
+            if "clock" not in " ".join(argv) and "date" not in " ".join(argv):
+                assert got.stdout == one.stdout, argv
+
+
+def test_run_many_on_a_host_that_is_off(ssh_env):
+    node = node_of(ssh_env, "unreachable")
+    with pytest.raises(TransportError):
+        connect(node.ssh_spec, timeout=2).run_many([["true"], ["true"]], timeout=2)

@@ -154,3 +154,43 @@ def test_local_not_executable_is_126(tmp_path):
 def test_local_empty_argv_is_a_bug():
     with pytest.raises(ValueError):
         LocalRunner().run([])
+
+
+# -- several commands in one round trip (the script runs here under the real sh) -------------------
+
+def test_batch_script_runs_everything_and_frames_any_output():
+    from sparkpilot.transport import batch
+
+    argvs = [
+        ["printf", "no newline"],
+        ["sh", "-c", "echo out; echo err >&2; exit 3"],
+        ["printf", "@@SPARKPILOT-fake 0 0 0 0\\n"],           # output that looks like a frame
+        ["sh", "-c", "head -c 3000 /dev/zero | tr '\\0' 'x'"],
+        ["sparkpilot-no-such-tool"],
+        ["sleep", "30"],
+    ]
+    token = batch.new_token()
+    start = time.monotonic()
+    res = LocalRunner().run(["sh", "-c", batch.script(argvs, 1, token)], timeout=20)
+    assert time.monotonic() - start < 6  # all at once; the sleeper is stopped by `timeout`
+    out = batch.parse(res.stdout.encode(), len(argvs), token, 0.1)
+    assert out[0].stdout == "no newline" and out[0].rc == 0
+    assert (out[1].rc, out[1].stdout, out[1].stderr) == (3, "out\n", "err\n")
+    assert out[2].stdout == "@@SPARKPILOT-fake 0 0 0 0\n"
+    assert out[3].stdout == "x" * 3000
+    assert out[4].rc == 127
+    assert out[5].rc == 124
+
+
+def test_run_many_falls_back_to_run_for_runners_without_it():
+    from sparkpilot.transport.batch import run_many
+
+    res = run_many(LocalRunner(), [["echo", "a"], ["sh", "-c", "exit 4"]], timeout=5)
+    assert [(r.rc, r.stdout) for r in res] == [(0, "a\n"), (4, "")]
+    assert run_many(LocalRunner(), []) == []
+
+
+def test_batch_parse_missing_frames_are_none():
+    from sparkpilot.transport import batch
+
+    assert batch.parse(b"garbage", 2, "SPARKPILOT-x", 0.0) == [None, None]

@@ -187,6 +187,54 @@ class SshRunner:
             raise self._fail(ssh_reason(err, self.spec))
         return CommandResult(rc, out, err, seconds)
 
+    def run_many(self, argvs: Sequence[Sequence[str]], timeout: float = 10.0) -> list[CommandResult]:
+        """Every argv at once in one ssh session (transport/batch.py); results in order.
+
+        Each command has `timeout` (rc 124 when it runs over); commands whose result did not come
+        back (a host without mktemp, a broken frame) are run again one by one with `run`."""
+        from sparkpilot.transport import batch
+
+        argvs = [[str(a) for a in argv] for argv in argvs]
+        if not argvs or any(not a for a in argvs):
+            raise ValueError("empty argv")
+        start = time.monotonic()
+        self.connect()
+        token = batch.new_token()
+        remote = shlex.join(["sh", "-c", batch.script(argvs, timeout, token)])
+        limit = timeout + 10
+        with self._sessions:
+            proc_rc, out, err = self._run_bytes(self.ssh_argv("-T", command=remote), limit)
+        seconds = time.monotonic() - start
+        if proc_rc is None or proc_rc == RC_SSH:
+            if not self.alive():
+                self._connected = False
+                why = ssh_reason(err.decode("utf-8", "replace"), self.spec) if proc_rc else \
+                    f"stopped answering (no reply within {limit:g}s)"
+                raise self._fail(why)
+        results = batch.parse(out, len(argvs), token, seconds)
+        if proc_rc is None:  # the host answers but the batch did not finish: those commands timed out
+            note = f"sparkpilot: timed out after {timeout:g}s on {self.name}\n"
+            return [res or CommandResult(RC_TIMEOUT, "", note, seconds) for res in results]
+        return [res if res is not None else self.run(argv, timeout) for res, argv in zip(results, argvs)]
+
+    def _run_bytes(self, argv: list[str], timeout: float) -> tuple[int | None, bytes, bytes]:
+        import subprocess
+
+        from sparkpilot.transport.local import kill_group
+
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, start_new_session=True)
+        try:
+            out, err = proc.communicate(timeout=timeout)
+            return proc.returncode, out, err
+        except subprocess.TimeoutExpired:
+            kill_group(proc)
+            proc.wait()
+            for pipe in (proc.stdout, proc.stderr):
+                if pipe:
+                    pipe.close()
+            return None, b"", b""
+
     def close(self) -> None:
         with self._lock:
             if self._closed:
