@@ -28,7 +28,7 @@ def infer_nodes(spec: LaunchSpec) -> tuple[int, str]:
 
 def build_context(spec: LaunchSpec, *, nodes: int | None = None, stack: str | None = None,
                   model_info: Any = None) -> LintContext:
-    from sparkpilot.knowledge import load  # noqa: PLC0415
+    from sparkpilot.rules.kb import rules as rule_entries  # noqa: PLC0415
     from sparkpilot.vllm import args as vargs  # noqa: PLC0415
 
     if nodes is not None and nodes < 1:
@@ -45,7 +45,7 @@ def build_context(spec: LaunchSpec, *, nodes: int | None = None, stack: str | No
     quant_flag = spec.options.get("quantization")
     facts = facts_for(spec.model, overrides=overrides, quantization_flag=quant_flag if isinstance(quant_flag, str) else None,
                       model_info=info)
-    meta = {str(e["name"]): e for e in load("rules")}
+    meta = {str(e["name"]): e for e in rule_entries()}
     return LintContext(spec=spec, nodes=n, nodes_why=why, stack=st, stack_why=st_why, model=facts,
                        flags_version=version, table=vargs.table(version) if version else None, meta=meta,
                        nodes_assumed=not nodes and why.startswith("TP x PP"))

@@ -12,12 +12,10 @@ from sparkpilot.errors import UsageError
 
 @functools.lru_cache(maxsize=1)
 def _data() -> dict[str, Any]:
-    import yaml  # noqa: PLC0415
-
     from sparkpilot.knowledge import HERE  # noqa: PLC0415
+    from sparkpilot.rules.kb import read_yaml  # noqa: PLC0415
 
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    return yaml.load((HERE / "stacks.yaml").read_text(encoding="utf-8"), Loader=loader)
+    return read_yaml(str(HERE / "stacks.yaml"))
 
 
 def all_stacks() -> list[dict[str, Any]]:
