@@ -92,6 +92,11 @@ class Node:
     def root(self) -> str:
         return os.path.join(self.dir, "root")
 
+    def nsenter_argv(self, *argv: str) -> list[str]:
+        """argv in this node's network namespace only (no /sys remount, unlike `ip netns exec`):
+        what per-node daemons such as dockerd need (DESIGN.md)."""
+        return ["nsenter", f"--net=/var/run/netns/{self.netns}", *argv]
+
     def exec_argv(self, *argv: str) -> list[str]:
         """argv that runs inside this node's network namespace, with its PATH and host root."""
         env = [f"PATH={self.dir}/bin:/usr/sbin:/usr/bin:/sbin:/bin", f"SPARKPILOT_HOST_ROOT={self.root}"]
