@@ -335,3 +335,14 @@ def test_generator_reads_a_source_tree(tmp_path):
     assert table["--port"]["aliases"] == ["-p"] and table["--port"]["type"] == "int"
     assert table["--api-key"]["nargs"] == "+"
     assert table["--host"]["dest"] == "host" and table["--kv-cache-dtype"]["dest"] == "kv_cache_dtype"
+
+
+def test_abbreviation_vllm_itself_prints():
+    """vLLM's own start-up hint says `--kv-cache-memory=N`: no such flag, but argparse's allow_abbrev
+    accepts it as the unique prefix of --kv-cache-memory-bytes (real log line, see the JSON's source)."""
+    case = json.loads((DATA / "kv_cache_memory_hint.json").read_text())
+    written = re.search(r"`(--kv-cache-memory)=\d+`", case["line"]).group(1)
+    assert flags.lookup(written, NGC_2604) is None
+    assert flags.meta(NGC_2604)["parser"]["allow_abbrev"]
+    assert flags.abbreviation(written, NGC_2604).name == "--kv-cache-memory-bytes"
+    assert flags.abbreviation("--max", NGC_2604) is None  # ambiguous prefix: argparse refuses it
