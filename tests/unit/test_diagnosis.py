@@ -355,3 +355,10 @@ def test_oom_fix_follows_what_the_log_shows():
                     "ValueError: Free memory on device (3.22/4.0 GiB) on startup is less than desired GPU memory "
                     "utilization (0.9, 3.6 GiB).").failure
     assert free.cls == "oom_at_startup" and "drop_caches" in free.fix and "lower --gpu-memory-utilization" in free.fix
+
+
+def test_a_restarting_container_is_noted():
+    once = _read(OWN / "132.log")
+    assert diagnose(once).notes == []
+    twice = diagnose(once + "\n" + once)
+    assert any("2 starts" in n for n in twice.notes)

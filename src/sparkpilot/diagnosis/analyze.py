@@ -10,6 +10,7 @@ Outcome words (CONTRACTS.md): `ready`, `failed`, `incomplete` (stopped before re
 from __future__ import annotations
 
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
@@ -22,6 +23,8 @@ from sparkpilot.diagnosis.signatures import Failure
 HANG_FACTOR = 3.0        # a phase is hung when it runs this many times its expected length ...
 HANG_MIN_EXTRA_S = 120.0  # ... and at least this much longer (real seconds, before scaling)
 HANG_PHASES = ("memory_profiling", "cudagraph_capture")  # where the 590.x graph deadlock shows
+START_RES = [re.compile(r"vLLM API server version \d"), re.compile(r"█\s+version \d"),
+              re.compile(r"^NVIDIA Release \d")]  # each printed once per start
 
 
 def time_scale() -> float:
@@ -79,6 +82,7 @@ class LiveDiagnosis:
         self._first_error: Line | None = None
         self._first_error_rank = 0
         self._late_error: Line | None = None
+        self._starts: dict[tuple[str | None, int], int] = {}  # starts per (source, marker): restarts
         self._reported: set[str] = set()
         self._phase_since: float | None = None
         self._hung: set[str] = set()
@@ -107,6 +111,10 @@ class LiveDiagnosis:
         if line.ts is not None and self._year is None:  # the first time decides the clock
             self._year = (year_of(line) or 0) if line.year_known else 0
         with_year(line, self._year)
+        for kind, rx in enumerate(START_RES):
+            if rx.search(text):
+                key = (line.source, kind)
+                self._starts[key] = self._starts.get(key, 0) + 1
         extract_figures(text, self.figures)
         entered = self.tracker.feed(line)
         if entered:
@@ -221,6 +229,10 @@ class LiveDiagnosis:
         else:
             outcome = "incomplete"
         notes = []
+        restarts = max(self._starts.values(), default=0)
+        if restarts > 1:
+            notes.append(f"this log holds {restarts} starts (a restarting container?): phases and figures "
+                         "mix them; the failure shown is the root cause across all of them")
         if outcome == "ready" and self._late_error is not None:
             notes.append(f"an error after the server was ready (a request, not the start): "
                          f"{sigs.display(self._late_error)}")
