@@ -69,7 +69,7 @@ def test_capabilities(mid):
     assert info.is_gpt_oss == ("gpt-oss" in low)
     if info.is_gpt_oss:
         assert info.quantization == "mxfp4"
-    for marker, scheme in (("nvfp4", "nvfp4"), ("-fp8", "fp8"), ("awq", "awq"), ("gptq", "gptq")):
+    for marker, scheme in (("nvfp4", "nvfp4"), ("-fp4", "nvfp4"), ("-fp8", "fp8"), ("awq", "awq"), ("gptq", "gptq")):
         if marker in low:
             assert info.quantization == scheme, f"{mid}: quantization {info.quantization}"
     if info.quantization is None:
