@@ -93,23 +93,29 @@ def _default_stack_name() -> str | None:
     return data.get("default") if isinstance(data, dict) else None
 
 
-def host_nodes(args) -> tuple[list[str], list[Any]]:
-    """Node names and NodeNet per node from --inventory / --host (through doctor's facts)."""
+def host_nodes(args) -> tuple[list[str], list[Any], str | None]:
+    """Node names, NodeNet per node and the inventory's image, from --inventory / --host (the same
+    facts doctor collects). A host that does not answer stops the plan (exit 1)."""
     if not (args.inventory or args.host):
-        return [], []
+        return [], [], None
     from sparkpilot import facts as facts_mod
     from sparkpilot import interconnect, inventory
 
     inv = inventory.load(args.inventory) if args.inventory else inventory.from_hosts(list(args.host))
-    cluster = facts_mod.collect(inv)
-    hosts = list(getattr(cluster, "hosts", None) or getattr(cluster, "nodes", None) or [])
+    cluster = facts_mod.collect(inv, ping=False)
+    down = [h for h in cluster.hosts if not h.reachable]
+    if down:
+        raise SparkpilotError(f"host {down[0].host} not reachable: {down[0].reason}", EXIT_FINDINGS)
     names, nets = [], []
-    for i, node in enumerate(getattr(inv, "nodes", [])):
-        name = getattr(node, "name", None) or f"spark-{i + 1}"
-        names.append(name)
-        host_facts = hosts[i] if i < len(hosts) else None
-        nets.append(interconnect.node_net(host_facts) if host_facts is not None else None)
-    return names, nets
+    for i, node in enumerate(inv.nodes):
+        names.append(node.name or f"spark-{i + 1}")
+        nets.append(interconnect.node_net(cluster.hosts[i]) if i < len(cluster.hosts) else None)
+    # the head first: its address is the one workers join
+    head = next((i for i, n in enumerate(inv.nodes) if n.role == "head"), 0)
+    if head:
+        names.insert(0, names.pop(head))
+        nets.insert(0, nets.pop(head))
+    return names, nets, inv.image
 
 
 def run(args: argparse.Namespace) -> int:
@@ -119,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
 
     stack_image, vllm_version = stack_facts(args.stack)
     info = resolve_model(args.model, args.offline)
-    names, nets = host_nodes(args)
+    names, nets, inv_image = host_nodes(args)
     local = os.path.abspath(args.model) if os.path.isdir(args.model) else None
     req = PlanRequest(
         model=args.model, nodes=args.nodes or (len(names) or None), tp=args.tp, pp=args.pp,
@@ -127,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
         gpu_memory_utilization=args.gpu_memory_utilization, kv_cache_dtype=args.kv_cache_dtype,
         max_num_seqs=args.max_num_seqs, max_num_batched_tokens=args.max_num_batched_tokens,
         quantization=args.quantization, memory_gib=args.memory_gib,
-        image=args.image or stack_image, node_names=names, node_nets=nets,
+        image=args.image or inv_image or stack_image, node_names=names, node_nets=nets,
         vllm_version=vllm_version, local_path=local)
     result = plan(req, info)
     data = result.to_dict()

@@ -1,0 +1,155 @@
+"""The planner's memory and KV model against what vLLM printed (bench/data/memory, public logs)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from sparkpilot import models
+from sparkpilot.models.info import ModelInfo
+from sparkpilot.planner import PlanRequest, kv, memory, plan
+
+REPO = Path(__file__).resolve().parents[2]
+MEMORY = REPO / "bench" / "data" / "memory"
+CONFIGS = REPO / "tests" / "data" / "plan" / "configs"
+
+
+def case(cid: str) -> dict:
+    return json.loads((MEMORY / f"{cid}.json").read_text())
+
+
+def catalog(mid: str) -> ModelInfo:
+    info = models.lookup(mid)
+    if info is None:
+        pytest.skip(f"{mid} not in the catalog")
+    return info
+
+
+def within(pred: float, obs: float, tol: float) -> bool:
+    return abs(pred - obs) / abs(obs) <= tol
+
+
+@pytest.mark.parametrize("cid,tp", [("108", 2), ("110", 1)])
+def test_qwen3_32b_weights_split_like_vllm(cid, tp):
+    # "Model loading took 30.59 GiB" at TP=2, "61.03 GiB" at TP=1 (RTX PRO 6000 logs)
+    obs = case(cid)["observed"]["model_loading_gib"]
+    split = memory.weights_per_gpu(catalog("Qwen/Qwen3-32B"), tp, 1)
+    assert within(split.per_gpu_bytes / memory.GIB, obs, 0.01)
+
+
+def test_qwen3_32b_tp2_kv_tokens_and_concurrency():
+    c = case("108")  # 95.01 GiB cards, util 0.426, 32768 context: 67,296 tokens, 2.05x
+    p = plan(PlanRequest("Qwen/Qwen3-32B", nodes=2, memory_gib=95.01, gpu_memory_utilization=0.426,
+                         max_model_len=32768, kv_cache_dtype="auto"), catalog("Qwen/Qwen3-32B"))
+    assert within(p.kv_cache_tokens, c["observed"]["kv_cache_tokens"], 0.08)
+    assert within(p.max_concurrency, c["observed"]["max_concurrency"], 0.08)
+    assert p.fits
+
+
+def test_qwen3_32b_one_gpu_does_not_fit_and_needs_two():
+    # the same budget on one card: "Available KV cache memory: -24.42 GiB"
+    p = plan(PlanRequest("Qwen/Qwen3-32B", nodes=1, memory_gib=95.01, gpu_memory_utilization=0.426,
+                         max_model_len=32768, kv_cache_dtype="auto"), catalog("Qwen/Qwen3-32B"))
+    assert not p.fits and "weights" in p.reason
+    assert p.min_nodes == 2
+
+
+def test_qwen2_7b_weights_from_config_values():
+    spec = json.loads((CONFIGS / "qwen2-7b-instruct.json").read_text())
+    info = models.from_config(spec["config"], model_id="Qwen/Qwen2-7B-Instruct")
+    obs = case("115")["observed"]  # "Model loading took 14.2488 GiB" (A100)
+    assert within(memory.weights_per_gpu(info, 1, 1).per_gpu_bytes / memory.GIB, obs["model_loading_gib"], 0.01)
+
+
+def test_fp8_dynamic_on_a_gb10_from_config_values():
+    spec = json.loads((CONFIGS / "qwen2.5-14b-instruct-fp8-dynamic.json").read_text())
+    info = models.from_config(spec["config"], model_id="neuralmagic/Qwen2.5-14B-Instruct-FP8-dynamic")
+    c = case("120")  # GB10, vLLM 0.13 (NGC 26.01): 15.2227 GiB, 332,672 tokens, 10.15x at 32768
+    p = plan(PlanRequest(info.id, nodes=1, gpu_memory_utilization=0.4, max_model_len=32768, kv_cache_dtype="fp8",
+                         max_num_batched_tokens=2048, vllm_version=c["vllm_version"]), info)
+    assert within(p.weights_gib_per_gpu, c["observed"]["model_loading_gib"], 0.01)
+    assert within(p.kv_cache_tokens, c["observed"]["kv_cache_tokens"], 0.08)
+    assert within(p.max_concurrency, c["observed"]["max_concurrency"], 0.08)
+
+
+def test_kv_bytes_per_token_gqa_and_fp8():
+    info = catalog("Qwen/Qwen3-32B")  # 64 layers, 8 KV heads of 128
+    assert kv.layout(info, 1, 1, "auto").bytes_per_token() == 64 * 2 * 8 * 128 * 2
+    assert kv.layout(info, 1, 1, "fp8").bytes_per_token() == 64 * 2 * 8 * 128
+    assert kv.layout(info, 2, 1, "fp8").bytes_per_token() == 64 * 2 * 4 * 128
+    # fewer KV heads than ranks: each rank keeps one head
+    assert kv.layout(ModelInfo(id="x", num_hidden_layers=2, num_attention_heads=64, num_key_value_heads=4,
+                               head_dim=128), 8, 1, "fp8").token_bytes == 2 * 1 * 128
+
+
+def test_mla_kv_is_replicated_over_tp():
+    info = ModelInfo(id="mla", num_hidden_layers=10, num_attention_heads=128, num_key_value_heads=128,
+                     head_dim=192, kv_lora_rank=512, qk_rope_head_dim=64, dtype="bfloat16")
+    one, two = kv.layout(info, 1, 1, "auto"), kv.layout(info, 2, 1, "auto")
+    assert one.token_bytes == two.token_bytes == (512 + 64) * 2
+
+
+def test_hybrid_groups_follow_vllm_padding_rule():
+    # vLLM's own example: gpt-oss-20b + eagle, 12 sliding + 13 full layers -> groups of 13
+    lay = kv.KVLayout(full_layers=13, sliding_layers=12, token_bytes=1024, window=128)
+    size, groups = kv._groups(lay)
+    assert size == 13 and groups == [("full", 1), ("sliding", 1)]
+    # 10 full + 30 Gated DeltaNet layers: groups of 10, three state groups
+    lay = kv.KVLayout(full_layers=10, mamba_layers=30, token_bytes=1024, state_bytes=1 << 20)
+    assert kv._groups(lay) == (10, [("full", 1), ("mamba", 3)])
+
+
+def test_sliding_window_layers_are_capped_at_the_window():
+    info = catalog("openai/gpt-oss-120b")  # 18 full + 18 sliding (128) layers
+    lay = kv.layout(info, 1, 1, "fp8")
+    short, long = kv.need_bytes(lay, 8192, 8192), kv.need_bytes(lay, 131072, 8192)
+    full_only = kv.KVLayout(full_layers=36, token_bytes=lay.token_bytes)
+    assert long < kv.need_bytes(full_only, 131072, 8192) * 0.6
+    assert long > short
+
+
+def test_mamba_state_raises_the_attention_block_size():
+    info = catalog("Qwen/Qwen3-Coder-Next")  # 12 attention + 36 Gated DeltaNet layers
+    lay = kv.layout(info, 1, 1, "fp8")
+    assert lay.mamba_layers == 36 and lay.full_layers == 12
+    assert lay.block_size % 16 == 0 and lay.block_size * lay.token_bytes >= lay.state_bytes
+    # a 1M-token request costs the full layers' KV plus one state page per state group only
+    assert kv.blocks_per_request(lay, 1 << 20, 8192) == -(-(1 << 20) // lay.block_size) + 3
+
+
+def test_max_len_fit_is_the_boundary():
+    lay = kv.layout(catalog("Qwen/Qwen3-8B"), 1, 1, "fp8")
+    avail = 3 * memory.GIB
+    fit = kv.max_len_fit(lay, avail, 8192, 10_000_000)
+    assert kv.need_bytes(lay, fit, 8192) <= avail < kv.need_bytes(lay, fit + lay.block_size, 8192)
+
+
+def test_gpt_oss_mxfp4_loads_larger_than_its_checkpoint():
+    info = catalog("openai/gpt-oss-120b")
+    split = memory.weights_per_gpu(info, 1, 1)
+    # vLLM through Marlin: "Model loading took 65.9651 GiB" (vllm-project/vllm#23278)
+    assert within(split.per_gpu_bytes / memory.GIB, 65.9651, 0.02)
+
+
+def test_shape_bytes_for_fp8_and_int4():
+    info = catalog("meta-llama/Llama-3.3-70B-Instruct")
+    fp8 = memory.shape_weight_bytes(info, "fp8") / memory.GIB
+    # RedHatAI/Llama-3.3-70B-Instruct-FP8-dynamic: "Model loading took 67.72 GiB" (shared memory/104)
+    assert within(fp8, case("104")["observed"]["model_loading_gib"], 0.02)
+    int4 = memory.shape_weight_bytes(info, "gptq")
+    assert int4 < memory.shape_weight_bytes(info, None) * 0.3
+
+
+def test_default_utilisation_lower_at_long_context():
+    assert memory.default_utilization(32768) == 0.87
+    assert memory.default_utilization(65536) == 0.85
+    assert memory.default_utilization(262144) < 0.85
+    assert all(memory.default_utilization(n) <= memory.SPARK_UTIL_MAX for n in (1, 10**7))
+
+
+def test_sampler_profile_depends_on_vllm_version():
+    assert memory.sampler_bytes_per_logit("0.11.0") > memory.sampler_bytes_per_logit("0.19.0")
+    assert memory.sampler_bytes_per_logit("vllm/vllm-openai:latest") == memory.SAMPLER_BYTES_PER_LOGIT
+    assert memory.version_tuple("0.13.0+faa43dbf.nv26.01") == (0, 13)
