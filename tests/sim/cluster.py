@@ -332,7 +332,7 @@ def _netns_list() -> set[str]:
 
 def _teardown(slot: int, netns: list[str], directory: str | None) -> None:
     prefix = f"spk{slot}-"
-    names = set(netns) | {n for n in _netns_list() if n.startswith(prefix)}
+    names = {n for n in _netns_list() if n.startswith(prefix) or n in netns}
     for name in names:  # every process in a node namespace: sshd, sessions, stand-ins
         pids = sh("ip", "netns", "pids", name, check=False).stdout.split()
         for pid in pids:
@@ -340,8 +340,9 @@ def _teardown(slot: int, netns: list[str], directory: str | None) -> None:
                 os.kill(int(pid), signal.SIGKILL)
             except (ProcessLookupError, ValueError):
                 pass
-    if names:
-        ip_batch([f"netns del {name}" for name in sorted(names)])
+    if names:  # -force: go on past a namespace someone else removed meanwhile
+        sh("ip", "-force", "-batch", "-", input="".join(f"netns del {n}\n" for n in sorted(names)),
+           check=False)
     sh("ip", "link", "del", f"spk{slot}-host", check=False)  # normally gone with the hub already
     if directory and os.path.isdir(directory):
         shutil.rmtree(directory, ignore_errors=True)
@@ -367,7 +368,8 @@ def _claim_slot() -> int:
     with open(STATE_DIR / "lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         existing = _netns_list()
-        for slot in range(MAX_SLOTS):
+        free = None
+        for slot in range(MAX_SLOTS):  # reclaim every dead owner's slot, then take the first free
             state = STATE_DIR / f"{slot}.json"
             if state.exists():
                 try:
@@ -380,8 +382,12 @@ def _claim_slot() -> int:
                 _teardown(slot, [], data.get("dir"))
             elif any(n.startswith(f"spk{slot}-") for n in existing):
                 _teardown(slot, [], None)
-            state.write_text(json.dumps({"slot": slot, "owner": os.getpid(), "dir": None, "nodes": []}))
-            return slot
+            if free is None:
+                free = slot
+        if free is not None:
+            (STATE_DIR / f"{free}.json").write_text(
+                json.dumps({"slot": free, "owner": os.getpid(), "dir": None, "nodes": []}))
+            return free
     raise SimError(f"all {MAX_SLOTS} simulated-cluster slots are in use (scripts/sim-cluster stop --all)")
 
 

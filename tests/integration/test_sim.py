@@ -1,0 +1,134 @@
+"""The simulated cluster itself: real ports and MTUs, stand-ins answering the probe table, sshd per
+node, start time, and clean-up that leaves nothing behind (even when a start fails or its owner
+is killed)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from sim import Cluster, SimError
+from sim.cluster import STATE_DIR, _netns_list
+
+pytestmark = pytest.mark.slow
+TESTS = Path(__file__).resolve().parent.parent
+
+
+def in_node(node, *argv: str) -> subprocess.CompletedProcess:
+    return subprocess.run(node.exec_argv(*argv), capture_output=True, text=True, timeout=30)
+
+
+def gone(pid: int, wait: float = 3.0) -> bool:
+    """The process has ended (a zombie waiting for init to reap it counts as ended)."""
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (FileNotFoundError, IndexError):
+            return True
+        if state in ("Z", "X"):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def leftovers(slot: int) -> list[str]:
+    return [n for n in _netns_list() if n.startswith(f"spk{slot}-")]
+
+
+def test_sixteen_nodes_start_quickly_and_all_answer(sim_factory):
+    start = time.monotonic()
+    cluster = sim_factory(["healthy"] * 16, delay_scale=0)
+    took = time.monotonic() - start
+    assert took < 30, f"16 nodes took {took:.1f} s"
+    assert cluster.fabric == "switch"
+    out = subprocess.run(["ssh", "-F", cluster.ssh_config, "-o", "BatchMode=yes", cluster.nodes[15].name,
+                          "hostname"], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0 and out.stdout.strip() == f"spark-{cluster.slot}-15"
+    assert all(n.pid for n in cluster.nodes)
+
+
+def test_ports_are_real_and_df_ping_sees_the_mtu(sim_cluster):
+    ok, bad = sim_cluster.nodes[2], next(n for n in sim_cluster.nodes if n.profile == "mtu-1500")
+    links = {link["ifname"]: link for link in json.loads(in_node(bad, "ip", "-j", "link").stdout)}
+    assert {"enP7s7", "enp1s0f0np0", "enp1s0f1np1", "enP2p1s0f0np0", "enP2p1s0f1np1"} <= set(links)
+    assert links["enp1s0f1np1"]["mtu"] == 9000 and links["enP2p1s0f1np1"]["mtu"] == 1500
+    assert "NO-CARRIER" in links["enp1s0f0np0"]["flags"]
+    addrs = json.loads(in_node(ok, "ip", "-j", "addr", "show", "enp1s0f1np1").stdout)
+    assert addrs[0]["addr_info"][0]["local"] == ok.qsfp_ips["enp1s0f1np1"]
+    good = in_node(ok, "ping", "-M", "do", "-s", "8972", "-c", "1", "-W", "2", sim_cluster.nodes[0].qsfp_ips["enP2p1s0f1np1"])
+    assert good.returncode == 0, good.stdout + good.stderr
+    big = in_node(bad, "ping", "-M", "do", "-s", "8972", "-c", "1", "-W", "2", ok.qsfp_ips["enP2p1s0f1np1"])
+    assert big.returncode != 0 and "mtu=1500" in big.stdout + big.stderr
+
+
+def test_stand_ins_answer_every_probe_of_the_table(sim_cluster):
+    from sparkpilot.probes import PROBES
+
+    node = sim_cluster.nodes[0]
+    unanswered = []
+    for pid, probe in PROBES.items():
+        res = in_node(node, *probe.argv)
+        if "simulated node has no recording" in res.stderr and pid not in ("ethtool-module",):
+            unanswered.append(pid)
+    assert unanswered == []
+    smi = in_node(node, "nvidia-smi", "--query-gpu=bogus")
+    assert smi.returncode == 2 and "no recording" in smi.stderr  # drift shows up, never a silent pass
+
+
+def test_recorded_tree_is_what_probes_read(sim_cluster):
+    gid4 = next(n for n in sim_cluster.nodes if n.profile == "gid-4")
+    base = Path(gid4.root, "sys/class/infiniband/rocep1s0f1/ports/1")
+    assert base.joinpath("gid_attrs/types/4").read_text().strip() == "RoCE v2"
+    assert base.joinpath("gid_attrs/ndevs/4").read_text().strip() == "enp1s0f1np1"
+    assert Path(sim_cluster.nodes[0].root, "proc/meminfo").read_text().startswith("MemTotal:")
+
+
+def test_failed_start_leaves_nothing(monkeypatch):
+    with pytest.raises(ValueError):
+        Cluster.start(["healthy", "no-such-profile"])
+
+    def broken(self):
+        raise SimError("sshd refused to start (test)")
+
+    monkeypatch.setattr(Cluster, "_start_sshds", broken)
+    before = set(_netns_list())
+    with pytest.raises(SimError):
+        Cluster.start(["healthy", "healthy"])
+    assert set(_netns_list()) == before
+
+
+def test_slot_of_a_killed_owner_is_reclaimed():
+    code = ("import sys, time; sys.path.insert(0, %r); from sim import Cluster; "
+            "c = Cluster.start(['healthy', 'healthy'], delay_scale=0); "
+            "print(c.slot, c.nodes[0].pid, flush=True); time.sleep(60)" % str(TESTS))
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    slot, pid = (int(x) for x in proc.stdout.readline().split())
+    assert leftovers(slot)
+    proc.send_signal(signal.SIGKILL)  # no clean-up ran: namespaces and sshd are still there
+    proc.wait()
+    assert leftovers(slot)
+    cluster = Cluster.start(["healthy"], delay_scale=0)  # reclaims the dead owner's slot
+    try:
+        assert gone(pid)
+        if cluster.slot != slot:
+            assert leftovers(slot) == []
+    finally:
+        cluster.stop()
+    assert leftovers(cluster.slot) == []
+
+
+def test_stop_removes_namespaces_processes_and_files(sim_factory):
+    cluster = sim_factory(["healthy", "unreachable"], delay_scale=0)
+    pids = [n.pid for n in cluster.nodes if n.pid]
+    cluster.stop()
+    cluster.stop()  # twice is fine
+    assert leftovers(cluster.slot) == [] and not os.path.exists(cluster.dir)
+    assert all(gone(pid) for pid in pids)
