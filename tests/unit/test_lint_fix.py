@@ -87,3 +87,46 @@ def test_script_fix_changes_only_the_vllm_command():
 def test_secrets_are_masked():
     assert fix.mask_secrets("-e HF_TOKEN=hf_abcdefghijklmnopqrstuvwxyz12") == "-e HF_TOKEN=***"
     assert fix.mask_secrets("HF_TOKEN=${HF_TOKEN}") == "HF_TOKEN=${HF_TOKEN}"
+
+
+K8S = """apiVersion: apps/v1
+kind: Deployment
+metadata: {name: vllm}
+spec:
+  template:
+    spec:
+      containers:
+      - name: vllm
+        image: nvcr.io/nvidia/vllm:26.04-py3
+        command: ["vllm", "serve"]
+        args: ["Qwen/Qwen3-30B-A3B", "--gpu-memory-utilization", "0.95", "--enforce-eager"]
+        env:
+        - {name: VLLM_ATTENTION_BACKEND, value: FLASHINFER}
+"""
+
+
+def test_fix_kubernetes_container():
+    spec = parse_text(K8S, "deploy.yaml")
+    findings = lint_launch(spec)
+    text = fix.apply(spec, [e for f in findings for e in f.edits])
+    again = parse_text(text, "deploy.yaml")
+    assert again.source_kind == "k8s" and again.model == "Qwen/Qwen3-30B-A3B"
+    assert again.env["VLLM_ATTENTION_BACKEND"] == "TRITON_ATTN"
+    assert again.options["moe_backend"] == "marlin" and "enforce_eager" not in again.options
+    fixed = {f.rule for f in findings if f.edits}
+    assert {"gpu-memory-utilization", "enforce-eager", "flashinfer-attention", "moe-backend"} <= fixed
+    assert not [f for f in lint_launch(again) if f.rule in fixed]
+
+
+def test_fix_docker_bash_c():
+    launch = ('docker run --gpus all -e NCCL_NVLS_ENABLE=1 nvcr.io/nvidia/vllm:26.04-py3 bash -c '
+              '"vllm serve openai/gpt-oss-120b --enforce-eager --attention-backend FLASHINFER"\n')
+    spec = parse_text(launch)
+    findings = lint_launch(spec)
+    text = fix.apply(spec, [e for f in findings for e in f.edits])
+    again = parse_text(text)
+    assert again.source_kind == "docker" and again.image == "nvcr.io/nvidia/vllm:26.04-py3"
+    assert again.env["NCCL_NVLS_ENABLE"] == "0"
+    assert again.options["attention_backend"] == "TRITON_ATTN" and "enforce_eager" not in again.options
+    fixed = {f.rule for f in findings if f.edits}
+    assert not [f for f in lint_launch(again) if f.rule in fixed]

@@ -255,12 +255,10 @@ def render(argv: list[str], indent: str = "  ", per_line: bool = True) -> str:
     if not per_line:
         return " ".join(quote(a) for a in argv)
     lines: list[list[str]] = [[]]
+    prev = ""
     for a in argv:
-        if a.startswith("-") and lines[-1] and len(lines) >= 1 and _line_has_head(lines):
+        if a.startswith("-") and lines[-1] and prev.rsplit("/", 1)[-1] not in ("bash", "sh"):
             lines.append([])
         lines[-1].append(quote(a))
+        prev = a
     return (" \\\n" + indent).join(" ".join(p) for p in lines)
-
-
-def _line_has_head(lines: list[list[str]]) -> bool:
-    return bool(lines[0])
