@@ -68,3 +68,15 @@ def test_mxfp4_counts_experts_only():
                                                 "modules_to_not_convert": ["lm_head"]}})
     assert quant.bytes_per_param(fp8, "mlp") == pytest.approx(1 + 4 / 128 ** 2)
     assert quant.bytes_per_param(fp8, "lm_head") == 2
+
+
+def test_hybrid_kv_plus_state_matches_a_measured_gb10_pool():
+    """HowToSpark measured Qwen3.6-35B-A3B (NVFP4, fp8 KV) on a DGX Spark: a 4 GiB vLLM KV pool
+    held 406,424 tokens at max-model-len 262,144, i.e. 2.58 GiB per full-length sequence (quoted
+    in https://github.com/teilomillet/kvfit/blob/b2844661d7f2e52667922de65e5f37787a2e7d7c/docs/dgx-spark.md).
+    Our per-sequence figure (10 full layers of fp8 KV + 30 DeltaNet states) must agree within 1%."""
+    case = json.loads((DATA / "qwen3_6_35b_a3b_config.json").read_text())
+    info = from_config(case["config"], model_id="Qwen/Qwen3.6-35B-A3B")
+    per_seq = info.kv_cache_bytes(262_144, dtype_bytes=1)
+    measured = 4 * 2**30 / (406_424 / 262_144)
+    assert abs(per_seq / measured - 1) < 0.01, (per_seq / 2**30, measured / 2**30)

@@ -44,7 +44,7 @@ class ModelInfo:
     sliding_window: int | None = None        # window of sliding-window layers
     num_sliding_layers: int = 0              # how many layers use the sliding window
     num_linear_layers: int = 0               # linear-attention / Mamba layers (per-sequence state, no per-token KV)
-    linear_state_bytes_per_seq: int | None = None  # state bytes per sequence per such layer, when known
+    linear_state_bytes_per_seq: int | None = None  # state bytes per sequence per such layer (conv in model dtype, recurrent state in mamba_ssm_dtype)
     # weights
     weight_bytes: int | None = None          # total bytes of the checkpoint's tensors
     num_parameters: int | None = None        # total parameters, when published

@@ -136,18 +136,32 @@ def _linear_attn_params(cfg: Config, h: int) -> int:
     return in_proj + conv_dim * kernel + 2 * nv + dv + value_dim * h   # conv, dt_bias+A_log, norm, out
 
 
+def ssm_state_dtype_bytes(cfg: Config, default: int = 2) -> int:
+    """Bytes per element of the recurrent (SSM / DeltaNet) state: the config's mamba_ssm_dtype
+    (Qwen3.5/3.6 ship "float32"), else the model dtype."""
+    for key in ("mamba_ssm_dtype", "mamba_ssm_cache_dtype", "ssm_state_dtype"):
+        v = str(cfg.get(key) or "").lower()
+        if v in ("float32", "fp32"):
+            return 4
+        if v in ("bfloat16", "float16", "bf16", "fp16"):
+            return 2
+    return default
+
+
 def linear_state_bytes(cfg: Config, dtype_bytes: int = 2) -> int | None:
-    """Per-sequence state of one Gated DeltaNet or Mamba2 layer (conv state + recurrent state)."""
+    """Per-sequence state of one Gated DeltaNet or Mamba2 layer: the conv state (model dtype) plus
+    the recurrent state (ssm_state_dtype_bytes)."""
+    state_bytes = ssm_state_dtype_bytes(cfg, dtype_bytes)
     if _i(cfg, "linear_num_value_heads"):
         nk, nv = _i(cfg, "linear_num_key_heads") or 0, _i(cfg, "linear_num_value_heads") or 0
         dk, dv = _i(cfg, "linear_key_head_dim") or 0, _i(cfg, "linear_value_head_dim") or 0
         kernel = _i(cfg, "linear_conv_kernel_dim", default=4) or 4
         conv = (2 * nk * dk + nv * dv) * (kernel - 1)
-        return (conv + nv * dk * dv) * dtype_bytes
+        return conv * dtype_bytes + nv * dk * dv * state_bytes
     if _i(cfg, "mamba_num_heads"):
         d_inner, groups, d_state, kernel, nheads, hdim = _mamba_dims(cfg)
         conv = (d_inner + 2 * groups * d_state) * (kernel - 1)
-        return (conv + nheads * hdim * d_state) * dtype_bytes
+        return conv * dtype_bytes + nheads * hdim * d_state * state_bytes
     return None
 
 
