@@ -37,7 +37,7 @@ unknown "needs passwordless sudo for X", never a prompt.
 | thermal         | sh -c SCRIPT: "ZONE<TAB>TYPE<TAB>TEMP" for ${ROOT}/sys/class/thermal/thermal_zone* |
 | tegrastats      | sh -c 'sudo -n timeout 3 tegrastats --interval 1000 | head -n 1'  (when tegrastats exists) |
 Dynamic (argv depends on facts): image-cuda `docker image inspect --format '{{json .Config.Env}}' IMAGE`,
-ping `ping -M do -s MTU-28 -c 1 -W 2 ADDRESS` (from each node to each peer interconnect address).
+ping `ping -M do -s MTU-28 -c 3 -i 0.2 -W 2 ADDRESS` (a reply to any of the 3 counts) (from each node to each peer interconnect address).
 """
 
 from __future__ import annotations
@@ -57,19 +57,20 @@ def read_file(path: str) -> list[str]:
 
 _GIDS_AWK = (
     'function hx(s,  i,c,v){v=0;for(i=1;i<=length(s);i++){c=index("0123456789abcdef",tolower(substr(s,i,1)));v=v*16+c-1};return v}'
-    '{i=index($0,":");path=substr($0,1,i-1);val=substr($0,i+1);n=split(path,a,"/");k=a[n];w=a[n-1];'
-    'if(w=="gids")g[k]=val;else if(w=="types")t[k]=val;else if(w=="ndevs")d[k]=val}'
-    'END{for(k in g){x=g[k];if(x=="0000:0000:0000:0000:0000:0000:0000:0000")continue;'
+    '{i=index($0,":");path=substr($0,1,i-1);val=substr($0,i+1);n=split(path,a,"/");'
+    'w=a[n-1];if(w=="gids"){d=a[n-4];p=a[n-2]}else{d=a[n-5];p=a[n-3]};k=d SUBSEP p SUBSEP a[n];'
+    'if(w=="gids")g[k]=val;else if(w=="types")t[k]=val;else if(w=="ndevs")nd[k]=val}'
+    'END{for(k in g){x=g[k];if(x=="0000:0000:0000:0000:0000:0000:0000:0000")continue;split(k,f,SUBSEP);'
     'v=(t[k]~/[vV]2/)?"v2":"v1";ip="";if(substr(x,1,30)=="0000:0000:0000:0000:0000:ffff:"){h=substr(x,31);'
     'ip=sprintf("%d.%d.%d.%d",hx(substr(h,1,2)),hx(substr(h,3,2)),hx(substr(h,6,2)),hx(substr(h,8,2)))}'
-    'printf "%s\\t%s\\t%s\\t%s\\t\\t%s  \\t%s\\t%s\\n",dev,port,k,x,ip,v,d[k]}}'
+    'printf "%s\\t%s\\t%s\\t%s\\t\\t%s  \\t%s\\t%s\\n",f[1],f[2],f[3],x,ip,v,nd[k]}}'
 )
+# one grep, one awk, one sort for every device and port (process starts are what a host pays for)
 _GIDS = (
-    'r=' + ROOT + '; printf "DEV\\tPORT\\tINDEX\\tGID\\t\\t\\t\\t\\tIPv4  \\t\\tVER\\tDEV\\n"; '
-    'for p in "$r"/sys/class/infiniband/*/ports/*; do [ -d "$p/gids" ] || continue; '
-    'd=${p%/ports/*}; d=${d##*/}; '
-    '{ grep -H "" "$p"/gids/*; grep -H "" "$p"/gid_attrs/types/*; grep -H "" "$p"/gid_attrs/ndevs/*; } 2>/dev/null '
-    "| awk -v dev=\"$d\" -v port=\"${p##*/}\" '" + _GIDS_AWK + "' | sort -t \"$(printf '\\t')\" -k3,3n; done"
+    'r=' + ROOT + '/sys/class/infiniband; printf "DEV\\tPORT\\tINDEX\\tGID\\t\\t\\t\\t\\tIPv4  \\t\\tVER\\tDEV\\n"; '
+    '[ -d "$r" ] || exit 0; '
+    'grep -H "" "$r"/*/ports/*/gids/* "$r"/*/ports/*/gid_attrs/types/* "$r"/*/ports/*/gid_attrs/ndevs/* 2>/dev/null '
+    "| awk '" + _GIDS_AWK + "' | sort -t \"$(printf '\\t')\" -k1,1 -k2,2n -k3,3n"
 )
 _NETPLAN = (
     'for f in ' + ROOT + '/etc/netplan/*.yaml; do [ -e "$f" ] || continue; '
@@ -80,8 +81,9 @@ _ETHTOOL = ('for d in ' + NETDEV_GLOB + '; do [ -e "$d" ] || continue; n=${d##*/
             'echo "## $n"; ethtool -i "$n" 2>&1; done')
 _ETHTOOL_M = ('for d in ' + NETDEV_GLOB + '; do [ -e "$d" ] || continue; n=${d##*/}; '
               'echo "## $n"; sudo -n ethtool -m "$n" 2>&1; done')
-_THERMAL = ('for z in ' + ROOT + '/sys/class/thermal/thermal_zone*; do [ -e "$z/temp" ] || continue; '
-            'printf "%s\\t%s\\t%s\\n" "${z##*/}" "$(cat "$z/type" 2>/dev/null)" "$(cat "$z/temp" 2>/dev/null)"; done')
+_THERMAL = ('r=' + ROOT + '/sys/class/thermal; grep -H "" "$r"/thermal_zone*/type "$r"/thermal_zone*/temp 2>/dev/null '
+            '| awk \'{i=index($0,":");p=substr($0,1,i-1);v=substr($0,i+1);n=split(p,a,"/");z=a[n-1];'
+            'if(a[n]=="type")t[z]=v;else c[z]=v}END{for(z in c)printf "%s\\t%s\\t%s\\n",z,t[z],c[z]}\' | sort -V')
 _TEGRASTATS = ('command -v tegrastats >/dev/null 2>&1 || { echo "tegrastats: command not found" >&2; exit 127; }; '
                'sudo -n timeout 3 tegrastats --interval 1000 | head -n 1')
 
@@ -147,7 +149,7 @@ def image_cuda_probe(image: str) -> Probe:
 
 def ping_probe(address: str, mtu: int) -> Probe:
     size = max(mtu - 28, 0)
-    return Probe("ping", ("ping", "-M", "do", "-s", str(size), "-c", "1", "-W", "2", address),
+    return Probe("ping", ("ping", "-M", "do", "-s", str(size), "-c", "3", "-i", "0.2", "-W", "2", address),
                  "network:parse_ping", "ping", ok_rc=(0, 1))
 
 
