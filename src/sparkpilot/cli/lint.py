@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from sparkpilot.cli.common import add_format, print_json
+from sparkpilot.cli.common import add_format
 from sparkpilot.errors import EXIT_FINDINGS, EXIT_OK, UsageError
 
 MAX_BYTES = 4 * 1024 * 1024
@@ -89,14 +89,22 @@ def run(args: argparse.Namespace) -> int:
     if args.fix:
         return _fix(spec, findings, args, filename, select, ignore)
     if args.format == "json":
-        print_json({"findings": [f.to_dict() for f in findings], "summary": summary(findings, ctx)})
+        _print_masked({"findings": [f.to_dict() for f in findings], "summary": summary(findings, ctx)})
     elif args.format == "sarif":
         from sparkpilot.rules.sarif import sarif  # noqa: PLC0415
 
-        print_json(sarif(findings, filename))
+        _print_masked(sarif(findings, filename))
     else:
         _text(findings, ctx, summary(findings, ctx))
     return EXIT_FINDINGS if any(f.severity == "error" for f in findings) else EXIT_OK
+
+
+def _print_masked(data) -> None:
+    import json  # noqa: PLC0415
+
+    from sparkpilot.vllm.fix import mask_secrets  # noqa: PLC0415
+
+    sys.stdout.write(mask_secrets(json.dumps(data, indent=2, ensure_ascii=False, default=str)) + "\n")
 
 
 def _text(findings, ctx, summ) -> None:

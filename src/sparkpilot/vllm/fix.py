@@ -325,7 +325,6 @@ def _recipe(spec: LaunchSpec, edits: list[Any]) -> str:
     env_updates = _env_edits(edits)
     flag_edits = [e for e in edits if e.op != "set_env"]
     # rewrite the command with its template words (placeholders kept)
-    words, _ = _vllm_words(spec)
     new_vllm = edit_vllm(spec, flag_edits, placeholders)
     cmd_text = doc["command"]
     cmd = o["command"]

@@ -16,7 +16,7 @@ from typing import Any
 
 from sparkpilot.errors import UsageError
 from sparkpilot.vllm import args as vargs
-from sparkpilot.vllm.launchspec import FlagUse, LaunchSpec
+from sparkpilot.vllm.launchspec import FlagUse, LaunchSpec, NodeLaunch
 from sparkpilot.vllm.shell import ASSIGN, Command, Word, expand, expand_words, split_commands
 
 # docker run options that take a value (the rest are booleans such as -d, -i, -t, --rm).
@@ -43,11 +43,11 @@ def parse_argv(argv: list[str], env: dict[str, str] | None = None, *, version: s
         raise UsageError(f"no vLLM command found in `{' '.join(argv[:4])}...`: expected `vllm serve MODEL ...`, "
                          "`python -m vllm.entrypoints.openai.api_server ...` or `docker run ... IMAGE vllm serve ...`")
     spec.source_kind = "docker" if spec.origin.get("docker") else "command"
-    for i, use in enumerate(spec.flag_uses):
+    for use in spec.flag_uses:
         use.location = f"arg {use.index + 1}"
         spec.locations.setdefault(use.dest, use.location)
-        del i
     _infer_nodes(spec)
+    _head_node(spec)
     return spec
 
 
@@ -72,7 +72,20 @@ def parse_text(text: str | bytes, filename: str | None = None, *, version: str |
         spec = parse_script(text, filename, version=version)
     spec.filename = filename
     _infer_nodes(spec)
+    _head_node(spec)
     return spec
+
+
+def _head_node(spec: LaunchSpec) -> None:
+    """The node the launch runs on (the head of a cluster): what `up` would start there."""
+    if spec.nodes:
+        return
+    o = spec.origin or {}
+    docker = None
+    if o.get("docker") and o.get("words"):
+        docker = [w.text for w in o["words"]]
+    spec.nodes = [NodeLaunch(name="head", role="head", argv=list(spec.argv), env=dict(spec.env),
+                             mounts=list(spec.mounts), docker_run=docker)]
 
 
 def _mostly_binary(text: str) -> bool:
