@@ -47,7 +47,6 @@ def parse_argv(argv: list[str], env: dict[str, str] | None = None, *, version: s
         use.location = f"arg {use.index + 1}"
         spec.locations.setdefault(use.dest, use.location)
     _infer_nodes(spec)
-    _head_node(spec)
     return spec
 
 
