@@ -30,9 +30,17 @@ def check_peer_reachable(cluster: Any) -> CheckResult:
     bad = [p for p in cluster.pings if p.ok is False]
     unknown = [p for p in cluster.pings if p.ok is None]
     if bad:
-        p = bad[0]
-        return CheckResult("fail", f"{len(bad)} of {len(rows)} don't-fragment pings failed, e.g. {p.source} -> "
-                           f"{p.address} with {p.size} bytes: {p.detail}",
+        by_target: dict[str, list] = {}
+        for p in bad:
+            by_target.setdefault(f"{p.address} ({p.target})", []).append(p)
+        parts = []
+        for target, ps in list(by_target.items())[:3]:
+            srcs = sorted({p.source for p in ps})
+            parts.append(f"to {target} from {srcs[0]}" + (f" and {len(srcs) - 1} more" if len(srcs) > 1 else "")
+                         + f": {ps[0].detail}")
+        more = f"; {len(by_target) - 3} more addresses" if len(by_target) > 3 else ""
+        return CheckResult("fail", f"{len(bad)} of {len(rows)} don't-fragment pings at {bad[0].size} bytes failed: "
+                           + "; ".join(parts) + more,
                            "check the cable, the addresses and MTU 9000 on both ends", {"pings": rows})
     if unknown:
         p = unknown[0]
