@@ -70,3 +70,30 @@ def test_case(path: Path):
             assert want["severity"] in {f.severity for f in hits}, [(f.severity, f.message) for f in hits]
     else:
         assert not hits, [f.message for f in hits]
+
+
+def test_rules_apply_only_to_stacks_they_cover():
+    from sparkpilot.rules import stacks
+
+    ngc_0111 = stacks.get("ngc-26.01")
+    assert stacks.applies({"stacks": "all", "vllm": "any"}, ngc_0111)
+    assert not stacks.applies({"stacks": "all", "vllm": ">=0.17.1"}, ngc_0111)
+    assert stacks.applies({"stacks": ["ngc"], "vllm": ">=0.11.1,<0.20"}, ngc_0111)
+    assert not stacks.applies({"stacks": ["eugr"]}, ngc_0111)
+    # the knowledge base's own entries all name their stacks and versions
+    from sparkpilot.rules.kb import rules
+
+    for entry in rules():
+        assert {"stacks", "vllm", "driver"} <= set(entry["applies_to"]), entry["name"]
+        assert entry["severity"] in ("error", "warning", "info")
+        assert {"summary", "why", "example", "fix", "evidence"} <= set(entry), entry["name"]
+
+
+def test_stack_from_image():
+    from sparkpilot.rules import stacks
+
+    assert stacks.resolve(None, "nvcr.io/nvidia/vllm:26.03-py3")[0]["vllm"] == "0.17.1"
+    assert stacks.resolve(None, "vllm/vllm-openai:v0.20.1")[0]["vllm"] == "0.20.1"
+    assert stacks.resolve(None, "vllm-node")[0]["name"] == "eugr"
+    assert stacks.resolve(None, None)[0]["name"] == "ngc-26.04"
+    assert stacks.resolve("ngc-26.03", "vllm-node")[0]["name"] == "ngc-26.03"

@@ -68,6 +68,8 @@ def lint_launch(spec: LaunchSpec, *, nodes: int | None = None, stack: str | None
             continue
         if keys & skipped:
             continue
+        if not stacks_mod.applies(ctx.meta.get(name, {}).get("applies_to"), ctx.stack):
+            continue
         findings.extend(check(ctx))
     findings.sort(key=lambda f: (ORDER.get(f.severity, 3), f.id))
     return findings

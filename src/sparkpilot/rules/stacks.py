@@ -101,3 +101,26 @@ def _ngc_from_index(image: str) -> dict[str, Any]:
         return {"vllm": v, "summary": f"NGC vLLM {tag}: version not published here; judged as {later[0]} (vLLM {v}), "
                                      "the nearest later release"}
     return {}
+
+
+def applies(applies_to: dict[str, Any] | None, stack: dict[str, Any]) -> bool:
+    """Whether a rule's applies_to (stacks: names/families or "all"; vllm: a range such as ">=0.17.1",
+    or "any") covers this stack. An unknown vLLM version is covered."""
+    if not applies_to:
+        return True
+    names = applies_to.get("stacks", "all")
+    if names not in ("all", None) and stack.get("name") not in names and stack.get("family") not in names:
+        return False
+    rng = str(applies_to.get("vllm") or "any")
+    version = stack.get("vllm")
+    if rng == "any" or not version:
+        return True
+    return all(_compare(version, cond.strip()) for cond in rng.split(",") if cond.strip())
+
+
+def _compare(version: str, cond: str) -> bool:
+    m = re.match(r"(>=|<=|==|>|<)\s*(\S+)", cond)
+    if not m:
+        return True
+    a, b = _key(version), _key(m.group(2))
+    return {">=": a >= b, "<=": a <= b, "==": a == b, ">": a > b, "<": a < b}[m.group(1)]
