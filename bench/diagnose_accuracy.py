@@ -71,7 +71,7 @@ def expected_of(label: dict, class_names: set[str]) -> tuple[str, str | None, se
 
 def evaluate(dirs: list[Path]) -> dict:
     sys.path.insert(0, str(REPO / "src"))
-    from sparkpilot.diagnosis.analyze import diagnose
+    from sparkpilot.diagnosis.analyze import diagnose_many
     from sparkpilot.diagnosis.signatures import signatures
 
     class_names = {s.name for s in signatures()}
@@ -79,13 +79,14 @@ def evaluate(dirs: list[Path]) -> dict:
     for folder in dirs:
         if not folder.is_dir():
             continue
-        for log in sorted(folder.glob("*.log")):
-            meta = log.with_suffix(".json")
-            if not meta.exists():
-                continue
+        for meta in sorted(folder.glob("*.json")):
             label = json.loads(meta.read_text(encoding="utf-8"))
+            files = [folder / f for f in label.get("files") or [meta.with_suffix(".log").name]]
+            if not all(f.exists() for f in files):
+                continue
             outcome, cls, phases = expected_of(label, class_names)
-            d = diagnose(log.read_text(encoding="utf-8", errors="replace"))
+            d = diagnose_many([(f.stem, f.read_text(encoding="utf-8", errors="replace")) for f in files])
+            log = meta
             found_cls = d.failure.cls if d.failure else None
             found_phases = {p.name for p in d.phases}
             cases.append({

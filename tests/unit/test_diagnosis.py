@@ -37,7 +37,7 @@ def _cases():
     out = []
     for folder in (SHARED, OWN):
         if folder.is_dir():
-            out += [pytest.param(p, id=f"{folder.parent.parent.name}-{p.stem}") for p in sorted(folder.glob("*.log"))]
+            out += [pytest.param(p, id=f"{folder.parent.parent.name}-{p.stem}") for p in sorted(folder.glob("*.json"))]
     return out
 
 
@@ -45,14 +45,15 @@ def _read(path: Path) -> str:
     return path.read_text(encoding="utf-8", errors="replace")
 
 
-@pytest.mark.parametrize("log", _cases())
-def test_labelled_log(log: Path):
+@pytest.mark.parametrize("meta", _cases())
+def test_labelled_log(meta: Path):
     bench = _bench()
-    label = json.loads(log.with_suffix(".json").read_text())
+    label = json.loads(meta.read_text())
     outcome, cls, phases = bench.expected_of(label, {s.name for s in signatures()})
-    if log.stem in KNOWN_MISSES and log.parent == OWN:
-        pytest.xfail(KNOWN_MISSES[log.stem])
-    d = diagnose(_read(log))
+    if meta.stem in KNOWN_MISSES and meta.parent == OWN:
+        pytest.xfail(KNOWN_MISSES[meta.stem])
+    files = [meta.parent / f for f in label.get("files") or [meta.with_suffix(".log").name]]
+    d = diagnose_many([(f.stem, _read(f)) for f in files])
     assert (d.outcome, d.failure.cls if d.failure else None) == (outcome, cls)
     assert {p.name for p in d.phases} == phases
     if d.failure is not None:
@@ -70,7 +71,8 @@ def test_labels_keep_their_sources():
     for meta in OWN.glob("*.json"):
         label = json.loads(meta.read_text())
         assert label["source"]["url"].startswith("https://github.com/"), meta
-        assert meta.with_suffix(".log").exists()
+        for name in label.get("files") or [meta.with_suffix(".log").name]:
+            assert (OWN / name).exists(), name
 
 
 def test_ready_log_figures_match_label_facts():
@@ -208,7 +210,8 @@ def test_merge_of_node_logs_is_time_ordered():
     merged = diagnose_many([("worker", rest), ("head", head)])
     assert merged.outcome == whole.outcome == "ready"
     assert [p.name for p in merged.phases] == [p.name for p in whole.phases]
-    assert merged.figures == whole.figures
+    assert {k: v for k, v in merged.figures.items() if k != "nodes"} == whole.figures
+    assert set(merged.figures["nodes"]) == {"head", "worker"}
     assert merged.sources == ["head", "worker"] or set(merged.sources) == {"head", "worker"}
 
 
@@ -362,3 +365,13 @@ def test_a_restarting_container_is_noted():
     assert diagnose(once).notes == []
     twice = diagnose(once + "\n" + once)
     assert any("2 starts" in n for n in twice.notes)
+
+
+def test_two_node_start_phases_span_both_nodes_and_head_figures_lead():
+    """Anemll/dspark-vllm-gx10: head and worker logs of one TP=2 start over RoCE."""
+    d = diagnose_many([("head", _read(OWN / "139-head.log")), ("worker", _read(OWN / "139-worker.log"))])
+    assert d.outcome == "ready"
+    weights = next(p for p in d.phases if p.name == "weight_loading")
+    assert weights.end_text == "07-23 22:40:07"  # the slower node (head) ends the phase
+    assert d.figures["graph_capture_gib"] == 1.66  # the head's, the first log given
+    assert d.figures["nodes"]["worker"]["graph_capture_gib"] == 1.11

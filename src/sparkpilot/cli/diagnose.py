@@ -12,6 +12,7 @@ success); 2 bad input (missing or unreadable file, no such container, malformed 
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 from typing import Any
@@ -90,7 +91,10 @@ def gather(args: argparse.Namespace) -> list[tuple[str, str]]:
         raise UsageError("no log given: pass a file, pipe one in, or use --container NAME")
     if paths.count("-") > 1:
         raise UsageError("stdin ('-') can be read only once")
-    return [(p if p != "-" else "stdin", _read_file(p)) for p in paths]
+    names = [os.path.basename(p) for p in paths]
+    if len(set(names)) < len(names):  # head/service.log and worker/service.log: keep the folders
+        names = list(paths)
+    return [(n if p != "-" else "stdin", _read_file(p)) for n, p in zip(names, paths)]
 
 
 # ----------------------------------------------------------------------------- run
@@ -195,6 +199,17 @@ def _figures_rows(f: dict[str, Any]) -> list[tuple[str, str]]:
         rows.append(("graph capture", text))
     if f.get("init_engine_seconds") is not None:
         rows.append(("engine init", f"{f['init_engine_seconds']} s"))
+    for node, nf in (f.get("nodes") or {}).items():
+        bits = []
+        if nf.get("weights_gib") is not None:
+            bits.append(f"weights {nf['weights_gib']} GiB" + (f" in {nf['weights_load_seconds']} s"
+                                                             if nf.get("weights_load_seconds") else ""))
+        if nf.get("graph_capture_gib") is not None:
+            bits.append(f"graph {nf['graph_capture_gib']} GiB")
+        if nf.get("available_kv_gib") is not None:
+            bits.append(f"KV {nf['available_kv_gib']} GiB")
+        if bits:
+            rows.append((f"node {node}", ", ".join(bits)))
     if f.get("non_default_args"):
         rows.append(("non-default args", _args_text(f["non_default_args"])))
     return rows

@@ -71,8 +71,9 @@ class LiveDiagnosis:
     """Feed lines as they arrive; a failure is reported as soon as its line appears."""
 
     def __init__(self, driver_version: str | None = None, clock=time.monotonic) -> None:
-        self.tracker = PhaseTracker()
+        self.tracker = PhaseTracker()             # the start as a whole (all nodes' lines)
         self.figures: dict[str, Any] = {}
+        self._per_source: dict[str, tuple[PhaseTracker, dict[str, Any]]] = {}  # several node logs
         self.driver_version = driver_version
         self.clock = clock
         self.count = 0
@@ -88,6 +89,7 @@ class LiveDiagnosis:
         self._hung: set[str] = set()
         self._sources: list[str] = []
         self._year: int | None = None  # the year year-full lines show, for year-less vLLM times
+        self.source_order: list[str] = []  # the order the logs were given in (head first)
 
     # ---------------------------------------------------------------- feeding
     def feed(self, text: str, source: str | None = None, now: float | None = None) -> list[Event]:
@@ -116,6 +118,10 @@ class LiveDiagnosis:
                 key = (line.source, kind)
                 self._starts[key] = self._starts.get(key, 0) + 1
         extract_figures(text, self.figures)
+        if line.source is not None:
+            tracker, figs = self._per_source.setdefault(line.source, (PhaseTracker(auto_next=False), {}))
+            tracker.feed(line)
+            extract_figures(text, figs)
         entered = self.tracker.feed(line)
         if entered:
             self._phase_since = self.clock() if now is None else now
@@ -209,10 +215,17 @@ class LiveDiagnosis:
 
     def result(self) -> Diagnosis:
         phases = self.tracker.finish()
+        if len(self._per_source) > 1:
+            phases = self._merged_phases()
         failure = self.best_failure()
         if failure is None and self._first_error is not None:
             failure = self._unrecognised(self._first_error)
         figures = finish_figures(dict(self.figures))
+        if len(self._per_source) > 1:
+            # the first log given (the head) speaks for the start; every node's own figures are kept
+            nodes = {src: finish_figures(dict(figs)) for src, (_, figs) in self._per_source.items()}
+            first = self.source_order[0] if self.source_order else next(iter(nodes))
+            figures = {**figures, **nodes.get(first, {}), "nodes": nodes}
         if failure is not None:
             sigs.apply_variant(failure)
             args = figures.get("non_default_args") or {}
@@ -240,6 +253,18 @@ class LiveDiagnosis:
                          figures=figures,
                          stopped_in=None if outcome == "ready" else current,
                          lines=self.count, sources=list(self._sources), notes=notes)
+
+    def _merged_phases(self) -> list[Phase]:
+        """Per phase over all nodes: from the first node that entered it to the last that left it."""
+        merged: dict[str, Phase] = {}
+        for tracker, _ in self._per_source.values():
+            for p in tracker.finish():
+                m = merged.setdefault(p.name, Phase(p.name))
+                if p.start is not None and (m.start is None or p.start < m.start):
+                    m.start, m.start_text = p.start, p.start_text
+                if p.end is not None and (m.end is None or p.end > m.end):
+                    m.end, m.end_text = p.end, p.end_text
+        return [merged[name] for name in PHASES if name in merged]
 
     @staticmethod
     def _unrecognised(line: Line) -> Failure:
@@ -282,6 +307,7 @@ def diagnose_many(logs: list[tuple[str, str]]) -> Diagnosis:
     if len(logs) == 1:
         return diagnose(logs[0][1])
     live = LiveDiagnosis()
+    live.source_order = [label for label, _ in logs]
     for line in merge(logs):
         live.count += 1
         live.feed_line(line)

@@ -87,7 +87,8 @@ class Phase:
 class PhaseTracker:
     """Feed lines in order; `current` is the phase the start is in."""
 
-    def __init__(self) -> None:
+    def __init__(self, auto_next: bool = True) -> None:
+        self.auto_next = auto_next  # a closing line opens the next phase (off for one node of several)
         self.phases: list[Phase] = []
         self.last_ts: float | None = None
         self.last_ts_text: str | None = None
@@ -132,7 +133,9 @@ class PhaseTracker:
                 cur = name
                 if closes:
                     self._backdate(name, text)
-            if closes and cur == name and ORDER[name] + 1 < len(PHASES):
+            if closes and not self.auto_next and cur == name and self.phases[-1].end is None:
+                self.phases[-1].end, self.phases[-1].end_text = line.ts, line.ts_text
+            if closes and self.auto_next and cur == name and ORDER[name] + 1 < len(PHASES):
                 nxt = PHASES[ORDER[name] + 1]
                 self._open(nxt, line.ts, line.ts_text)
                 entered = nxt
