@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from sim import Cluster, SimError
-from sim.cluster import STATE_DIR, _netns_list
+from sim.cluster import _netns_list
 
 pytestmark = pytest.mark.slow
 TESTS = Path(__file__).resolve().parent.parent
