@@ -8,10 +8,12 @@ from sparkpilot.rules.finding import Edit, Finding
 
 def tp_needs_cluster(ctx: LintContext) -> list[Finding]:
     tp, pp = ctx.spec.tensor_parallel, ctx.spec.pipeline_parallel
-    world = max(1, tp) * max(1, pp)
+    dp = _int(ctx.opt("data_parallel_size")) or 1
+    world = max(1, tp) * max(1, pp) * max(1, dp)
     if world <= ctx.nodes:
         return []
-    what = f"--tensor-parallel-size {tp}" + (f" x --pipeline-parallel-size {pp}" if pp > 1 else "")
+    what = f"--tensor-parallel-size {tp}" + (f" x --pipeline-parallel-size {pp}" if pp > 1 else "") \
+        + (f" x --data-parallel-size {dp}" if dp > 1 else "")
     return [ctx.finding("tp-needs-cluster",
                         f"{what} needs {world} Sparks (one GPU each) but this launch runs on {ctx.nodes} "
                         f"({ctx.nodes_why}); start a cluster or lower the parallel size",
@@ -51,3 +53,10 @@ def nccl_gid_index(ctx: LintContext) -> list[Finding]:
                         f"or `sparkpilot doctor --host USER@SPARK` (3 on the reference's pair){_env_note(ctx)}",
                         severity=sev, location=ctx.where("distributed_executor_backend", "nnodes", "tensor_parallel_size"),
                         edits=[Edit("set_env", "NCCL_IB_GID_INDEX", "3")])]
+
+
+def _int(v) -> int:
+    try:
+        return int(str(v))
+    except (TypeError, ValueError):
+        return 0
