@@ -148,6 +148,12 @@ def _fix(spec, findings, args, filename, select, ignore) -> int:
     if any(e.name == "NCCL_IB_GID_INDEX" for e in edits):
         print("check: NCCL_IB_GID_INDEX=3 is the reference's value; confirm it on each node with "
               "`show_gids | grep <QSFP interface>` or `sparkpilot doctor`", file=sys.stderr)
+    cluster_vars = sorted({e.name for e in edits if e.op == "set_env"
+                           and (e.name.startswith(("NCCL_", "RAY_")))})
+    if cluster_vars and spec.source_kind in ("command", "script"):
+        print(f"note: {', '.join(cluster_vars)} must reach every node: put them in each node's container "
+              "environment before `ray start` (e.g. run_cluster.sh -e VAR=...); on the vLLM command they reach "
+              "this process only", file=sys.stderr)
     if text != fix.mask_secrets(text):
         print("note: secret values are masked in the output (***)", file=sys.stderr)
     again = parse_text(text, filename)

@@ -118,6 +118,8 @@ def parse_script(text: str, filename: str | None = None, *, env: dict[str, str] 
     shell_env: dict[str, str] = {}   # what the script set (for locations and --fix)
     env_lines: dict[str, int] = {}
     hints: list[str] = []
+    cluster_env: dict[str, str] = {}
+    cluster_nodes: int | None = None
     found: LaunchSpec | None = None
     for cmd in commands:
         words = expand_words(cmd.words, env)
@@ -139,6 +141,14 @@ def parse_script(text: str, filename: str | None = None, *, env: dict[str, str] 
         if _is_ray_start(argv):
             hints.append(f"`ray start` at line {cmd.first_line}")
             continue
+        helper = _cluster_helper(argv, cmd.first_line)
+        if helper:
+            hints.append(helper[0])
+            cluster_env.update(helper[1])
+            if helper[2]:
+                cluster_nodes = helper[2]
+            if found is None and find_vllm_args(argv) is None:
+                continue
         if found is None:
             spec = _from_command(Command(words=words, sep=cmd.sep), env, filename=filename, version=version)
             if spec is not None:
@@ -151,6 +161,10 @@ def parse_script(text: str, filename: str | None = None, *, env: dict[str, str] 
         found.locations.setdefault(var, _loc(filename, line))
     found.multi_node_hints.extend(hints)
     found.notes.extend(notes)
+    for k, v in cluster_env.items():   # run_cluster.sh -e: the Ray containers' environment
+        found.env.setdefault(k, v)
+    if cluster_nodes and not found.node_count:
+        found.node_count = cluster_nodes
     if hints and found.executor == "single":
         found.executor = "ray"
     found.origin.update({"kind": "script", "text": text, "script_env": shell_env})
@@ -158,6 +172,23 @@ def parse_script(text: str, filename: str | None = None, *, env: dict[str, str] 
     found.source_kind = kind or ("docker" if found.origin.get("docker") else
                                  "command" if nlines <= 1 or len(commands) == 1 else "script")
     return found
+
+
+def _cluster_helper(argv: list[str], line: int) -> tuple[str, dict[str, str], int | None] | None:
+    """vLLM's own Ray helpers: examples/online_serving/run_cluster.sh (Ray in docker, `-e` env for the
+    containers) and multi-node-serving.sh leader --ray_cluster_size=N (Kubernetes LWS)."""
+    names = [a.rsplit("/", 1)[-1] for a in argv]
+    if "run_cluster.sh" in names:
+        env = {}
+        for i, a in enumerate(argv[:-1]):
+            if a in ("-e", "--env") and ASSIGN.match(argv[i + 1]):
+                m = ASSIGN.match(argv[i + 1])
+                env[m.group(1)] = m.group(2)
+        return f"run_cluster.sh (Ray in docker) at line {line}", env, None
+    if "multi-node-serving.sh" in names and "leader" in argv:
+        size = next((a.split("=", 1)[1] for a in argv if a.startswith("--ray_cluster_size=")), "")
+        return f"multi-node-serving.sh leader (Ray) at line {line}", {}, int(size) if size.isdigit() else None
+    return None
 
 
 def _is_ray_start(argv: list[str]) -> bool:
