@@ -143,10 +143,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--strict", action="store_true", help="exit 1 when a target fails")
     ap.add_argument("--importtime", action="store_true", help="list the costliest imports of lint")
     ap.add_argument("--format", choices=("text", "json"), default="text")
+    ap.add_argument("--wait-idle", type=float, default=0, metavar="S",
+                    help="first wait up to S seconds for the 1-minute load average to drop below the CPU count")
     args = ap.parse_args(argv)
     if args.runs < 1:
         ap.error("--runs must be >= 1")
 
+    cpus = os.cpu_count() or 1
+    deadline = time.time() + args.wait_idle
+    while hasattr(os, "getloadavg") and os.getloadavg()[0] >= cpus and time.time() < deadline:
+        time.sleep(5)
     sp, sp_note = find_sparkpilot(args.sparkpilot)
     sr, sr_note = find_sparkrun(args.sparkrun)
     cases = {"sparkpilot --help": sp + ["--help"],
@@ -186,7 +192,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"typical launch: {' '.join(LINT_LAUNCH)}")
         load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
         print(f"each: median of {args.runs} new processes (after one warm-up run), interleaved; "
-              f"load average {load:.1f} on {os.cpu_count()} CPUs\n")
+              f"load average {load:.1f} on {cpus} CPUs")
+        if load >= cpus:
+            print("note: the machine was busy while measuring: the figures are noisy (try --wait-idle 300)")
+        print()
         print(f"{'command':<30} {'median':>8} {'min':>8} {'max':>8}  exit")
         for k, v in res.items():
             print(f"{k:<30} {v['median']:>7.3f}s {v['min']:>7.3f}s {v['max']:>7.3f}s  {v['exit']}")
