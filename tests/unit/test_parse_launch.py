@@ -180,3 +180,12 @@ def test_heuristic_without_flag_table(monkeypatch):
                        "--max-num-seqs", "4", "-tp", "2"])
     assert spec.options == {"enforce_eager": True, "kv_cache_dtype": "fp8", "enable_prefix_caching": True,
                             "max_num_seqs": "4", "tensor_parallel_size": "2"}
+
+
+def test_vllm_cluster_helpers():
+    flow = real("playbook-two-sparks-flow.sh")
+    assert flow.executor == "ray" and flow.env["RAY_memory_monitor_refresh_ms"] == "0"
+    assert any("run_cluster.sh" in h for h in flow.multi_node_hints)
+    lws = parse_text((REAL.parent / "formats" / "vllm-docs-lws.yaml").read_text(), "lws.yaml")
+    assert lws.source_kind == "k8s" and lws.node_count == 2
+    assert lws.options["pipeline_parallel_size"] == "2" and lws.image == "docker.io/vllm/vllm-openai:latest"
