@@ -161,6 +161,9 @@ def parse_script(text: str, filename: str | None = None, *, env: dict[str, str] 
         found.locations.setdefault(var, _loc(filename, line))
     found.multi_node_hints.extend(hints)
     found.notes.extend(notes)
+    image = cluster_env.pop("<image>", None)
+    if image and "$" not in image and not found.image:
+        found.image = image
     for k, v in cluster_env.items():   # run_cluster.sh -e: the Ray containers' environment
         found.env.setdefault(k, v)
     if cluster_nodes and not found.node_count:
@@ -184,6 +187,9 @@ def _cluster_helper(argv: list[str], line: int) -> tuple[str, dict[str, str], in
             if a in ("-e", "--env") and ASSIGN.match(argv[i + 1]):
                 m = ASSIGN.match(argv[i + 1])
                 env[m.group(1)] = m.group(2)
+        at = names.index("run_cluster.sh")
+        if at + 1 < len(argv) and not argv[at + 1].startswith("-"):
+            env["<image>"] = argv[at + 1]   # run_cluster.sh IMAGE HEAD_IP --head|--worker PATH [docker args]
         return f"run_cluster.sh (Ray in docker) at line {line}", env, None
     if "multi-node-serving.sh" in names and "leader" in argv:
         size = next((a.split("=", 1)[1] for a in argv if a.startswith("--ray_cluster_size=")), "")
