@@ -95,27 +95,40 @@ def find_sparkrun(given: str | None) -> tuple[list[str] | None, str]:
     return [str(exe)], f"sparkrun {SPARKRUN_VERSION} in {SPARKRUN_VENV}"
 
 
-def run_once(argv: list[str]) -> tuple[float, int, str]:
+def _child_cpu() -> float:
+    try:
+        import resource  # noqa: PLC0415 - POSIX only
+    except ImportError:
+        return float("nan")
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+def run_once(argv: list[str]) -> tuple[float, float, int, str]:
+    """(wall seconds, CPU seconds of the child, exit code, stderr) of one new process."""
     env = dict(os.environ, NO_COLOR="1", COLUMNS="100")
-    t0 = time.perf_counter()
+    c0, t0 = _child_cpu(), time.perf_counter()
     p = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
                        stdin=subprocess.DEVNULL)
-    return time.perf_counter() - t0, p.returncode, p.stderr.decode(errors="replace")
+    return time.perf_counter() - t0, _child_cpu() - c0, p.returncode, p.stderr.decode(errors="replace")
 
 
 def measure(cases: dict[str, list[str]], runs: int) -> dict[str, dict]:
     """Median of `runs` new processes per case, interleaved so that load on the machine hits all alike."""
     times: dict[str, list[float]] = {k: [] for k in cases}
+    cpu: dict[str, list[float]] = {k: [] for k in cases}
     status: dict[str, tuple[int, str]] = {}
     for name, argv in cases.items():  # one warm-up each: the page cache, not the interpreter
-        _, rc, err = run_once(argv)
+        _, _, rc, err = run_once(argv)
         status[name] = (rc, err)
     for _ in range(runs):
         for name, argv in cases.items():
-            dt, rc, err = run_once(argv)
+            dt, dc, rc, err = run_once(argv)
             times[name].append(dt)
+            cpu[name].append(dc)
             status[name] = (rc, err)
     return {k: {"median": statistics.median(v), "min": min(v), "max": max(v), "runs": len(v),
+                "cpu_median": statistics.median(cpu[k]),
                 "exit": status[k][0], "stderr": status[k][1].strip().splitlines()[-1:] or [""]}
             for k, v in times.items()}
 
@@ -196,9 +209,11 @@ def main(argv: list[str] | None = None) -> int:
         if load >= cpus:
             print("note: the machine was busy while measuring: the figures are noisy (try --wait-idle 300)")
         print()
-        print(f"{'command':<30} {'median':>8} {'min':>8} {'max':>8}  exit")
+        print(f"{'command':<30} {'median':>8} {'min':>8} {'max':>8} {'cpu':>8}  exit")
         for k, v in res.items():
-            print(f"{k:<30} {v['median']:>7.3f}s {v['min']:>7.3f}s {v['max']:>7.3f}s  {v['exit']}")
+            print(f"{k:<30} {v['median']:>7.3f}s {v['min']:>7.3f}s {v['max']:>7.3f}s "
+                  f"{v['cpu_median']:>7.3f}s  {v['exit']}")
+        print("(median, min, max: wall time; cpu: median user+sys CPU time of the process)")
         print()
         for c in checks:
             val = "-" if c["value"] is None else c["value"]
