@@ -299,80 +299,15 @@ def collect(inventory_or_runners: Any, timeout: float = 10.0, image: str | None 
 
 
 def interconnect_addresses(facts: HostFacts) -> list[str]:
-    """The node's interconnect addresses: from the inventory, else the IPv4 of its QSFP ports with a link."""
-    if facts.interconnect:
-        return list(facts.interconnect)
-    links = facts.get("ip-addr")
-    if not links:
-        return []
-    return [a.split("/")[0] for ln in links.links if ln.is_qsfp and ln.carrier for a in ln.ipv4]
+    from sparkpilot.pings import interconnect_addresses as addrs
 
-
-def _mtu_towards(facts: HostFacts, address: str) -> int | None:
-    import ipaddress
-
-    links = facts.get("ip-addr")
-    if not links:
-        return None
-    for ln in links.links:
-        for a in ln.ipv4:
-            try:
-                if ipaddress.ip_address(address) in ipaddress.ip_interface(a).network:
-                    return ln.mtu
-            except ValueError:
-                continue
-    qsfp = [ln.mtu for ln in links.links if ln.is_qsfp and ln.carrier and ln.mtu]
-    return min(qsfp) if qsfp else None
+    return addrs(facts)
 
 
 def run_pings(cluster: ClusterFacts, runners: dict[int, Any], timeout: float) -> list[PingResult]:
-    jobs = []
-    for i, src in enumerate(cluster.hosts):
-        if not src.reachable or i not in runners:
-            continue
-        for dst in cluster.hosts:
-            if dst is src or not dst.reachable:
-                continue
-            for addr in interconnect_addresses(dst):
-                mtu = _mtu_towards(src, addr) or 9000
-                jobs.append((runners[i], src, dst, addr, mtu))
+    from sparkpilot.pings import run_pings as run
 
-    def one(job: tuple, res: ProbeResult | None = None) -> PingResult:
-        runner, src, dst, addr, mtu = job
-        probe = ping_probe(addr, mtu)
-        try:
-            res = res or run_probe(runner, probe, min(timeout, 6.0))
-        except TransportError as exc:
-            return PingResult(src.host, dst.host, addr, mtu - 28, None, _one_line(str(exc)))
-        from sparkpilot.probes.network import parse_ping
-
-        try:   # ping prints "local error: message too long" on stderr
-            p = parse_ping(res.stdout + "\n" + res.stderr)
-        except ValueError:
-            reason = res.na.reason if res.na else f"ping printed no statistics (exit {res.rc})"
-            return PingResult(src.host, dst.host, addr, mtu - 28, None, reason)
-        detail = "reply" if p.ok else (p.error or "no reply")
-        return PingResult(src.host, dst.host, addr, mtu - 28, p.ok, detail)
-
-    if not jobs:
-        return []
-    by_source: dict[int, list[tuple]] = {}
-    for job in jobs:
-        by_source.setdefault(id(job[1]), []).append(job)
-
-    def from_source(group: list[tuple]) -> list[PingResult]:
-        runner, src = group[0][0], group[0][1]
-        if not src.recorded:   # every ping of this node in one remote command
-            try:
-                batched = run_batched(runner, [ping_probe(j[3], j[4]) for j in group], min(timeout, 6.0))
-            except TransportError as exc:
-                return [PingResult(src.host, j[2].host, j[3], j[4] - 28, None, _one_line(str(exc))) for j in group]
-            if batched is not None:
-                return [one(j, r) for j, r in zip(group, batched)]
-        return [one(j) for j in group]
-
-    with ThreadPoolExecutor(max_workers=min(16, len(by_source))) as pool:
-        return [p for rs in pool.map(from_source, by_source.values()) for p in rs]
+    return run(cluster, runners, timeout)
 
 
 def collect_runners(runners: Iterable[Any], **kw: Any) -> ClusterFacts:

@@ -239,3 +239,28 @@ def test_apply_runs_fix_commands_through_the_runner_only_with_apply(capsys, monk
     assert ["sudo", "-n", "sh", "-c", "sync; echo 3 > /proc/sys/vm/drop_caches"] in ran
     assert all(argv[:2] == ["sudo", "-n"] for argv in ran)
     assert "done: sudo -n sh -c" in out
+
+
+def test_ping_pattern_all_pairs_small_ring_plus_head_large():
+    from sparkpilot.pings import pairs
+
+    assert len(pairs(2)) == 2 and len(pairs(4)) == 12
+    p16 = pairs(16)
+    assert len(p16) <= 16 + 2 * 15
+    for n in range(16):   # every node sends and receives
+        assert any(i == n for i, _ in p16) and any(j == n for _, j in p16)
+
+
+def test_peer_reachable_fails_on_a_real_mtu_error():
+    from sparkpilot.checks.cluster import check_peer_reachable
+    from sparkpilot.facts import PingResult
+    from sparkpilot.probes.network import parse_ping
+
+    bad = case("ping", "df_9000_over_mtu_1500")
+    p = parse_ping(bad["stdout"])
+    a, b = replay("pair/spark-a"), replay("pair/spark-b")
+    cluster = ClusterFacts(hosts=[a, b], pings=[
+        PingResult(a.host, b.host, "192.168.100.11", 8972, p.ok, p.error or "no reply"),
+        PingResult(b.host, a.host, "192.168.100.10", 8972, True, "reply")])
+    r = check_peer_reachable(cluster)
+    assert r.status == "fail" and "message too long, mtu=1500" in r.message and "192.168.100.11" in r.message

@@ -37,7 +37,8 @@ unknown "needs passwordless sudo for X", never a prompt.
 | thermal         | sh -c SCRIPT: "ZONE<TAB>TYPE<TAB>TEMP" for ${ROOT}/sys/class/thermal/thermal_zone* |
 | tegrastats      | sh -c 'sudo -n timeout 3 tegrastats --interval 1000 | head -n 1'  (when tegrastats exists) |
 Dynamic (argv depends on facts): image-cuda `docker image inspect --format '{{json .Config.Env}}' IMAGE`,
-ping `ping -M do -s MTU-28 -c 3 -i 0.2 -W 2 ADDRESS` (a reply to any of the 3 counts) (from each node to each peer interconnect address).
+ping `ping -M do -s MTU-28 -c 1 -W 1 ADDRESS`, again with `-c 3 -i 0.2 -W 2` when unanswered
+(sparkpilot/pings.py: all pairs up to 4 nodes, else a ring plus head <-> every node) (from each node to each peer interconnect address).
 """
 
 from __future__ import annotations
@@ -147,9 +148,10 @@ def image_cuda_probe(image: str) -> Probe:
                  "packages:parse_image_env", "docker")
 
 
-def ping_probe(address: str, mtu: int) -> Probe:
+def ping_probe(address: str, mtu: int, count: int = 1) -> Probe:
     size = max(mtu - 28, 0)
-    return Probe("ping", ("ping", "-M", "do", "-s", str(size), "-c", "3", "-i", "0.2", "-W", "2", address),
+    extra = ("-c", "1", "-W", "1") if count == 1 else ("-c", str(count), "-i", "0.2", "-W", "2")
+    return Probe("ping", ("ping", "-M", "do", "-s", str(size), *extra, address),
                  "network:parse_ping", "ping", ok_rc=(0, 1))
 
 

@@ -1,0 +1,105 @@
+"""Don't-fragment pings between nodes over their interconnect addresses (doctor's peer-reachable).
+
+Each node pings its peers' interconnect addresses with `ping -M do -s MTU-28`: a reply means the
+address answers AND a full-size frame crosses the link unfragmented. Up to 4 nodes ping all
+peers; larger clusters ping along a ring (each node its next) plus the head to and from every
+node, so every node is tested as sender and receiver on every rail in O(N) pings instead of O(N^2).
+All pings of one node go in one remote command; a ping that gets no reply is tried again with
+3 packets before it counts as failed.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from sparkpilot.errors import TransportError
+from sparkpilot.probes import ping_probe
+
+ALL_TO_ALL_UP_TO = 4
+
+
+def interconnect_addresses(facts: Any) -> list[str]:
+    """The node's interconnect addresses: from the inventory, else the IPv4 of its QSFP ports with a link."""
+    if facts.interconnect:
+        return list(facts.interconnect)
+    links = facts.get("ip-addr")
+    if not links:
+        return []
+    return [a.split("/")[0] for ln in links.links if ln.is_qsfp and ln.carrier for a in ln.ipv4]
+
+
+def mtu_towards(facts: Any, address: str) -> int | None:
+    links = facts.get("ip-addr")
+    if not links:
+        return None
+    for ln in links.links:
+        for a in ln.ipv4:
+            try:
+                if ipaddress.ip_address(address) in ipaddress.ip_interface(a).network:
+                    return ln.mtu
+            except ValueError:
+                continue
+    qsfp = [ln.mtu for ln in links.links if ln.is_qsfp and ln.carrier and ln.mtu]
+    return min(qsfp) if qsfp else None
+
+
+def pairs(n: int) -> list[tuple[int, int]]:
+    """(source, target) indexes to ping: all pairs up to 4 nodes, else a ring plus head <-> all."""
+    if n <= ALL_TO_ALL_UP_TO:
+        return [(i, j) for i in range(n) for j in range(n) if i != j]
+    out = {(i, (i + 1) % n) for i in range(n)}
+    out |= {(0, j) for j in range(1, n)} | {(j, 0) for j in range(1, n)}
+    return sorted(out)
+
+
+def run_pings(cluster: Any, runners: dict[int, Any], timeout: float) -> list:
+    from sparkpilot.facts import PingResult, _one_line, run_batched, run_probe
+    from sparkpilot.probes.network import parse_ping
+
+    hosts = cluster.hosts
+    jobs = []
+    for i, j in pairs(len(hosts)):
+        src, dst = hosts[i], hosts[j]
+        if not src.reachable or not dst.reachable or i not in runners:
+            continue
+        for addr in interconnect_addresses(dst):
+            jobs.append((runners[i], src, dst, addr, mtu_towards(src, addr) or 9000))
+    if not jobs:
+        return []
+
+    def result(job: tuple, res: Any) -> PingResult:
+        _, src, dst, addr, mtu = job
+        try:   # ping prints "local error: message too long" on stderr
+            p = parse_ping(res.stdout + "\n" + res.stderr)
+        except ValueError:
+            reason = res.na.reason if res.na else f"ping printed no statistics (exit {res.rc})"
+            return PingResult(src.host, dst.host, addr, mtu - 28, None, reason)
+        return PingResult(src.host, dst.host, addr, mtu - 28, p.ok, "reply" if p.ok else (p.error or "no reply"))
+
+    def send(group: list[tuple], count: int) -> list[PingResult]:
+        runner, src = group[0][0], group[0][1]
+        probes = [ping_probe(j[3], j[4], count) for j in group]
+        wait = min(timeout, 6.0)
+        try:
+            batched = None if src.recorded else run_batched(runner, probes, wait)
+            got = batched if batched is not None else [run_probe(runner, p, wait) for p in probes]
+        except TransportError as exc:
+            return [PingResult(src.host, j[2].host, j[3], j[4] - 28, None, _one_line(str(exc))) for j in group]
+        return [result(j, r) for j, r in zip(group, got)]
+
+    def from_source(group: list[tuple]) -> list[PingResult]:
+        first = send(group, 1)
+        again = [k for k, r in enumerate(first) if r.ok is False and "message too long" not in r.detail]
+        if again:
+            retried = send([group[k] for k in again], 3)
+            for k, r in zip(again, retried):
+                first[k] = r
+        return first
+
+    by_source: dict[int, list[tuple]] = {}
+    for job in jobs:
+        by_source.setdefault(id(job[1]), []).append(job)
+    with ThreadPoolExecutor(max_workers=min(16, len(by_source))) as pool:
+        return [p for rs in pool.map(from_source, by_source.values()) for p in rs]
