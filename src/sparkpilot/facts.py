@@ -130,7 +130,7 @@ def classify(probe: Probe, rc: int | None, stdout: str, stderr: str, timeout: fl
     except Exception as exc:  # noqa: BLE001 - any parser failure is an unknown, never a crash
         reason = f"could not read the output of {tool}: {exc}"
         if rc not in probe.ok_rc:
-            reason = f"{tool} failed (exit {rc}){': ' + err if err else ''}"
+            reason = f"{tool} failed (exit {rc}): {err or exc}"
         res.na = NA(reason[:200])
     return res
 
