@@ -313,6 +313,9 @@ def test_signatures_are_data_with_real_evidence():
         for ev in entry.get("evidence") or []:
             assert ev["source"].startswith(("https://", "../shared/")), ev
             hit = any(rx.search(parse(piece).text) for rx in patterns for piece in split_lines(ev["line"]))
+            if hit:  # the fast literal gate must let every matching line through
+                from sparkpilot.diagnosis.signatures import may_match
+                assert any(may_match(parse(piece).text) for piece in split_lines(ev["line"])), ev["line"]
             assert hit or ev.get("note"), (entry["id"], ev["line"])  # a log line must match its pattern
             matched += hit
         assert matched or not patterns, entry["id"]

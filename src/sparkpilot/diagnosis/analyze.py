@@ -139,6 +139,8 @@ class LiveDiagnosis:
 
     def _match(self, line: Line) -> list[Event]:
         events: list[Event] = []
+        if not sigs.may_match(line.text):
+            return events
         for sig in sigs.signatures():
             if sig.needs and any(rx.search(line.text) for rx in sig.needs):
                 self._context_seen.add(sig.name)

@@ -10,6 +10,7 @@ timestamp when the line has them. Nothing here raises on any input.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -83,6 +84,9 @@ def split_lines(text: str) -> list[str]:
 
 def strip_prefixes(text: str) -> str:
     """Remove every wrapper prefix (repeatedly: a compose prefix before a Ray tag before a vLLM tag)."""
+    first = text[:1]
+    if first and first not in "([>| \t" and not first.isdigit() and "|" not in text[:80]:
+        return text  # no prefix can start here (the common case: a bare vLLM line)
     for _ in range(8):
         before = text
         for rx in PREFIX_RES:
@@ -92,6 +96,7 @@ def strip_prefixes(text: str) -> str:
     return text
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_ts(stamp: str) -> float | None:
     """Seconds on one clock for vLLM's `MM-DD HH:MM:SS[.ms]` (year 2000 when absent) and ISO stamps."""
     stamp = stamp.strip().replace(",", ".").replace("T", " ")

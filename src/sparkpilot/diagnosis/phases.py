@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from sparkpilot.diagnosis.gate import Gate
 from sparkpilot.diagnosis.lines import Line
 
 PHASES = ("container_start", "ray_cluster", "engine_init", "weight_loading", "memory_profiling",
@@ -119,10 +120,17 @@ class PhaseTracker:
 
     def feed(self, line: Line) -> str | None:
         """Returns the name of a phase entered by this line, or None."""
+        global _MARKER_GATE
         if line.ts is not None:
             self.last_ts, self.last_ts_text = line.ts, line.ts_text
         text = line.text
         entered = None
+        if _MARKER_GATE is None:
+            _MARKER_GATE = Gate(rx for _, rx, _ in MARKERS)
+        if not _MARKER_GATE.may_match(text):
+            if self.current == "ready" and self.phases[-1].end is None:
+                self.phases[-1].end, self.phases[-1].end_text = self.phases[-1].start, self.phases[-1].start_text
+            return None
         for name, rx, closes in MARKERS:
             if not rx.search(text):
                 continue
@@ -315,8 +323,17 @@ def _args(m, f):
             f["model"] = args["model"]
 
 
+_FIGURE_GATE: Gate | None = None
+_MARKER_GATE: Gate | None = None
+
+
 def extract_figures(text: str, figures: dict[str, Any]) -> None:
+    global _FIGURE_GATE
     if not text or not any(ch.isdigit() for ch in text):
+        return
+    if _FIGURE_GATE is None:
+        _FIGURE_GATE = Gate(rx for rx, _ in FIGURES)
+    if not _FIGURE_GATE.may_match(text):
         return
     for rx, fn in FIGURES:
         m = rx.search(text)

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from sparkpilot.diagnosis.gate import Gate
 from sparkpilot.diagnosis.lines import Line
 
 
@@ -92,6 +93,16 @@ CODE_LINE_RE = re.compile(r"(?:^|\] |\) )\s*(?:raise |File \")")
 def is_code_line(text: str) -> bool:
     """A traceback's source or frame line (`raise ValueError(...`, `File "..."`), not the error itself."""
     return bool(CODE_LINE_RE.search(text))
+
+
+@functools.lru_cache(maxsize=1)
+def prefilter() -> Gate:
+    """A line must hold one of these literals to match any signature; most lines hold none."""
+    return Gate([rx for sig in signatures() for rx in [*sig.patterns, *sig.needs]])
+
+
+def may_match(text: str) -> bool:
+    return prefilter().may_match(text)
 
 
 def by_name(name: str) -> Signature:
