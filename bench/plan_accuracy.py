@@ -44,7 +44,10 @@ TARGETS = {"weights": (0.02, 0.05), "tokens": (0.08, 0.15)}
 def load_cases(data: Path) -> list[dict]:
     cases = json.loads((data / "plan_cases.json").read_text())["cases"]
     for c in cases:
-        c["memory"] = json.loads((data / "memory" / f"{c['id']}.json").read_text())
+        c["memory"] = json.loads((data / "memory" / f"{c.get('memory_file', c['id'])}.json").read_text())
+        if c.get("observed_override"):
+            c["memory"] = {**c["memory"], "observed": c["observed_override"],
+                           "gpu_memory_utilization": c.get("gpu_memory_utilization")}
     return cases
 
 
@@ -249,7 +252,9 @@ def main(argv: list[str] | None = None) -> int:
         era = "v0" if c.get("engine") == "v0" else ("old" if v is not None and v < (0, 12) else "current")
         rows.append({"id": c["id"], "model": info.id, "gpus": req.nodes, "engine": c.get("engine"), "era": era,
                      "obs": obs, "weights": p.weights_gib_per_gpu, "tokens": tokens, "kv_gib": p.kv_cache_gib_per_gpu,
-                     "fits": p.fits, "note": c.get("note", "")})
+                     "fits": p.fits, "kv_need_gib": p.kv_need_gib, "note": c.get("note", ""),
+                     "margin": (round((obs["kv_gib"] - p.kv_need_gib) / p.kv_need_gib, 3)
+                                if obs["kv_gib"] is not None and p.kv_need_gib else None)})
         jobs.append((c["id"], sparkrun_recipe(info, req), req.memory_gib or GB10_CUDA_TOTAL_GIB, req.nodes))
     sr = run_sparkrun(args.sparkrun, jobs)
     for r in rows:
@@ -293,6 +298,10 @@ def main(argv: list[str] | None = None) -> int:
                   + (f"   target: median <= {med * 100:.0f}%, p90 <= {p90 * 100:.0f}%" if scope == "current" else ""))
     print(f"fit verdict  sparkpilot {summary['fit_right']}/{summary['fit_cases']} right, "
           f"sparkrun {summary['sr_fit_right']}/{summary['fit_cases']}")
+    wrong = [r for r in rows if r["obs"]["fits"] is not None and r["fits"] != r["obs"]["fits"]]
+    for r in wrong:
+        m = "n/a" if r["margin"] is None else f"{r['margin'] * 100:+.1f}%"
+        print(f"  verdict differs on {r['id']}: vLLM's KV cache vs one request's need, margin {m}; {r['note']}")
     if skipped:
         print("\nnot replayed:")
         for cid, why in skipped:

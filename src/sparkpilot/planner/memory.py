@@ -140,8 +140,33 @@ def count_params(info: ModelInfo) -> ParamCount | None:
     return p
 
 
+def _component_bytes(info: ModelInfo, quantization: str | None) -> int | None:
+    """Bytes from the model package's per-component parameter count (linear attention, Mamba,
+    vision towers included) and its quantisation rules; MTP layers are left out (vLLM loads them
+    only for speculative decoding)."""
+    parts = info.extra.get("params_by_component") if isinstance(info.extra, dict) else None
+    if not parts:
+        return None
+    try:
+        from sparkpilot.models.quant import Quant, expected_bytes
+    except ImportError:  # pragma: no cover
+        return None
+    q = quantization or info.quantization
+    quant = Quant(quantization=q, method=info.quant_method, bits=info.quant_bits,
+                  group_size=info.quant_group_size, scheme=info.quant_scheme,
+                  ignored=list(info.quant_ignored or []),
+                  experts_only=bool(info.is_gpt_oss and q == "mxfp4"),
+                  block_scales="block" in (info.quant_scheme or ""))
+    parts = {k: v for k, v in parts.items() if k != "mtp"}
+    return int(expected_bytes(parts, quant, dtype_bytes(info.dtype)))
+
+
 def shape_weight_bytes(info: ModelInfo, quantization: str | None = None) -> int | None:
     """Checkpoint bytes computed from shapes and the quantisation (when bytes are not published)."""
+    if quantization is None or quantization == info.quantization:
+        from_parts = _component_bytes(info, quantization)
+        if from_parts:
+            return from_parts
     p = count_params(info)
     if p is None:
         return None
