@@ -66,7 +66,8 @@ def ssh_reason(stderr: str, spec: HostSpec) -> str:
                 f"or add it with `{keyscan}`")
     if "Permission denied" in text:
         detail = next((ln for ln in lines if "Permission denied" in ln), "Permission denied")
-        return (f"authentication failed ({detail.rstrip('.')}): check the user name "
+        detail = detail[detail.index("Permission denied"):].rstrip(".")  # without "user@host: "
+        return (f"authentication failed ({detail}): check the user name "
                 f"(`user@host`) and that your key is authorized there and loaded (ssh-add)")
     for needle in ("Connection refused", "No route to host", "Connection timed out",
                    "Network is unreachable", "Could not resolve hostname",
