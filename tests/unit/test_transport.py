@@ -63,6 +63,15 @@ def test_connect_picks_the_runner():
         connect("replay://")
 
 
+def test_connect_replay_is_the_recorded_host():
+    from sparkpilot.transport.replay import ReplayRunner
+
+    runner = connect("replay://pair/spark-a")
+    assert isinstance(runner, ReplayRunner)
+    with pytest.raises(UsageError):
+        connect("replay://no-such-recording")
+
+
 def test_ssh_command_line_checks_host_keys_and_never_prompts(tmp_path):
     runner = SshRunner("nvidia@spark-1:2222", connect_timeout=4, ssh_config=str(tmp_path / "cfg"))
     argv = runner.ssh_argv("-T", command="nvidia-smi -L")
