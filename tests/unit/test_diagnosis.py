@@ -15,7 +15,8 @@ import pytest
 
 from sparkpilot.diagnosis import LiveDiagnosis, check_answer, diagnose, diagnose_many, garbage_reason
 from sparkpilot.diagnosis.lines import parse_line, split_lines
-from sparkpilot.diagnosis.phases import PHASES, parse_args_dict
+from sparkpilot.diagnosis.figures import parse_args_dict
+from sparkpilot.diagnosis.phases import PHASES
 from sparkpilot.diagnosis.signatures import signatures
 
 REPO = Path(__file__).resolve().parents[2]

@@ -9,7 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sparkpilot.diagnosis import LiveDiagnosis, diagnose, diagnose_many, garbage_reason
-from sparkpilot.diagnosis.phases import PHASES, parse_args_dict
+from sparkpilot.diagnosis.figures import parse_args_dict
+from sparkpilot.diagnosis.phases import PHASES
 
 REPO = Path(__file__).resolve().parents[2]
 LOGS = sorted((REPO / "tests" / "data" / "logs").glob("*.log"))

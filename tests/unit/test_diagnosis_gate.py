@@ -6,7 +6,8 @@ from pathlib import Path
 
 from sparkpilot.diagnosis.gate import Gate, required_literals
 from sparkpilot.diagnosis.lines import parse_line, split_lines
-from sparkpilot.diagnosis.phases import FIGURES, MARKERS
+from sparkpilot.diagnosis.figures import FIGURES
+from sparkpilot.diagnosis.phases import MARKERS
 from sparkpilot.diagnosis.signatures import signatures
 
 REPO = Path(__file__).resolve().parents[2]

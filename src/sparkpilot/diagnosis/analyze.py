@@ -17,7 +17,8 @@ from typing import Any, Iterable, Mapping
 
 from sparkpilot.diagnosis import signatures as sigs
 from sparkpilot.diagnosis.lines import Line, is_bare_timestamp, parse_line, split_lines, with_year, year_of
-from sparkpilot.diagnosis.phases import PHASES, Phase, PhaseTracker, extract_figures, finish_figures
+from sparkpilot.diagnosis.figures import extract_figures, finish_figures
+from sparkpilot.diagnosis.phases import PHASES, Phase, PhaseTracker
 from sparkpilot.diagnosis.signatures import Failure
 
 HANG_FACTOR = 3.0        # a phase is hung when it runs this many times its expected length ...
