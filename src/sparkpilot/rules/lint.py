@@ -85,5 +85,13 @@ def summary(findings: list[Finding], ctx: LintContext) -> dict[str, Any]:
                   "flags_checked_against": ctx.flags_version},
         "model": {"moe": ctx.model.is_moe, "gpt_oss": ctx.model.is_gpt_oss, "quant": ctx.model.quant,
                   "sources": ctx.model.sources},
-        "notes": list(ctx.spec.notes),
+        "notes": list(ctx.spec.notes) + _launcher_note(ctx),
     }
+
+
+def _launcher_note(ctx: LintContext) -> list[str]:
+    from sparkpilot.rules.cluster import LAUNCHERS  # noqa: PLC0415
+
+    if ctx.multi_node and ctx.spec.launcher in LAUNCHERS:
+        return [f"launched by {ctx.spec.launcher}: {LAUNCHERS[ctx.spec.launcher]}"]
+    return []

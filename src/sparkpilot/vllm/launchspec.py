@@ -56,6 +56,7 @@ class LaunchSpec:
     env_files: list[str] = field(default_factory=list)   # docker --env-file / compose env_file not read
     notes: list[str] = field(default_factory=list)       # things the parser could not follow
     filename: str | None = None
+    launcher: str | None = None          # "sparkrun" | "eugr" when a known launcher starts the cluster
     origin: Any = field(default=None, repr=False, compare=False)  # parser state used by --fix
 
     def origin_is_local(self) -> bool:

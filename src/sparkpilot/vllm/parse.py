@@ -241,6 +241,7 @@ def _launcher_words(spec: LaunchSpec, before: list[str]) -> None:
     for i, w in enumerate(before[:-1]):
         if w in ("-t", "--tag", "--image"):
             spec.image = before[i + 1]
+    spec.launcher = "eugr"
     if "--solo" in before:
         spec.node_count = 1
         spec.multi_node_hints.append("launch-cluster.sh --solo")

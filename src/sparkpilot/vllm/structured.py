@@ -230,6 +230,9 @@ def recipe_values(doc: dict) -> dict[str, Any]:
 def _recipe(doc: dict, text: str, filename: str | None, version: str | None) -> LaunchSpec:
     from sparkpilot.vllm.shell import Word  # noqa: PLC0415
 
+    runtime = str(doc.get("runtime") or "vllm")
+    if not runtime.startswith(("vllm", "eugr-vllm")):
+        raise UsageError(f"{filename or 'input'}: a recipe for runtime `{runtime}`; sparkpilot lint checks vLLM launches")
     values = recipe_values(doc)
     env = {str(k): substitute(str(v), values) for k, v in (doc.get("env") or {}).items()}
     command = doc["command"]
@@ -257,6 +260,7 @@ def _recipe(doc: dict, text: str, filename: str | None, version: str | None) -> 
     spec.env = {**env, **spec.env}
     spec.image = doc.get("container") or doc.get("image")
     spec.source_kind = "recipe"
+    spec.launcher = "sparkrun" if (str(doc.get("recipe_version", "")) == "2" or "runtime" in doc) else "eugr"
     spec.origin.update({"kind": "recipe", "doc": doc, "values": values, "file_text": text})
     if doc.get("solo_only") or doc.get("max_nodes") == 1:
         spec.node_count = 1

@@ -1,5 +1,6 @@
 # source: https://github.com/eugr/spark-vllm-docker/issues/29 (../shared/data/commands/017.json)
-# expect: severity=error
+# note: through eugr's launch-cluster.sh, which sets the variable in recent versions: info
+# expect: severity=info
 ./launch-cluster.sh -t vllm-node-mxfp4 exec vllm serve \
   openai/gpt-oss-120b \
         --host 0.0.0.0 \
