@@ -267,12 +267,15 @@ def activation_bytes(info: ModelInfo, max_num_batched_tokens: int, max_num_seqs:
                      vllm_version: str | None = None) -> int:
     h = info.hidden_size or 4096
     vocab = info.vocab_size or 32000
+    t = max_num_batched_tokens
     if info.is_moe and info.moe_intermediate_size:
-        inter = (info.num_experts_per_tok or 8) * info.moe_intermediate_size
-        inter += (info.num_shared_experts or 0) * info.moe_intermediate_size
+        # fused-MoE workspaces: per token and routed expert, gate/up (2N), activation (N) and output (H)
+        topk = info.num_experts_per_tok or 8
+        mi = info.moe_intermediate_size
+        forward = t * 2 * 4 * h * FORWARD_FACTOR + t * topk * (3 * mi / tp + h) * 2
     else:
         inter = info.intermediate_size or 4 * h
-    forward = max_num_batched_tokens * 2 * (4 * h + 3 * inter / tp) * FORWARD_FACTOR
+        forward = t * 2 * (4 * h + 3 * inter / tp) * FORWARD_FACTOR
     sampler = min(max_num_seqs, max_num_batched_tokens) * vocab * sampler_bytes_per_logit(vllm_version)
     return int(forward + sampler)
 
