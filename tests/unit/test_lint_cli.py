@@ -116,3 +116,10 @@ def test_secret_masked_in_fix_output(capsys, monkeypatch):
     launch = b"docker run -e HF_TOKEN=hf_abcdefghijklmnopqrstuvwxyz0123 nvcr.io/nvidia/vllm:26.04-py3 vllm serve m --enforce-eager\n"
     rc, out, err = run(["lint", "-f", "-", "--fix"], capsys, stdin=launch, monkeypatch=monkeypatch)
     assert "hf_abcdefghij" not in out and "HF_TOKEN=***" in out and "masked" in err
+
+
+def test_rules_stacks(capsys):
+    rc, out, _ = run(["rules", "--stacks"], capsys)
+    assert rc == 0 and "ngc-26.04" in out and "(default)" in out
+    rc, out, _ = run(["rules", "--stacks", "--format", "json"], capsys)
+    assert json.loads(out)["default"] == "ngc-26.04"

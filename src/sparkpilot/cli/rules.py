@@ -8,12 +8,30 @@ from sparkpilot.cli.common import add_format, print_json
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--stacks", action="store_true", help="list the stacks `lint --stack` knows instead")
     add_format(parser)
+
+
+def _stacks(args: argparse.Namespace) -> int:
+    from sparkpilot.rules import stacks  # noqa: PLC0415
+
+    rows = stacks.all_stacks()
+    if args.format == "json":
+        print_json({"default": stacks.default_name(), "stacks": rows})
+        return 0
+    width = max(len(s["name"]) for s in rows)
+    print(f"{'STACK':<{width}}  {'VLLM':<8}  IMAGE")
+    for s in rows:
+        mark = " (default)" if s["name"] == stacks.default_name() else ""
+        print(f"{s['name']:<{width}}  {str(s.get('vllm') or '-'):<8}  {s.get('image')}{mark}")
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
     from sparkpilot.knowledge import load  # noqa: PLC0415
 
+    if args.stacks:
+        return _stacks(args)
     entries = load("rules")
     if args.format == "json":
         print_json({"rules": [{k: e.get(k) for k in ("id", "name", "severity", "severity_by_stack", "applies_to",
