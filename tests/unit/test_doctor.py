@@ -101,3 +101,32 @@ def test_capture_masks_and_replays(capsys, tmp_path):
     runner = ReplayRunner("rec", root=tmp_path)
     h = collect_host(runner, HostFacts(runner.name), 5)
     assert h.get("meminfo").mem_total_kb > 0
+
+
+def test_mask_keeps_what_checks_read_and_hides_addresses(tmp_path):
+    """A recorded pair node masked as capture --mask does: addresses, MACs and GIDs are gone, the
+    GID indexes and the address <-> GID relation stay, so the checks read the same."""
+    import shutil
+
+    from sparkpilot.checks import run_host_checks
+    from sparkpilot.cli.capture import Masker
+    from sparkpilot.facts import HostFacts, collect_host
+    from sparkpilot.transport.replay import REPLAYS, ReplayRunner
+
+    src = REPLAYS / "pair"
+    dst = tmp_path / "masked"
+    shutil.copytree(src, dst)
+    m = Masker()
+    for f in (dst / "spark-a").glob("*.json"):
+        rec = json.loads(f.read_text())
+        rec["stdout"] = m.text(rec["stdout"])
+        f.write_text(json.dumps(rec))
+    text = "".join(json.loads(f.read_text())["stdout"] for f in (dst / "spark-a").glob("*.json"))
+    for secret in ("192.168.100.10", "4c:bb:47:2d:1a:17", "4ebb:47ff:fe2d:1a17", "c0a8:640a"):
+        assert secret not in text
+    before = {r.name: (r.status, r.data.get("devices")) for r in
+              run_host_checks(collect_host(ReplayRunner("pair/spark-a"), HostFacts("a"), 5))}
+    after = {r.name: (r.status, r.data.get("devices")) for r in
+             run_host_checks(collect_host(ReplayRunner("masked/spark-a", root=tmp_path), HostFacts("a"), 5))}
+    assert {k: v[0] for k, v in before.items()} == {k: v[0] for k, v in after.items()}
+    assert [d["gid_index"] for d in after["roce-gid"][1]] == [3, 3]

@@ -39,19 +39,23 @@ class Masker:
 
     IPV4 = re.compile(r"\b(?!127\.0\.0\.1\b)(?:\d{1,3}\.){3}\d{1,3}\b")
     MAC = re.compile(r"\b(?!00:00:00:00:00:00\b)(?!ff:ff:ff:ff:ff:ff\b)(?:[0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}\b")
-    GUID = re.compile(r"\b[0-9a-f]{4}:[0-9a-f]{4}:[0-9a-f]{4}:[0-9a-f]{4}\b")
+    GUID = re.compile(r"(?<![0-9a-fA-F:])[0-9a-f]{4}:[0-9a-f]{4}:[0-9a-f]{4}:[0-9a-f]{4}(?![0-9a-fA-F:])")
+    GID = re.compile(r"\b((?:[0-9a-f]{4}:){4})([0-9a-f]{4}):([0-9a-f]{4}):([0-9a-f]{4}):([0-9a-f]{4})\b")
     GPU_UUID = re.compile(r"\bGPU-[0-9a-f-]{36}\b")
     SERIAL = re.compile(r"^(\s*(?:Vendor SN|Serial Number|DGX_SERIAL_NUMBER)\s*[:=]\s*)(\S.*)$", re.M)
 
     def __init__(self) -> None:
-        self.seen: dict[str, str] = {}
+        self.seen: dict[tuple[str, str], str] = {}
+        self.count: dict[str, int] = {}
         self.names: list[str] = []
 
     def _sub(self, kind: str, value: str) -> str:
-        if value not in self.seen:
-            n = sum(1 for v in self.seen.values() if v.startswith(f"<{kind}"))
-            self.seen[value] = self._placeholder(kind, n + 1)
-        return self.seen[value]
+        key = ("ip" if kind == "iid" else kind, value)
+        if key not in self.seen:
+            counter = "ip" if kind == "iid" else kind   # interface ids share the ip counter: no clashes
+            self.count[counter] = self.count.get(counter, 0) + 1
+            self.seen[key] = self._placeholder(counter, self.count[counter])
+        return self.seen[key]
 
     @staticmethod
     def _placeholder(kind: str, n: int) -> str:
@@ -67,10 +71,25 @@ class Masker:
                 s = s.replace(name, self._sub("host", name))
         s = self.SERIAL.sub(lambda m: m.group(1) + self._sub("serial", m.group(2).strip()), s)
         s = self.GPU_UUID.sub(lambda m: self._sub("gpu-uuid", m.group(0)), s)
+        s = self.GID.sub(self._gid, s)
         s = self.MAC.sub(lambda m: self._sub("mac", m.group(0).lower()), s)
         s = self.IPV4.sub(lambda m: self._sub("ip", m.group(0)) if _is_ip(m.group(0)) else m.group(0), s)
         s = self.GUID.sub(lambda m: self._sub("guid", m.group(0)), s)
         return s
+
+
+    def _gid(self, m: re.Match) -> str:
+        """RoCE GIDs: an IPv4-mapped one keeps its form with the masked address; a link-local one
+        (interface id from the MAC) gets a stable made-up interface id."""
+        prefix, a, b, c, d = m.groups()
+        if prefix == "0000:0000:0000:0000:" and a == "0000" and b == "ffff":
+            ip = ".".join(str(int(x, 16)) for x in (c[:2], c[2:], d[:2], d[2:]))
+            masked = [int(x) for x in self._sub("ip", ip).split(".")]
+            return f"{prefix}0000:ffff:{masked[0]:02x}{masked[1]:02x}:{masked[2]:02x}{masked[3]:02x}"
+        if prefix == "fe80:0000:0000:0000:":
+            n = int(self._sub("iid", f"{a}{b}{c}{d}").split(".")[-1])
+            return f"{prefix}0200:00ff:fe00:{n:04x}"
+        return m.group(0)
 
 
 def _is_ip(s: str) -> bool:
