@@ -379,3 +379,10 @@ def test_two_node_start_phases_span_both_nodes_and_head_figures_lead():
     assert weights.end_text == "07-23 22:40:07"  # the slower node (head) ends the phase
     assert d.figures["graph_capture_gib"] == 1.66  # the head's, the first log given
     assert d.figures["nodes"]["worker"]["graph_capture_gib"] == 1.11
+
+
+def test_nccl_fix_follows_the_nccl_warning():
+    shm = diagnose(_read(OWN / "127.log")).failure
+    assert shm.cls == "nccl_error" and "--ipc=host" in shm.fix
+    verbs = diagnose(_read(OWN / "126.log")).failure
+    assert verbs.cls == "nccl_error" and "rdma-core" in verbs.fix
