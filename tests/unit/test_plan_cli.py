@@ -121,3 +121,14 @@ def test_plan_with_recorded_hosts_fills_the_interconnect(capsys):
     envs = [n["env"] for n in data["launch"]["nodes"]]
     assert all(not v.startswith("<") for env in envs for v in env.values())
     assert envs[0]["VLLM_HOST_IP"] != envs[1]["VLLM_HOST_IP"]
+
+
+def test_plan_warns_when_the_page_cache_leaves_too_little_free(capsys):
+    from sparkpilot.transport import replay
+
+    if not (replay.REPLAYS / "single").is_dir():
+        pytest.skip("no replay://single recording")
+    assert main(["plan", "Qwen/Qwen3-8B", "--host", "replay://single"]) == 0
+    out = capsys.readouterr().out
+    # the recording's /proc/meminfo has far less free than the budget (its page cache holds the rest)
+    assert "drop the page cache" in out and "drop_caches" in out

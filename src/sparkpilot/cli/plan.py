@@ -93,11 +93,19 @@ def _default_stack_name() -> str | None:
     return data.get("default") if isinstance(data, dict) else None
 
 
-def host_nodes(args) -> tuple[list[str], list[Any], str | None]:
+def _memory_now(host_facts) -> tuple[float, float] | None:
+    """(free GiB, page cache GiB) from the host's /proc/meminfo, when it was read."""
+    mem = host_facts.get("meminfo")
+    if not mem or getattr(mem, "mem_free_kb", None) is None:
+        return None
+    return mem.mem_free_kb / 1048576, (mem.page_cache_kb or 0) / 1048576
+
+
+def host_nodes(args) -> tuple[list[str], list[Any], str | None, list]:
     """Node names, NodeNet per node and the inventory's image, from --inventory / --host (the same
     facts doctor collects). A host that does not answer stops the plan (exit 1)."""
     if not (args.inventory or args.host):
-        return [], [], None
+        return [], [], None, []
     from sparkpilot import facts as facts_mod
     from sparkpilot import interconnect, inventory
 
@@ -106,16 +114,18 @@ def host_nodes(args) -> tuple[list[str], list[Any], str | None]:
     down = [h for h in cluster.hosts if not h.reachable]
     if down:
         raise SparkpilotError(f"host {down[0].host} not reachable: {down[0].reason}", EXIT_FINDINGS)
-    names, nets = [], []
+    names, nets, mems = [], [], []
     for i, node in enumerate(inv.nodes):
         names.append(node.name or f"spark-{i + 1}")
-        nets.append(interconnect.node_net(cluster.hosts[i]) if i < len(cluster.hosts) else None)
+        facts = cluster.hosts[i] if i < len(cluster.hosts) else None
+        nets.append(interconnect.node_net(facts) if facts is not None else None)
+        mems.append(_memory_now(facts) if facts is not None else None)
     # the head first: its address is the one workers join
     head = next((i for i, n in enumerate(inv.nodes) if n.role == "head"), 0)
     if head:
-        names.insert(0, names.pop(head))
-        nets.insert(0, nets.pop(head))
-    return names, nets, inv.image
+        for lst in (names, nets, mems):
+            lst.insert(0, lst.pop(head))
+    return names, nets, inv.image, mems
 
 
 def run(args: argparse.Namespace) -> int:
@@ -125,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
 
     stack_image, vllm_version = stack_facts(args.stack)
     info = resolve_model(args.model, args.offline)
-    names, nets, inv_image = host_nodes(args)
+    names, nets, inv_image, mems = host_nodes(args)
     local = os.path.abspath(args.model) if os.path.isdir(args.model) else None
     req = PlanRequest(
         model=args.model, nodes=args.nodes or (len(names) or None), tp=args.tp, pp=args.pp,
@@ -134,7 +144,7 @@ def run(args: argparse.Namespace) -> int:
         max_num_seqs=args.max_num_seqs, max_num_batched_tokens=args.max_num_batched_tokens,
         quantization=args.quantization, memory_gib=args.memory_gib,
         image=args.image or inv_image or stack_image, node_names=names, node_nets=nets,
-        vllm_version=vllm_version, local_path=local)
+        vllm_version=vllm_version, local_path=local, node_memory=mems)
     result = plan(req, info)
     data = result.to_dict()
     if args.output:

@@ -38,6 +38,7 @@ class PlanRequest:
     cudagraph_profiled: bool | None = None  # vLLM >= 0.21 subtracts its CUDA graph estimate
     vllm_version: str | None = None     # of the stack (default: the reference's NGC 26.04, 0.19.0)
     local_path: str | None = None
+    node_memory: list[tuple[float, float] | None] = field(default_factory=list)  # (free, page cache) GiB now
 
 
 @dataclass
@@ -203,6 +204,11 @@ def plan(req: PlanRequest, info: ModelInfo) -> Plan:
         reason = (f"fits: {m.weights / GIB:.1f} GiB weights + {m.activation / GIB:.1f} GiB activations "
                   f"leave {m.available / GIB:.1f} GiB for {cap.tokens:,} tokens of KV cache "
                   f"({cap.max_concurrency:.2f} requests of {mml} tokens)")
+    for name, mem in zip(req.node_names, req.node_memory):
+        if mem and mem[0] < budget_gib:
+            notes.append(f"{name} has {mem[0]:.1f} GiB free now ({mem[1]:.1f} GiB page cache), below the "
+                         f"{budget_gib:.1f} GiB budget: vLLM will refuse to start; drop the page cache first "
+                         "(sudo sh -c 'sync; echo 3 > /proc/sys/vm/drop_caches')")
     min_nodes = None
     for n in range(1, MAX_NODES + 1):
         if _fits(info, req, n, total_gib, util, mml, kv_dtype, batched, seqs):
