@@ -114,3 +114,40 @@ def test_every_catalog_plan_lints_clean():
                 if f.severity in ("error", "warning"):
                     problems.append(f"{mid} x{nodes} {executor}: {f.severity} {f.rule}: {f.message}")
     assert problems == []
+
+
+def test_local_folder_is_mounted_read_only(tmp_path):
+    import json
+    import struct
+
+    cfg = json.loads((__import__("pathlib").Path(__file__).resolve().parents[1] / "data" / "plan" / "configs"
+                      / "qwen2-7b-instruct.json").read_text())["config"]
+    folder = tmp_path / "qwen2-7b"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps(cfg))
+    # a safetensors file is an 8-byte header length, a JSON header, then the data (only the header is read)
+    header = json.dumps({"model.embed_tokens.weight": {"dtype": "BF16", "shape": [152064, 3584],
+                                                       "data_offsets": [0, 152064 * 3584 * 2]}}).encode()
+    (folder / "model.safetensors").write_bytes(struct.pack("<Q", len(header)) + header)
+    from sparkpilot.cli.main import main
+
+    out = tmp_path / "plan.json"
+    assert main(["plan", str(folder), "--offline", "--output", str(out), "--format", "json"]) in (0, 1)
+    node = json.loads(out.read_text())["launch"]["nodes"][0]
+    assert f"{folder}:/models/qwen2-7b:ro" in node["mounts"]
+    assert node["argv"][2] == "/models/qwen2-7b"
+
+
+@pytest.mark.parametrize("stack", ["ngc-26.04", "ngc-26.05"])
+def test_plans_lint_clean_under_their_stack(stack, capsys):
+    lint = pytest.importorskip("sparkpilot.rules.lint")
+    from sparkpilot.cli.plan import stack_facts
+
+    image, version = stack_facts(stack)
+    for mid in ("openai/gpt-oss-120b", "Qwen/Qwen3-Coder-Next", "Qwen/Qwen3-32B"):
+        info = catalog(mid)
+        for nodes in (1, 2):
+            p = plan(PlanRequest(mid, nodes=nodes, image=image, vllm_version=version), info)
+            bad = [f for f in lint.lint_launch(p.launch, nodes=nodes, stack=stack, model_info=info)
+                   if f.severity in ("error", "warning")]
+            assert bad == [], (mid, nodes, [(f.rule, f.message) for f in bad])
