@@ -130,3 +130,12 @@ def test_fix_docker_bash_c():
     assert again.options["attention_backend"] == "TRITON_ATTN" and "enforce_eager" not in again.options
     fixed = {f.rule for f in findings if f.edits}
     assert not [f for f in lint_launch(again) if f.rule in fixed]
+
+
+def test_fix_vllm_config_file():
+    path = DATA / "formats" / "vllm-issue-config.yaml"
+    spec = parse_text(path.read_text(), str(path))
+    text = fix.apply(spec, [e for f in lint_launch(spec) for e in f.edits])
+    again = parse_text(text, "config.yaml")
+    assert again.source_kind == "vllm-config" and again.options["gpu_memory_utilization"] in ("0.85", 0.85)
+    assert not [f for f in lint_launch(again) if f.rule in ("gpu-memory-utilization", "kv-cache-fp8")]

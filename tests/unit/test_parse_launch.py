@@ -189,3 +189,16 @@ def test_vllm_cluster_helpers():
     lws = parse_text((REAL.parent / "formats" / "vllm-docs-lws.yaml").read_text(), "lws.yaml")
     assert lws.source_kind == "k8s" and lws.node_count == 2
     assert lws.options["pipeline_parallel_size"] == "2" and lws.image == "docker.io/vllm/vllm-openai:latest"
+
+
+def test_vllm_config_file_and_config_option():
+    fmt = REAL.parent / "formats"
+    spec = parse_text((fmt / "vllm-docs-config.yaml").read_text(), str(fmt / "vllm-docs-config.yaml"))
+    assert spec.source_kind == "vllm-config" and spec.model == "meta-llama/Llama-3.1-8B-Instruct"
+    assert spec.options["port"] == "6379" and spec.locations["port"].endswith(":6")
+    run = parse_text((fmt / "serve-with-config.sh").read_text(), str(fmt / "serve-with-config.sh"))
+    assert run.model == "/vllm-workspace/model/qwen3_0.6b_merged"
+    assert run.options["gpu_memory_utilization"] == "0.85"          # the command line wins
+    assert run.options["dtype"] == "float16" and run.locations["dtype"].endswith("vllm-issue-config.yaml:9")
+    missing = parse_text("vllm serve --config /nonexistent/config.yaml")
+    assert any("not found" in n for n in missing.notes)

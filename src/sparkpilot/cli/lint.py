@@ -139,10 +139,18 @@ def _fix(spec, findings, args, filename, select, ignore) -> int:
     if not text.endswith("\n"):
         text += "\n"
     sys.stdout.write(fix.mask_secrets(text))
-    fixed = sorted({f.rule for f in findings if f.edits})
-    unfixed = sorted({f.rule for f in findings if not f.edits})
+    again = parse_text(text, filename)
+    ctx = build_context(again, nodes=args.nodes, stack=args.stack,
+                        model_info=parse_model_info(args.model_info) or None)
+    left = lint_launch(again, context=ctx, select=select, ignore=ignore)
+    still = {f.rule: f.location for f in left if f.rule in {g.rule for g in findings if g.edits}}
+    fixed = sorted({f.rule for f in findings if f.edits} - set(still))
+    unfixed = sorted({f.rule for f in findings if not f.edits} - set(still))
     if fixed:
         print(f"fixed: {', '.join(fixed)}", file=sys.stderr)
+    if still:
+        print("still there after the fix (set outside this launch, e.g. in a --config file): "
+              + ", ".join(f"{r} ({loc or 'launch'})" for r, loc in sorted(still.items())), file=sys.stderr)
     if unfixed:
         print(f"not fixed automatically (see the messages): {', '.join(unfixed)}", file=sys.stderr)
     if any(e.name == "NCCL_IB_GID_INDEX" for e in edits):
@@ -156,8 +164,4 @@ def _fix(spec, findings, args, filename, select, ignore) -> int:
               "this process only", file=sys.stderr)
     if text != fix.mask_secrets(text):
         print("note: secret values are masked in the output (***)", file=sys.stderr)
-    again = parse_text(text, filename)
-    ctx = build_context(again, nodes=args.nodes, stack=args.stack,
-                        model_info=parse_model_info(args.model_info) or None)
-    left = lint_launch(again, context=ctx, select=select, ignore=ignore)
     return EXIT_FINDINGS if any(f.severity == "error" for f in left) else EXIT_OK

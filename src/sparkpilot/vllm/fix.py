@@ -27,6 +27,8 @@ def apply(spec: LaunchSpec, edits: Iterable[Any]) -> str:
         return _compose(spec, edits)
     if kind == "k8s":
         return _k8s(spec, edits)
+    if kind == "vllm-config":
+        return _config(spec, edits)
     if "text" in origin or "inner" in origin:
         return _script(spec, edits) if "text" in origin else _command(spec, edits)
     return _command(spec, edits)
@@ -64,7 +66,7 @@ def edit_vllm(spec: LaunchSpec, edits: list[Any], placeholders: dict[str, Any] |
     for e in edits:
         if e.op not in ("set_flag", "remove_flag"):
             continue
-        uses = [u for u in spec.flag_uses if u.flag == e.name or ("--no-" + e.name[2:]) == u.flag]
+        uses = [u for u in spec.flag_uses if (u.flag == e.name or ("--no-" + e.name[2:]) == u.flag) and u.index >= 0]
         if e.op == "remove_flag":
             for u in uses:
                 i = u.index + offset
@@ -314,6 +316,31 @@ def _k8s(spec: LaunchSpec, edits: list[Any]) -> str:
     import yaml  # noqa: PLC0415
 
     return yaml.safe_dump_all(docs, sort_keys=False) if len(docs) > 1 else _yaml_dump(docs[0])
+
+
+def _config(spec: LaunchSpec, edits: list[Any]) -> str:
+    """A vLLM config file: option keys set or removed (environment edits cannot live there)."""
+    doc = dict(spec.origin["config_doc"])
+    for e in edits:
+        if e.op == "set_env":
+            continue
+        name = e.name[2:]
+        keys = [k for k in doc if str(k).replace("_", "-") == name]
+        if e.op == "remove_flag":
+            for k in keys:
+                doc.pop(k)
+            continue
+        doc[keys[0] if keys else name] = True if e.value is None else _scalar(e.value)
+    return _yaml_dump(doc)
+
+
+def _scalar(value: str) -> Any:
+    for cast in (int, float):
+        try:
+            return cast(value)
+        except ValueError:
+            pass
+    return value
 
 
 def _recipe(spec: LaunchSpec, edits: list[Any]) -> str:

@@ -70,6 +70,10 @@ def parse_text(text: str | bytes, filename: str | None = None, *, version: str |
     else:
         spec = parse_script(text, filename, version=version)
     spec.filename = filename
+    if "config" in spec.options:
+        from sparkpilot.vllm.config_file import merge_config_option  # noqa: PLC0415
+
+        merge_config_option(spec, filename)
     _infer_nodes(spec)
     _head_node(spec)
     return spec

@@ -41,6 +41,10 @@ def parse_structured(text: str, filename: str | None, *, version: str | None = N
         spec = _recipe(first, text, filename, version)
     elif any(_find_containers(d) for d in dicts):
         spec = _k8s(dicts, text, filename, version)
+    elif len(dicts) == 1 and _is_vllm_config(first):
+        from sparkpilot.vllm.config_file import parse_config_file  # noqa: PLC0415
+
+        spec = parse_config_file(first, text, filename, version)
     else:
         raise UsageError(f"{name}: unknown format (expected a compose file with `services:`, a Kubernetes "
                          "manifest with `containers:`, or a recipe with `command:`)")
@@ -280,3 +284,9 @@ def _placeholders(word: str) -> list[str]:
     import re  # noqa: PLC0415
 
     return re.findall(r"\{(\w+)\}", word)
+
+
+def _is_vllm_config(doc: dict) -> bool:
+    from sparkpilot.vllm.config_file import looks_like_config  # noqa: PLC0415
+
+    return looks_like_config(doc)
