@@ -119,10 +119,10 @@ def build_bin(node, pick: dict, delay_scale: float) -> None:
     bin_dir.mkdir(parents=True, exist_ok=True)
     by_tool: dict[str, list[tuple[str, Path, int]]] = {}
     for pid, argv in _probe_argvs().items():
-        path = recording(pid, pick[pid])
-        if path is None:
-            continue
-        by_tool.setdefault(argv[0], []).append((" ".join(argv[1:]), path, _rc(path)))
+        cases = by_tool.setdefault(argv[0], [])  # a tool without recordings refuses every argv,
+        path = recording(pid, pick[pid])        # rather than the machine's own tool answering
+        if path is not None:
+            cases.append((" ".join(argv[1:]), path, _rc(path)))
     for port in QSFP_PORTS:  # ethtool -i / -m per QSFP port
         for flag, key in (("-i", "ethtool-i"), ("-m", "ethtool-m")):
             path = recording(key, f"{pick[key]}-{port}")
