@@ -92,14 +92,36 @@ def test_empty_log_is_bad_input(tmp_path, capsys):
     assert "empty" in capsys.readouterr().err
 
 
+FAKE_DOCKER = r"""#!PYTHON
+# `docker logs --timestamps NAME` replaying a real log: docker's RFC 3339 prefix on each line, its
+# time taken from the line's own vLLM time (year 2025); `docker inspect` answers from FAKE_RUNNING.
+import os, re, sys
+logs = {"vllm": "LOG_OOM", "hung": "LOG_HUNG"}
+args = sys.argv[1:]
+name = args[-1]
+if args[0] == "inspect":
+    print(os.environ.get("FAKE_RUNNING", "true")); sys.exit(0)
+if args[0] == "logs" and name in logs:
+    stamp = "2025-01-01T00:00:00"
+    lines = open(logs[name], encoding="utf-8").read().splitlines()
+    if name == "hung":  # the start stops in CUDA graph capture
+        lines = lines[: next(i for i, l in enumerate(lines) if "Warming up" in l) + 1]
+    for line in lines:
+        m = re.search(r" (\d\d)-(\d\d) (\d\d:\d\d:\d\d)", line)
+        if m:
+            stamp = f"2025-{m[1]}-{m[2]}T{m[3]}"
+        print(f"{stamp}.000000000Z {line}")
+    sys.exit(0)
+print(f"Error response from daemon: No such container: {name}", file=sys.stderr); sys.exit(1)
+"""
+
+
 @pytest.fixture
 def fake_docker(tmp_path, monkeypatch):
-    """`docker` on PATH that replays a real log for container `vllm` and Docker's own error otherwise."""
+    """`docker` on PATH that replays real logs for containers `vllm` and `hung`, Docker's error otherwise."""
     script = tmp_path / "docker"
-    script.write_text(
-        "#!/bin/sh\n"
-        f'if [ "$1" = logs ] && [ "$2" = vllm ]; then cat "{_log("011.log")}"; exit 0; fi\n'
-        'echo "Error response from daemon: No such container: $2" >&2; exit 1\n')
+    script.write_text(FAKE_DOCKER.replace("PYTHON", sys.executable).replace("LOG_OOM", str(_log("011.log")))
+                      .replace("LOG_HUNG", str(_log("018.log"))))
     script.chmod(script.stat().st_mode | stat.S_IEXEC)
     monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
     return script
@@ -108,6 +130,20 @@ def fake_docker(tmp_path, monkeypatch):
 def test_container_logs_through_the_transport(fake_docker, capsys):
     assert main(["diagnose", "--container", "vllm"]) == 1
     assert "oom_at_startup" in capsys.readouterr().out
+
+
+def test_running_container_stuck_in_graph_capture_is_a_hang(fake_docker, capsys):
+    assert main(["diagnose", "--container", "hung"]) == 1
+    out = capsys.readouterr().out
+    assert "failure: cudagraph_hang" in out and "cudagraph_capture running for" in out
+    assert "driver-version" in out
+
+
+def test_stopped_container_is_incomplete_not_hung(fake_docker, monkeypatch, capsys):
+    monkeypatch.setenv("FAKE_RUNNING", "false")
+    assert main(["diagnose", "--container", "hung"]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith("outcome: incomplete (stopped in cudagraph_capture)") and "cudagraph_hang" not in out
 
 
 def test_unknown_container_exit_2(fake_docker, capsys):

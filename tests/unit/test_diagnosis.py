@@ -386,3 +386,12 @@ def test_nccl_fix_follows_the_nccl_warning():
     assert shm.cls == "nccl_error" and "--ipc=host" in shm.fix
     verbs = diagnose(_read(OWN / "126.log")).failure
     assert verbs.cls == "nccl_error" and "rdma-core" in verbs.fix
+
+
+def test_hang_on_a_580_driver_does_not_blame_the_driver():
+    from sparkpilot.diagnosis import hang_failure
+
+    f = hang_failure("cudagraph_capture", 2000, 300, "580.126.09")
+    assert f.cls == "cudagraph_hang" and "apt-mark" not in f.fix and "580.126.09" in f.message
+    g = hang_failure("cudagraph_capture", 2000, 300, "590.48.01")
+    assert "apt-mark hold nvidia-driver-580" in g.fix

@@ -15,6 +15,7 @@ import argparse
 import os
 import re
 import sys
+import time
 from typing import Any
 
 from sparkpilot.cli.common import add_format, print_json
@@ -62,7 +63,13 @@ def container_logs(name: str, host: str | None) -> str:
         raise UsageError(f"bad container name `{name}`")
     runner = _runner(host)
     try:
-        result = runner.run(["docker", "logs", name], timeout=DOCKER_LOGS_TIMEOUT)
+        # --timestamps: every line gets the daemon's UTC time, so a start still running can be
+        # timed against now (a phase far past its expected length is a hang)
+        result = runner.run(["docker", "logs", "--timestamps", name], timeout=DOCKER_LOGS_TIMEOUT)
+        running = None
+        if result.rc == 0:
+            state = runner.run(["docker", "inspect", "--format", "{{.State.Running}}", name], timeout=15.0)
+            running = state.stdout.strip() == "true" if state.rc == 0 else None
     finally:
         close = getattr(runner, "close", None)
         if close:
@@ -75,7 +82,11 @@ def container_logs(name: str, host: str | None) -> str:
             raise UsageError(f"docker is not available{where}: {text}")
         raise UsageError(f"docker logs {name}{where}: {text}")
     # docker logs writes the container's stdout to stdout and its stderr to stderr: vLLM logs to both
+    RUNNING[host or "local"] = running
     return (result.stdout or "") + ("\n" + result.stderr if result.stderr else "")
+
+
+RUNNING: dict[str, bool | None] = {}  # container still running, per host (filled by container_logs)
 
 
 def gather(args: argparse.Namespace) -> list[tuple[str, str]]:
@@ -99,12 +110,26 @@ def gather(args: argparse.Namespace) -> list[tuple[str, str]]:
 
 # ----------------------------------------------------------------------------- run
 def run(args: argparse.Namespace) -> int:
-    from sparkpilot.diagnosis import check_answer, diagnose, diagnose_many
+    from sparkpilot.diagnosis import LiveDiagnosis, check_answer, merge
+    from sparkpilot.diagnosis.analyze import REFERENCE_PHASE_SECONDS
 
     logs = gather(args)
     if not any(text.strip() for _, text in logs) and args.answer is None:
         raise UsageError("the log is empty")
-    d = diagnose(logs[0][1]) if len(logs) == 1 else diagnose_many(logs)
+    live = LiveDiagnosis()
+    if len(logs) == 1:
+        live.feed(logs[0][1])
+    else:
+        live.source_order = [label for label, _ in logs]
+        for line in merge(logs):
+            live.count += 1
+            live.feed_line(line)
+    hang = None
+    if args.container and all(RUNNING.get(label) for label, _ in logs):
+        hang = live.check_hang(now=time.time(), expected_phase_seconds=REFERENCE_PHASE_SECONDS)
+    d = live.result()
+    if hang is not None and hang.failure is None and d.outcome == "incomplete":
+        d.notes.append(hang.message + " (expected from the reference's start-up table)")
     if args.answer is not None:
         garbage = check_answer(args.answer)
         if garbage is not None and (d.failure is None or d.failure.cls == "unrecognised"):

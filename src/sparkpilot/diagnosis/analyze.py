@@ -24,6 +24,10 @@ from sparkpilot.diagnosis.signatures import Failure
 HANG_FACTOR = 3.0        # a phase is hung when it runs this many times its expected length ...
 HANG_MIN_EXTRA_S = 120.0  # ... and at least this much longer (real seconds, before scaling)
 HANG_PHASES = ("memory_profiling", "cudagraph_capture")  # where the 590.x graph deadlock shows
+# Expected real-world seconds per phase when no plan is at hand: the reference's start-up table
+# (two-node Qwen3-235B: Ray ~2 min, weights ~7 min, CUDA graph capture + compile ~5 min).
+REFERENCE_PHASE_SECONDS = {"ray_cluster": 120.0, "weight_loading": 420.0, "memory_profiling": 300.0,
+                           "cudagraph_capture": 300.0}
 START_RES = [re.compile(r"vLLM API server version \d"), re.compile(r"█\s+version \d"),
               re.compile(r"^NVIDIA Release \d")]  # each printed once per start
 
@@ -125,7 +129,7 @@ class LiveDiagnosis:
             extract_figures(text, figs)
         entered = self.tracker.feed(line)
         if entered:
-            self._phase_since = self.clock() if now is None else now
+            self._phase_since = now if now is not None else line.wall if line.wall is not None else self.clock()
             kind = "ready" if entered == "ready" else "phase"
             events.append(Event(kind, entered, line=sigs.display(line), message=f"entered {entered}"))
         events.extend(self._match(line))

@@ -59,6 +59,7 @@ class Line:
     source: str | None = None     # which file / node it came from, when several were merged
     index: int = 0
     year_known: bool = False      # the timestamp carried a year (else year 2000 stands in)
+    wall: float | None = None     # epoch seconds from a `docker logs -t` stamp (comparable with now)
 
 
 def clean(text: str) -> str:
@@ -113,10 +114,28 @@ def parse_ts(stamp: str) -> float | None:
         return None
 
 
+DOCKER_TS_RE = re.compile(r"^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:?\d{2})\s")
+
+
+def wall_time(raw: str) -> float | None:
+    """Epoch seconds of a `docker logs --timestamps` prefix (RFC 3339, nanoseconds allowed)."""
+    m = DOCKER_TS_RE.match(raw)
+    if not m:
+        return None
+    zone = "+00:00" if m[4] == "Z" else (m[4] if ":" in m[4] else m[4][:3] + ":" + m[4][3:])
+    try:
+        when = datetime.fromisoformat(f"{m[1]}T{m[2]}{zone}")
+    except ValueError:
+        return None
+    return when.timestamp() + (float("0." + m[3][:6]) if m[3] else 0.0)
+
+
 def parse_line(raw: str, index: int = 0, source: str | None = None) -> Line:
     raw = clean(raw)
     text = strip_prefixes(raw).strip()
     line = Line(raw=raw.rstrip(), text=text, source=source, index=index)
+    if raw[:1].isdigit():
+        line.wall = wall_time(raw)
     m = VLLM_RE.match(text)
     if m:
         line.level = LEVELS.get(m["level"], m["level"])

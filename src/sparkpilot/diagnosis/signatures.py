@@ -208,7 +208,15 @@ def hang_failure(phase: str, elapsed: float, expected: float, driver_version: st
     driver = f"driver {driver_version}" if driver_version else "driver version unknown"
     line = f"phase {phase} running for {elapsed:.0f} s, expected about {expected:.0f} s ({driver})"
     evidence = [line]
-    if driver_version and driver_version.split(".")[0] == "590":
+    message = sig.summary
+    branch = (driver_version or "").split(".")[0]
+    if branch == "590":
         evidence.append(f"driver {driver_version} is a 590.x driver, the one with the GB10 CUDA graph deadlock")
-    return Failure(cls=sig.name, id=sig.id, line=line, message=sig.summary, fix=sig.fix,
+    elif branch:
+        message = (f"A start-up phase ran far past its expected time without a word; driver {driver_version} "
+                   "is not the 590.x branch with the known deadlock, so look for a stuck process too.")
+    fix = sig.fix if branch in ("590", "") else (
+        "Check what the engine is doing (py-spy dump --pid <EngineCore pid> inside the container), "
+        "memory pressure (free -g, swap) and the node's dmesg; then stop and start again.")
+    return Failure(cls=sig.name, id=sig.id, line=line, message=message, fix=fix,
                    prevented_by=sig.prevented_by, evidence=evidence, rank=sig.rank)
