@@ -19,17 +19,6 @@ from sparkpilot.vllm import args as vargs
 from sparkpilot.vllm.launchspec import FlagUse, LaunchSpec, NodeLaunch
 from sparkpilot.vllm.shell import ASSIGN, Command, Word, expand, expand_words, split_commands
 
-# docker run options that take a value (the rest are booleans such as -d, -i, -t, --rm).
-DOCKER_VALUE = {
-    "-e", "--env", "--env-file", "-v", "--volume", "-p", "--publish", "--name", "--gpus", "--ipc",
-    "--network", "--net", "--ulimit", "--shm-size", "--entrypoint", "-w", "--workdir", "--runtime",
-    "--device", "--mount", "--restart", "--memory", "-m", "--cpus", "--label", "-l", "-u", "--user",
-    "--hostname", "-h", "--add-host", "--cap-add", "--cap-drop", "--security-opt", "--pid", "--log-opt",
-    "--log-driver", "--oom-score-adj", "--platform", "--pull", "--cgroupns", "--tmpfs", "--stop-signal",
-    "--memory-swap", "--cpuset-cpus", "--uts", "--userns", "--group-add", "--dns", "--expose",
-    "--health-cmd", "--stop-timeout", "--volumes-from", "--device-cgroup-rule", "--label-file",
-    "--cidfile", "--ip", "--mac-address", "--memory-reservation", "--sysctl", "--storage-opt",
-}
 
 
 def parse_argv(argv: list[str], env: dict[str, str] | None = None, *, version: str | None = None) -> LaunchSpec:
@@ -223,9 +212,11 @@ def _from_command(cmd: Command, env: dict[str, str], *, filename: str | None,
         env[m.group(1)] = m.group(2)
         prefix.append(words.pop(0))
     argv = [w.text for w in words]
-    docker = _docker_run_at(argv)
+    from sparkpilot.vllm.docker import docker_run_at, from_docker  # noqa: PLC0415
+
+    docker = docker_run_at(argv)
     if docker is not None:
-        return _from_docker(words, docker, env, prefix, filename=filename, version=version)
+        return from_docker(words, docker, env, prefix, filename=filename, version=version)
     start = find_vllm_args(argv)
     if start is None:
         return None
@@ -317,102 +308,6 @@ def _parse_vllm_args(spec: LaunchSpec, words: list[Word], start: tuple[int, int]
         i += 1
     if isinstance(spec.options.get("model"), str):
         spec.model = spec.options["model"]
-
-
-# ----------------------------------------------------------------------------- docker run
-
-
-def _docker_run_at(argv: list[str]) -> int | None:
-    """Index of the first docker-run option when the command is `[sudo] docker [container] run`."""
-    for i, a in enumerate(argv[:4]):
-        if a.rsplit("/", 1)[-1] in ("docker", "podman", "nerdctl"):
-            j = i + 1
-            if j < len(argv) and argv[j] == "container":
-                j += 1
-            if j < len(argv) and argv[j] == "run":
-                return j + 1
-            return None
-    return None
-
-
-def _from_docker(words: list[Word], at: int, env: dict[str, str], prefix: list[Word], *,
-                 filename: str | None, version: str | None) -> LaunchSpec | None:
-    host_env = dict(env)
-    denv: dict[str, str] = {}
-    locs: dict[str, str] = {}
-    mounts: list[str] = []
-    env_files: list[str] = []
-    entrypoint: str | None = None
-    i = at
-    image_at = None
-    while i < len(words):
-        w = words[i].text
-        if not w.startswith("-") or w == "-":
-            image_at = i
-            break
-        opt, val, eq = w, None, False
-        if w.startswith("--") and "=" in w:
-            opt, val = w.split("=", 1)
-            eq = True
-        elif len(w) > 2 and w[1] in "evpmwulh" and not w.startswith("--") and w[:2] in DOCKER_VALUE:
-            opt, val, eq = w[:2], w[2:], True
-        if opt in DOCKER_VALUE:
-            if not eq:
-                val = words[i + 1].text if i + 1 < len(words) else ""
-            if opt in ("-e", "--env"):
-                m = ASSIGN.match(val)
-                if m:
-                    denv[m.group(1)] = m.group(2)
-                    locs[m.group(1)] = _loc(filename, words[i].line)
-                elif val:
-                    denv[val] = host_env.get(val, f"${val}")
-                    locs[val] = _loc(filename, words[i].line)
-            elif opt == "--env-file":
-                env_files.append(val)
-            elif opt in ("-v", "--volume"):
-                mounts.append(val)
-            elif opt == "--entrypoint":
-                entrypoint = val
-            i += 1 if eq else 2
-        else:
-            i += 1
-    if image_at is None:
-        return None
-    image = words[image_at].text
-    rest = ([Word(entrypoint, words[image_at].line, orig=entrypoint)] if entrypoint else []) + words[image_at + 1:]
-    inner_argv = [w.text for w in rest]
-    spec: LaunchSpec | None = None
-    entry_args = False
-    if len(inner_argv) >= 3 and inner_argv[0].rsplit("/", 1)[-1] in ("bash", "sh") and inner_argv[1] in ("-c", "-lc", "-ec"):
-        spec = parse_script(inner_argv[2], filename, env=denv, version=version)
-        spec.origin = {"inner": spec.origin, "vllm_start": None}
-    else:
-        start = find_vllm_args(inner_argv)
-        if start is None and "vllm" in image.lower() and (not inner_argv or inner_argv[0].startswith("-")
-                                                          or "/" in inner_argv[0]):
-            # the image's entrypoint is the vLLM server: the words are its arguments
-            rest = [Word("<entrypoint>", words[image_at].line, orig="")] + rest
-            start, entry_args = (0, 1), True
-        if start is None:
-            return None
-        spec = LaunchSpec(env=dict(denv))
-        _parse_vllm_args(spec, rest, start, filename, version)
-        if entry_args:
-            spec.argv = ["vllm", "serve"] + spec.argv[1:]
-            for use in spec.flag_uses:
-                use.index += 1
-        spec.origin = {"vllm_start": start[0]}
-    spec.env = {**denv, **spec.env}
-    for k, v in locs.items():
-        spec.locations.setdefault(k, v)
-    spec.image = image
-    spec.mounts = mounts + spec.mounts
-    spec.env_files = env_files + spec.env_files
-    spec.origin.update({"prefix": prefix, "words": words, "docker": {"run_at": at, "image_at": image_at},
-                        "vllm_words": rest, "entry_args": entry_args,
-                        "entrypoint_word": bool(entrypoint)})
-    spec.source_kind = "docker"
-    return spec
 
 
 # ----------------------------------------------------------------------------- nodes and executor
