@@ -303,7 +303,7 @@ def count(config: Config) -> dict[str, int]:
         for _ in range(mtp):
             layer = _layer(cfg, h, "full", ffn)
             mtp_params += sum(layer.values()) + 2 * h * h + 3 * h    # eh_proj / fc, enorm, hnorm, final
-            if str(cfg.get("model_type") or "") in ("glm4_moe", "deepseek_v3", "deepseek_v32"):
+            if str(cfg.get("model_type") or "") in ("glm4_moe", "glm4_moe_lite", "deepseek_v3", "deepseek_v32"):
                 mtp_params += 2 * vocab * h                          # its own embed_tokens and shared_head.head
         total["mtp"] = mtp_params
     vc = config.get("vision_config")
