@@ -190,6 +190,8 @@ def _figures_rows(f: dict[str, Any]) -> list[tuple[str, str]]:
                        ("model", "model"), ("architecture", "architecture"), ("max_model_len", "max model len")):
         if f.get(key) is not None:
             rows.append((label, str(f[key])))
+    if f.get("free_memory_at_start_gib") is not None:
+        rows.append(("free at start", f"{f['free_memory_at_start_gib']} of {f.get('total_memory_gib')} GiB"))
     if f.get("weights_gib") is not None:
         text = f"{f['weights_gib']} GiB"
         if f.get("weights_load_seconds"):

@@ -88,6 +88,12 @@ def _graph_pool(m, f):
     f.setdefault("graph_capture_gib", _num(m[1]))
 
 
+@figure(r"Free memory on device \(([\d.]+)/([\d.]+) GiB\) on startup")
+def _free(m, f):
+    f["free_memory_at_start_gib"] = _num(m[1])
+    f["total_memory_gib"] = _num(m[2])
+
+
 @figure(r"GPU KV cache size: ([\d,]+) tokens")
 def _kv_tokens(m, f):
     f["kv_cache_tokens"] = int(_num(m[1]))
