@@ -265,7 +265,7 @@ def check_thermals(facts: Any) -> CheckResult:
     gpu_c = g.temperature_c if g else None
     cpu_c = teg.cpu_c if teg else None
     if cpu_c is None and zones and zones.zones:
-        cpu_c = zones.max_c
+        cpu_c = zones.cpu_c
     throttle = perf.throttling if perf else []
     data = {"gpu_c": gpu_c, "cpu_c": cpu_c, "throttle_reasons": throttle,
             "limits": {"gpu_c": GPU_HOT_C, "cpu_c": CPU_HOT_C}}

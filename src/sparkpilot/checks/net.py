@@ -160,7 +160,10 @@ def check_qsfp_ports(facts: Any) -> CheckResult:
     serials = {}
     if mods:
         serials = {mo.netdev: mo.serial for mo in mods.modules if mo.serial}
-    data = {"ports": {k: {m.netdev: m.state for m in v} for k, v in groups.items()}, "serials": serials}
+    eth = facts.get("ethtool")
+    pci = {p.netdev: p.bus_info for p in eth.ports if p.bus_info} if eth else {}
+    data = {"ports": {k: {m.netdev: m.state for m in v} for k, v in groups.items()}, "serials": serials,
+            "pci": pci}
     used = {k: v for k, v in groups.items() if any(m.state.lower() == "up" for m in v)}
     if not used:
         return CheckResult("skip", "no cable: every QSFP port is down (single-node use)", data=data)

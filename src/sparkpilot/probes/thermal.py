@@ -21,6 +21,12 @@ class Zones:
     def max_c(self) -> float | None:
         return max((z.temp_c for z in self.zones), default=None)
 
+    @property
+    def cpu_c(self) -> float | None:
+        """The hottest zone that names the CPU / SoC; without such names, the hottest zone."""
+        cpu = [z.temp_c for z in self.zones if any(k in z.type.lower() for k in ("cpu", "soc", "acpitz", "pkg"))]
+        return max(cpu) if cpu else self.max_c
+
 
 def parse_thermal_zones(text: str) -> Zones:
     """'thermal_zoneN<TAB>TYPE<TAB>MILLIDEGREES' lines printed from sysfs by the thermal probe."""
