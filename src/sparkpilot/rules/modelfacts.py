@@ -141,7 +141,7 @@ def _apply_name(facts: ModelFacts, model_id: str | None) -> None:
         facts.is_moe = known.get("moe")
         facts.is_gpt_oss = known.get("gpt_oss")
         facts.quant = known.get("quant")
-        facts.sources.update({k: "known launches table" for k in ("moe", "gpt_oss", "quant")})
+        facts.sources.update({k: "built-in model facts" for k in ("moe", "gpt_oss", "quant")})
         return
     name = key.rsplit("/", 1)[-1] if "/" in key else key
     if _MOE_NAME.search(name):

@@ -42,7 +42,7 @@ def sarif(findings: list[Finding], filename: str | None) -> dict[str, Any]:
         "version": "2.1.0",
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "runs": [{"tool": {"driver": {"name": "sparkpilot", "version": __version__,
-                                      "informationUri": "https://github.com/", "rules": rules}},
+                                      "rules": rules}},
                   "results": results}],
     }
 
