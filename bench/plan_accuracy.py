@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import shutil
 import statistics
 import subprocess
@@ -227,7 +228,8 @@ def quantile(values: list[float], q: float) -> float:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default=str(HERE / "data"))
-    ap.add_argument("--sparkrun", default=shutil.which("sparkrun"), help="sparkrun 0.4.2 executable (in its venv)")
+    ap.add_argument("--sparkrun", default=os.environ.get("SPARKRUN") or shutil.which("sparkrun"),
+                    help="sparkrun 0.4.2 executable in its venv (default: $SPARKRUN, else on PATH)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     rows, skipped, jobs = [], [], []
@@ -296,8 +298,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{label:<12}{scope:<8} sparkpilot: median {a['median'] * 100:5.1f}%  p90 {a['p90'] * 100:5.1f}% "
                   f"(n={a['n']})   sparkrun: median {b['median'] * 100:5.1f}%  p90 {b['p90'] * 100:5.1f}% (n={b['n']})"
                   + (f"   target: median <= {med * 100:.0f}%, p90 <= {p90 * 100:.0f}%" if scope == "current" else ""))
-    print(f"fit verdict  sparkpilot {summary['fit_right']}/{summary['fit_cases']} right, "
-          f"sparkrun {summary['sr_fit_right']}/{summary['fit_cases']}")
+    sr_fit = f"{summary['sr_fit_right']}/{summary['fit_cases']}" if sr else "n/a (not run)"
+    print(f"fit verdict  sparkpilot {summary['fit_right']}/{summary['fit_cases']} right, sparkrun {sr_fit}")
     wrong = [r for r in rows if r["obs"]["fits"] is not None and r["fits"] != r["obs"]["fits"]]
     for r in wrong:
         m = "n/a" if r["margin"] is None else f"{r['margin'] * 100:+.1f}%"

@@ -159,6 +159,8 @@ def plan(req: PlanRequest, info: ModelInfo) -> Plan:
     batched = req.max_num_batched_tokens or default_batched
     seqs = req.max_num_seqs or default_seqs
     kv_dtype = req.kv_cache_dtype or "fp8"
+    if kv_dtype not in memory.KV_CACHE_DTYPES:
+        raise UsageError(f"unknown --kv-cache-dtype {kv_dtype!r} (one of {', '.join(memory.KV_CACHE_DTYPES)})")
     util_given = req.gpu_memory_utilization
     if util_given is not None:
         if not 0 < util_given <= 1:

@@ -44,8 +44,8 @@ class KVLayout:
         return not (self.full_layers or self.sliding_layers)
 
     def bytes_per_token(self) -> float:
-        """Bytes one more token of context costs on one GPU (for display)."""
-        return self.token_bytes * (self.full_layers + self.sliding_layers)
+        """Bytes one more token of context costs on one GPU once past the sliding window (display)."""
+        return self.token_bytes * self.full_layers
 
 
 # Gated DeltaNet layers (Qwen3-Next, Qwen3.5/3.6) keep their recurrent state in fp32 in vLLM: the

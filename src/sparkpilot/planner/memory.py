@@ -53,6 +53,10 @@ def dtype_bytes(name: str | None) -> float:
     return _DTYPE_BYTES.get((name or "bfloat16").lower(), 2.0)
 
 
+KV_CACHE_DTYPES = ("auto", "bfloat16", "float16", "fp8", "fp8_e4m3", "fp8_e5m2", "fp8_inc", "fp8_ds_mla",
+                   "nvfp4", "nvfp4_ds_mla")
+
+
 def kv_dtype_bytes(kv_cache_dtype: str | None, model_dtype: str | None) -> float:
     """Bytes of one KV element: fp8 variants 1, nvfp4 ~0.5625 (4 bits + an fp8 scale per 16)."""
     name = (kv_cache_dtype or "auto").lower()
@@ -203,6 +207,8 @@ def weights_per_gpu(info: ModelInfo, tp: int, pp: int, quantization: str | None 
     """
     total = info.weight_bytes
     source = "checkpoint"
+    if quantization and quant_kind(info, quantization) != quant_kind(info, None):
+        total = None  # quantised at load time (e.g. --quantization fp8 on a bf16 checkpoint)
     if not total:
         total = shape_weight_bytes(info, quantization)
         source = "shapes"
