@@ -181,6 +181,10 @@ def check_qsfp_ports(facts: Any) -> CheckResult:
         return CheckResult("warn", msg + f"; serials differ ({', '.join(sorted(set(known)))}): two cables?", data=data)
     if known:
         msg += f"; same cable serial {known[0]} (normal for this cable)"
+    elif not mods:
+        msg += f"; cable serial unknown ({mods.reason})"
+    elif mods.modules and all("password" in (mo.error or "") for mo in mods.modules):
+        msg += "; cable serial unknown (needs passwordless sudo for ethtool -m)"
     else:
-        msg += "; cable serial " + (mods.reason if not mods else "not reported")
+        msg += "; cable serial not reported"
     return CheckResult("pass", msg, data=data)
