@@ -162,3 +162,8 @@ def test_console_script_end_to_end():
     out = subprocess.run([sys.executable, "-m", "sparkpilot", "diagnose", "--format", "json",
                           str(OWN / "102.log")], capture_output=True, text=True, timeout=60)
     assert out.returncode == 1 and json.loads(out.stdout)["failure"]["class"] == "port_in_use"
+
+
+def test_a_file_that_is_not_a_log_is_bad_input(capsys):
+    assert main(["diagnose", sys.executable]) == 2  # a binary
+    assert "no vLLM log line" in capsys.readouterr().err

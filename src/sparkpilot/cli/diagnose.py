@@ -128,6 +128,9 @@ def run(args: argparse.Namespace) -> int:
     if args.container and all(RUNNING.get(label) for label, _ in logs):
         hang = live.check_hang(now=time.time(), expected_phase_seconds=REFERENCE_PHASE_SECONDS)
     d = live.result()
+    if d.outcome == "incomplete" and not d.phases and not d.figures and not live.logged:
+        what = "the container's output" if args.container else "the input"
+        raise UsageError(f"{what} holds no vLLM log line (no level, time, phase or known error)")
     if hang is not None and hang.failure is None and d.outcome == "incomplete":
         d.notes.append(hang.message + " (expected from the reference's start-up table)")
     if args.answer is not None:

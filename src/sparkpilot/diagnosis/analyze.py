@@ -82,6 +82,7 @@ class LiveDiagnosis:
         self.driver_version = driver_version
         self.clock = clock
         self.count = 0
+        self.logged = 0  # lines in a logger's format (vLLM, uvicorn, Ray, ...): 0 = not a log at all
         self._matches: list[Failure] = []          # known signatures, in log order
         self._pending: list[tuple[sigs.Signature, Line]] = []  # matched, waiting for `needs` context
         self._context_seen: set[str] = set()
@@ -115,6 +116,8 @@ class LiveDiagnosis:
             return events
         if is_bare_timestamp(text):  # consoles that print the time on its own line
             return events
+        if line.level is not None or line.ts is not None:
+            self.logged += 1
         if line.ts is not None and self._year is None:  # the first time decides the clock
             self._year = (year_of(line) or 0) if line.year_known else 0
         with_year(line, self._year)
