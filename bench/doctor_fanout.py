@@ -26,38 +26,73 @@ sys.path.insert(0, os.path.join(ROOT, "tests"))
 
 TARGET_RATIO = 2.0
 KEX = ""  # --kex: the ssh key exchange the client asks for (default: OpenSSH's own)
+CPUACCT = "/sys/fs/cgroup/cpuacct"
 
 
-def _cpu() -> float:
-    """CPU seconds of this process's finished children: doctor and its ssh clients (this side)."""
-    import resource
+class Meter:
+    """CPU seconds of a process tree, through a cgroup-v1 cpuacct group when the machine has one
+    (children, and daemons they leave behind such as ssh masters, included); else None."""
 
-    use = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return use.ru_utime + use.ru_stime
+    def __init__(self, name: str):
+        self.path: str | None = os.path.join(CPUACCT, name) if os.path.isdir(CPUACCT) else None
+        if self.path:
+            try:
+                os.makedirs(self.path, exist_ok=True)
+            except OSError:
+                self.path = None
+
+    def add(self, pid: int) -> None:
+        if self.path:
+            with open(os.path.join(self.path, "tasks"), "w") as fh:
+                fh.write(str(pid))
+
+    def join(self) -> None:  # preexec_fn: the new process puts itself in the group
+        self.add(os.getpid())
+
+    def seconds(self) -> float | None:
+        if not self.path:
+            return None
+        with open(os.path.join(self.path, "cpuacct.usage")) as fh:
+            return int(fh.read()) / 1e9
+
+    def remove(self) -> None:
+        for _ in range(40):  # ssh masters may linger a moment after doctor
+            try:
+                if self.path:
+                    os.rmdir(self.path)
+                return
+            except FileNotFoundError:
+                return
+            except OSError:
+                time.sleep(0.5)
 
 
-def doctor(cluster, nodes, extra=()) -> tuple[float, int, dict | None]:
-    argv = [sys.executable, "-m", "sparkpilot", "doctor", "--format", "json", *extra]
+def doctor(cluster, nodes, client: Meter, sim: Meter) -> dict:
+    argv = [sys.executable, "-m", "sparkpilot", "doctor", "--format", "json"]
     if len(nodes) == 1:
         argv += ["--host", nodes[0].ssh_spec]
     else:
         argv += ["--inventory", cluster.inventory(nodes)]
-    start, before = time.monotonic(), _cpu()
     env = cluster.env()
     if KEX:  # as a user would put it in ~/.ssh/config, before everything else
         wrapper = os.path.join(cluster.dir, "ssh_config_kex")
         with open(wrapper, "w") as fh:
             fh.write(f"KexAlgorithms {KEX}\nInclude {cluster.ssh_config}\n")
         env["SPARKPILOT_SSH_CONFIG"] = wrapper
-    proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=600)
+    before = (client.seconds(), sim.seconds())
+    start = time.monotonic()
+    proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=600,
+                          preexec_fn=client.join if client.path else None)
     wall = time.monotonic() - start
-    doctor.cpu = _cpu() - before  # type: ignore[attr-defined]
+    time.sleep(0.3)  # let the node-side sessions end
+    after = (client.seconds(), sim.seconds())
+    cpu = [b - a if a is not None and b is not None else None for a, b in zip(before, after)]
     try:
         report = json.loads(proc.stdout)
     except ValueError:
         report = None
         print(f"  doctor exit {proc.returncode}: {proc.stderr.strip()[:300]}", file=sys.stderr)
-    return wall, proc.returncode, report
+    return {"wall": wall, "rc": proc.returncode, "report": report, "client_cpu": cpu[0], "sim_cpu": cpu[1]}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -84,36 +119,51 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.monotonic()
     cluster = Cluster.start(["healthy"] * args.nodes, delay_scale=args.delay_scale)
     started = time.monotonic() - t0
+    client, sim = Meter(f"sparkpilot-bench-{os.getpid()}"), Meter(f"spk{cluster.slot}-nodes")
+    for node in cluster.nodes:  # every session and command on a node descends from its sshd
+        sim.add(node.pid)
+    cores = os.cpu_count() or 1
     try:
         print(f"simulated cluster: {args.nodes} nodes ({cluster.fabric} fabric) started in {started:.2f} s; "
               f"stand-in delays x{args.delay_scale:g} (nvidia-smi {DELAYS['nvidia-smi'] * args.delay_scale:.2f} s, "
-              f"apt-mark {DELAYS['apt-mark'] * args.delay_scale:.2f} s, ...); {os.cpu_count()} cores; "
+              f"apt-mark {DELAYS['apt-mark'] * args.delay_scale:.2f} s, ...); {cores} cores; "
               f"ssh key exchange: {KEX or 'OpenSSH default'}")
-        doctor(cluster, cluster.nodes[:1])  # warm the page cache of the sparkpilot imports
-        times: dict[int, list[float]] = {1: [], args.nodes: []}
+        doctor(cluster, cluster.nodes[:1], client, sim)  # warm the page cache of the sparkpilot imports
+        runs: dict[int, list[dict]] = {1: [], args.nodes: []}
         for run in range(args.runs):
             for n in (1, args.nodes):
-                wall, rc, report = doctor(cluster, cluster.nodes[:n])
-                checks = sum(len(h["checks"]) for h in report["hosts"]) + len(report["cluster"]["checks"]) \
-                    if report else 0
-                fails = [c["name"] for h in (report or {}).get("hosts", []) for c in h["checks"]
-                         if c["status"] in ("fail", "unknown")]
-                print(f"  run {run + 1}: {n:2d} node(s): {wall:6.2f} s  exit {rc}  {checks} checks  "
-                      f"(sparkpilot + ssh CPU {doctor.cpu:.2f} s)"
-                      + (f"  (fail/unknown: {', '.join(sorted(set(fails)))})" if fails else ""))
-                times[n].append(wall)
-        one, many = statistics.median(times[1]), statistics.median(times[args.nodes])
+                r = doctor(cluster, cluster.nodes[:n], client, sim)
+                report = r["report"] or {}
+                checks = sum(len(h["checks"]) for h in report.get("hosts", [])) + \
+                    len(report.get("cluster", {}).get("checks", []))
+                fails = sorted({c["name"] for h in report.get("hosts", []) for c in h["checks"]
+                                if c["status"] in ("fail", "unknown")})
+                cpu = "" if r["client_cpu"] is None else \
+                    f"  CPU: sparkpilot+ssh {r['client_cpu']:.2f} s, simulated nodes {r['sim_cpu']:.2f} s"
+                print(f"  run {run + 1}: {n:2d} node(s): {r['wall']:6.2f} s  exit {r['rc']}  {checks} checks{cpu}"
+                      + (f"  (fail/unknown: {', '.join(fails)})" if fails else ""))
+                runs[n].append(r)
+        one = statistics.median(r["wall"] for r in runs[1])
+        many = statistics.median(r["wall"] for r in runs[args.nodes])
         ratio = many / one if one else float("inf")
         verdict = "PASS" if ratio <= TARGET_RATIO else "FAIL"
         print(f"doctor wall time (median of {args.runs}): 1 node {one:.2f} s, {args.nodes} nodes {many:.2f} s, "
               f"ratio {ratio:.2f} (target <= {TARGET_RATIO:g}): {verdict}")
+        if client.path:
+            cpu1 = statistics.median(r["client_cpu"] + r["sim_cpu"] for r in runs[1])
+            cpun = statistics.median(r["client_cpu"] + r["sim_cpu"] for r in runs[args.nodes])
+            print(f"CPU per run (median, sparkpilot + ssh + simulated nodes): 1 node {cpu1:.2f} s, "
+                  f"{args.nodes} nodes {cpun:.2f} s: on {cores} otherwise idle cores the {args.nodes}-node run "
+                  f"needs at least {cpun / cores:.2f} s; the 1-node run is {max(one - cpu1, 0):.2f} s of waiting")
         load = os.getloadavg()[0]
-        if load > (os.cpu_count() or 1) * 1.5:
-            print(f"note: load average {load:.1f} on {os.cpu_count()} cores: other work shares the CPU; "
-                  f"the figures are pessimistic")
+        if load > cores * 1.5:
+            print(f"note: load average {load:.1f} on {cores} cores: other work shares the CPU; "
+                  f"the wall times are pessimistic")
         return 1 if args.strict and verdict == "FAIL" else 0
     finally:
         cluster.stop()
+        client.remove()
+        sim.remove()
 
 
 if __name__ == "__main__":
