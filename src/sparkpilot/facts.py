@@ -2,8 +2,9 @@
 
     collect(inventory_or_runners, timeout=10.0) -> ClusterFacts
 
-runs every probe on every host at once (threads; every command has a timeout), so a cluster of 16
-takes about as long as one host. A host that does not answer is `reachable=False` with a one-line
+runs every probe on every host at once (a thread per host, all of a host's probes in one remote
+command run side by side there; every command has a timeout), so a cluster of 16 takes about as
+long as one host when waiting, not CPU, dominates. A host that does not answer is `reachable=False` with a one-line
 reason, never a hang. Checks (sparkpilot.checks) are pure functions over these snapshots.
 """
 
@@ -203,7 +204,8 @@ def _probe_list(image: str | None) -> list[Probe]:
 
 def collect_host(runner: Any, facts: HostFacts, timeout: float, image: str | None = None,
                  workers: int = 4) -> HostFacts:
-    """Fill `facts` by running every probe on one host (first one probe, to see that it answers)."""
+    """Fill `facts` by running every probe on one host: all in one remote command (probes/batch.py),
+    or one by one (a recording, or a host whose shell did not give the framed answer back)."""
     start = time.monotonic()
     facts.recorded = bool(getattr(runner, "recorded", False))
     probes = _probe_list(image)
