@@ -61,6 +61,11 @@ class ModelInfo:
     num_mtp_layers: int = 0                  # multi-token-prediction layers stored in the checkpoint
     is_multimodal: bool = False              # has a vision/audio tower
     active_parameters: int | None = None     # parameters used per token (MoE), computed from shapes
+    # full-attention layers with their own KV geometry (Gemma 4: 4 KV heads x 512, K=V) when it
+    # differs from num_key_value_heads x head_dim of the sliding layers; None otherwise
+    full_kv_heads: int | None = None
+    full_head_dim: int | None = None
+    full_k_eq_v: bool = False                # the checkpoint has no v_proj there (values = keys)
     source: str | None = None                # "catalog", "local" or "hub"
 
     @property
@@ -102,7 +107,15 @@ class ModelInfo:
             full = (self.num_attention_layers or 0) - self.num_sliding_layers
         window = min(tokens, self.sliding_window) if self.sliding_window else tokens
         state = self.num_linear_layers * (self.linear_state_bytes_per_seq or 0)
-        return full * tokens * per + self.num_sliding_layers * window * per + state
+        return full * tokens * self.full_kv_bytes_per_token_per_layer(dtype_bytes) \
+            + self.num_sliding_layers * window * per + state
+
+    def full_kv_bytes_per_token_per_layer(self, dtype_bytes: float = 2.0) -> float | None:
+        """Like kv_bytes_per_token_per_layer, for the full-attention layers (K and V both counted,
+        also when K=V: what a paged cache that keeps both holds)."""
+        if self.full_kv_heads and self.full_head_dim:
+            return 2 * self.full_kv_heads * self.full_head_dim * dtype_bytes
+        return self.kv_bytes_per_token_per_layer(dtype_bytes)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

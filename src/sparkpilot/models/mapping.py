@@ -102,6 +102,9 @@ def from_config(config: dict[str, Any], *, model_id: str, weight_bytes: int | No
         num_parameters=sum(parts.values()) or None,
         active_parameters=shapes.active(config) if ne else None,
     )
+    glob = shapes.global_attention(text)
+    if glob and n_full:
+        info.full_kv_heads, info.full_head_dim, info.full_k_eq_v = glob
     if mt == "nemotron_h":
         info.extra["hybrid_override_pattern"] = text.get("hybrid_override_pattern")
     info.extra["params_by_component"] = parts

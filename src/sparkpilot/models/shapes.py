@@ -92,10 +92,24 @@ def layer_kinds(cfg: Config) -> list[tuple[str, str]]:
     return list(zip(attn, ffn))
 
 
-def _attn_params(cfg: Config, h: int) -> int:
+def global_attention(cfg: Config) -> tuple[int, int, bool] | None:
+    """(KV heads, head dim, K=V) of full-attention layers when they differ from the sliding ones
+    (Gemma 4: global_head_dim, num_global_key_value_heads, attention_k_eq_v), else None."""
+    ghd = _i(cfg, "global_head_dim")
+    if not ghd or ghd == head_dim(cfg):
+        return None
+    nkv = _i(cfg, "num_global_key_value_heads", "num_key_value_heads") or 0
+    return nkv, ghd, bool(cfg.get("attention_k_eq_v"))
+
+
+def _attn_params(cfg: Config, h: int, kind: str = "full") -> int:
     """One attention layer (GQA or MLA), norms on q/k included, layer norms excluded."""
     nh = _i(cfg, "num_attention_heads") or 0
     mt = str(cfg.get("model_type") or "")
+    glob = global_attention(cfg) if kind == "full" else None
+    if glob:                                                        # Gemma 4 global layers: own geometry
+        nkv, ghd, k_eq_v = glob
+        return h * nh * ghd + (1 if k_eq_v else 2) * h * nkv * ghd + nh * ghd * h + 2 * ghd
     if cfg.get("kv_lora_rank"):                                     # MLA (DeepSeek-V2/V3, Kimi, GLM-lite)
         kv_lora = _i(cfg, "kv_lora_rank") or 0
         rope = _i(cfg, "qk_rope_head_dim") or 0
@@ -116,7 +130,7 @@ def _attn_params(cfg: Config, h: int) -> int:
         if mt in ("gpt_oss", "llama", "mistral") and cfg.get("attention_bias"):
             bias += h                                               # o_proj bias
     qk_norm = 0
-    if mt.startswith(("qwen3", "gemma3", "olmo2", "seed_oss")) or cfg.get("use_qk_norm"):
+    if mt.startswith(("qwen3", "gemma3", "gemma4", "olmo2", "seed_oss")) or cfg.get("use_qk_norm"):
         if cfg.get("qk_norm_type") == "per_layer" or mt == "minimax_m2":
             qk_norm = nh * hd + nkv * hd
         else:
@@ -225,7 +239,7 @@ def _layer(cfg: Config, h: int, attn: str, ffn: str) -> dict[str, int]:
     out: dict[str, int] = {}
     norms = 0
     if attn in ("full", "sliding"):
-        out["attn"] = _attn_params(cfg, h)
+        out["attn"] = _attn_params(cfg, h, attn)
         norms += h
     elif attn == "linear":
         out["linear_attn"] = _linear_attn_params(cfg, h)
@@ -243,6 +257,8 @@ def _layer(cfg: Config, h: int, attn: str, ffn: str) -> dict[str, int]:
         norms = h                                                    # one norm per block
     elif mt.startswith("gemma"):
         norms *= 2                                                   # pre and post norms
+        if mt.startswith("gemma4"):
+            norms += 1                                               # layer_scalar
     out["norm"] = norms
     return out
 
@@ -265,6 +281,11 @@ def _vision_params(vc: Config, text_hidden: int) -> int:
     patch = _i(vc, "patch_size", default=14) or 14
     chans = _i(vc, "num_channels", "in_channels", "in_chans", default=3) or 3
     temporal = _i(vc, "temporal_patch_size", default=1) or 1
+    if str(vc.get("model_type") or "") == "gemma4_vision":       # gated MLP, q/k norms, 2D position table
+        hd = _i(vc, "head_dim", default=hv // max(_i(vc, "num_attention_heads", default=1) or 1, 1)) or 0
+        tower = layers * (4 * hv * hv + 2 * hd + 3 * hv * iv + 4 * hv)
+        table = 2 * (_i(vc, "position_embedding_size", default=0) or 0) * hv
+        return tower + chans * patch * patch * hv + table + 2 * hv + hv * text_hidden   # + std, projection
     if str(vc.get("model_type") or "") == "pixtral":             # RMSNorm, gated MLP, no biases, RoPE 2D
         m = _i(vc, "spatial_merge_size", default=2) or 2
         tower = layers * (4 * hv * hv + 3 * hv * iv + 2 * hv) + chans * patch * patch * hv + hv
