@@ -80,3 +80,17 @@ def test_hybrid_kv_plus_state_matches_a_measured_gb10_pool():
     per_seq = info.kv_cache_bytes(262_144, dtype_bytes=1)
     measured = 4 * 2**30 / (406_424 / 262_144)
     assert abs(per_seq / measured - 1) < 0.01, (per_seq / 2**30, measured / 2**30)
+
+
+def test_gemma4_global_layers_size_their_own_kv():
+    case = json.loads((DATA / "gemma4_31b_config.json").read_text())
+    info = from_config(case["config"], model_id="google/gemma-4-31B-it")
+    tokens = 100_000
+    full = 10 * tokens * 2 * 4 * 512 * 2          # 4 KV heads x 512, K and V kept
+    sliding = 50 * 1024 * 2 * 16 * 256 * 2        # window 1024, 16 KV heads x 256
+    assert info.full_kv_bytes_per_token_per_layer() == 2 * 4 * 512 * 2
+    assert info.kv_cache_bytes(tokens) == full + sliding
+    # a model without a separate global geometry keeps one size for every layer
+    plain = from_config(json.loads((DATA / "qwen3_8b_config.json").read_text())["config"], model_id="x")
+    assert plain.full_kv_heads is None
+    assert plain.full_kv_bytes_per_token_per_layer() == plain.kv_bytes_per_token_per_layer()
