@@ -395,3 +395,20 @@ def test_hang_on_a_580_driver_does_not_blame_the_driver():
     assert f.cls == "cudagraph_hang" and "apt-mark" not in f.fix and "580.126.09" in f.message
     g = hang_failure("cudagraph_capture", 2000, 300, "590.48.01")
     assert "apt-mark hold nvidia-driver-580" in g.fix
+
+
+RAY_LINES = [  # real Ray start lines, each as published
+    # https://github.com/ServerlessLLM/ServerlessLLM/issues/311 (docker logs of a `ray start --head`)
+    "2025-11-07 05:42:49,240 INFO scripts.py:971 -- Local node IP: 143.248.188.67",
+    # https://github.com/vllm-project/vllm/issues/14349 (vllm serve joining an external Ray cluster)
+    "2025-03-06 17:44:11,132\tINFO worker.py:1514 -- Using address ray://192.168.1.67:10001 set in the "
+    "environment variable RAY_ADDRESS",
+]
+
+
+@pytest.mark.parametrize("ray_line", RAY_LINES)
+def test_ray_lines_open_the_ray_cluster_phase(ray_line):
+    d = diagnose("\n".join([ray_line, *_read(OWN / "114.log").splitlines()]))
+    names = [p.name for p in d.phases]
+    assert names[:2] == ["ray_cluster", "engine_init"] and d.outcome == "incomplete"
+    assert d.phases[0].start is not None
