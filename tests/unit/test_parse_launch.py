@@ -202,3 +202,20 @@ def test_vllm_config_file_and_config_option():
     assert run.options["dtype"] == "float16" and run.locations["dtype"].endswith("vllm-issue-config.yaml:9")
     missing = parse_text("vllm serve --config /nonexistent/config.yaml")
     assert any("not found" in n for n in missing.notes)
+
+
+def test_redirections_and_background_are_not_arguments():
+    spec = parse_text("nohup vllm serve openai/gpt-oss-20b --port 8000 > /tmp/vllm.log 2>&1 &\n")
+    assert spec.argv == ["nohup", "vllm", "serve", "openai/gpt-oss-20b", "--port", "8000"][1:] or \
+        spec.argv == ["vllm", "serve", "openai/gpt-oss-20b", "--port", "8000"]
+    assert not spec.notes
+
+
+def test_latin1_byte_in_a_comment_is_not_bad_input():
+    spec = parse_text(b"# caf\xe9\nvllm serve openai/gpt-oss-20b\n")
+    assert spec.model == "openai/gpt-oss-20b"
+
+
+def test_non_vllm_recipe_is_bad_input():
+    with pytest.raises(UsageError, match="runtime `sglang`"):
+        parse_text("recipe_version: '2'\nmodel: x\nruntime: sglang\ncommand: |\n  sglang serve --model-path x\n")

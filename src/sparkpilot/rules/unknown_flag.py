@@ -38,6 +38,8 @@ def unknown_flag(ctx: LintContext) -> list[Finding]:
             continue
         if flags is not None and flags.abbreviation(use.written, ctx.flags_version) is not None:
             continue   # argparse accepts a unique prefix
+        if "." in use.written and use.flag in table:
+            continue   # --dict-flag.key value: vLLM turns it into JSON; the table may not call the flag json
         if flags is not None:
             close = [c for c in flags.suggest(use.written, ctx.flags_version, n=3)
                      if difflib.SequenceMatcher(None, use.flag, c).ratio() >= 0.75][:1]

@@ -44,10 +44,7 @@ def parse_text(text: str | bytes, filename: str | None = None, *, version: str |
     if isinstance(text, bytes):
         if b"\x00" in text[:8192]:
             raise UsageError(f"{filename or 'input'}: binary data, not a launch")
-        try:
-            text = text.decode("utf-8")
-        except UnicodeDecodeError:
-            raise UsageError(f"{filename or 'input'}: not UTF-8 text") from None
+        text = text.decode("utf-8", errors="replace")   # a stray Latin-1 byte in a comment is fine
     if "\x00" in text or _mostly_binary(text):
         raise UsageError(f"{filename or 'input'}: binary data, not a launch")
     if not text.strip():

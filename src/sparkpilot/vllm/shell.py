@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from sparkpilot.errors import UsageError
 
 OPERATORS = ("&&", "||", ";;", "|", ";", "&")
+_REDIRECT = re.compile(r"^(\d*|&)(>>?|<)(&\d+|\S*)$")
+_BARE_REDIRECTS = {">", ">>", "<", "1>", "2>", "1>>", "2>>", "&>"}
 _FLAG_IN_COMMENT = re.compile(r"(?<![\w-])(--[a-z][a-z0-9-]+)")
 
 
@@ -81,6 +83,8 @@ def tokenize(text: str, first_line: int = 1, notes: list[str] | None = None) -> 
             i = j
             continue
         op = next((o for o in OPERATORS if text.startswith(o, i)), None)
+        if op == "&" and text.startswith("&>", i):
+            op = None
         if op:
             out.append(Word(op, line, op=True, start=i, end=i + len(op)))
             i += len(op)
@@ -88,7 +92,8 @@ def tokenize(text: str, first_line: int = 1, notes: list[str] | None = None) -> 
         start_line, buf, quoted, all_single, start = line, [], False, True, i
         while i < n:
             c = text[i]
-            if c in " \t\r\n" or any(text.startswith(o, i) for o in OPERATORS):
+            if c in " \t\r\n" or (any(text.startswith(o, i) for o in OPERATORS)
+                                    and not (c == "&" and (text.startswith("&>", i) or (buf and buf[-1] == ">")))):
                 break
             if c == "\\":
                 if i + 1 < n and text[i + 1] == "\n":
@@ -188,6 +193,10 @@ def split_commands(text: str, first_line: int = 1, notes: list[str] | None = Non
                 commands.append(cur)
             cur = Command()
             k += 1
+            continue
+        if not w.quoted and _REDIRECT.match(w.text):
+            # `> file`, `2> file`, `2>&1`, `>>log`: redirections are not arguments
+            k += 2 if w.text in _BARE_REDIRECTS and k + 1 < len(words) and not words[k + 1].op else 1
             continue
         cur.words.append(w)
         k += 1

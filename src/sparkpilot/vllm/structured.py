@@ -34,6 +34,12 @@ def parse_structured(text: str, filename: str | None, *, version: str | None = N
     if not dicts:
         raise UsageError(f"{name}: unknown format (expected a compose file, a Kubernetes manifest or a recipe)")
     first = dicts[0]
+    runtime = str(first.get("runtime") or "")
+    if runtime and "recipe_version" in first and not runtime.startswith(("vllm", "eugr-vllm")):
+        raise UsageError(f"{name}: a recipe for runtime `{runtime}`; sparkpilot lint checks vLLM launches")
+    if "recipe_version" in first and not isinstance(first.get("command"), str):
+        raise UsageError(f"{name}: this recipe has no `command:` (its launcher builds the command); lint the "
+                         "vllm serve command it prints instead")
     if isinstance(first.get("services"), dict):
         spec = _compose(first, text, filename, version)
     elif isinstance(first.get("command"), str) and (
