@@ -412,3 +412,13 @@ def test_ray_lines_open_the_ray_cluster_phase(ray_line):
     names = [p.name for p in d.phases]
     assert names[:2] == ["ray_cluster", "engine_init"] and d.outcome == "incomplete"
     assert d.phases[0].start is not None
+
+
+def test_a_failed_start_then_a_good_one_is_ready_with_a_note():
+    """guardkit: the OOM start (135) and, after the fix, the ready one (132), as one container's log."""
+    d = diagnose(_read(OWN / "135.log") + "\n" + _read(OWN / "132.log"))
+    assert d.outcome == "ready" and d.failure is None
+    assert any(n.startswith("oom_at_startup was logged before the server came up") for n in d.notes)
+    e = diagnose(_read(OWN / "132.log") + "\n" + _read(SHARED / "006.log")) if (SHARED / "006.log").exists() else None
+    if e is not None:  # a Ray kill after the server came up still fails it
+        assert e.outcome == "failed" and e.failure.cls == "ray_memory_monitor_kill"

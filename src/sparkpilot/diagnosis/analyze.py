@@ -89,6 +89,7 @@ class LiveDiagnosis:
         self._first_error: Line | None = None
         self._first_error_rank = 0
         self._late_error: Line | None = None
+        self._ready_index: int | None = None  # the line that showed the server ready
         self._starts: dict[tuple[str | None, int], int] = {}  # starts per (source, marker): restarts
         self._reported: set[str] = set()
         self._phase_since: float | None = None
@@ -134,6 +135,8 @@ class LiveDiagnosis:
         if entered:
             self._phase_since = now if now is not None else line.wall if line.wall is not None else self.clock()
             kind = "ready" if entered == "ready" else "phase"
+            if entered == "ready":
+                self._ready_index = line.index
             events.append(Event(kind, entered, line=sigs.display(line), message=f"entered {entered}"))
         events.extend(self._match(line))
         rank = sigs.error_rank(line)
@@ -230,6 +233,14 @@ class LiveDiagnosis:
         failure = self.best_failure()
         if failure is None and self._first_error is not None:
             failure = self._unrecognised(self._first_error)
+        early: Failure | None = None
+        if failure is not None and self._ready_index is not None and 0 <= failure.index < self._ready_index \
+                and failure.cls not in ("cudagraph_hang",):
+            # an error before the server came up that did not stop it (or an earlier, failed start)
+            early, failure = failure, None
+            later = [f for f in self._matches if f.index > self._ready_index]
+            if later:
+                failure = sorted(later, key=lambda f: (-f.rank, f.index))[0]
         figures = finish_figures(dict(self.figures))
         if len(self._per_source) > 1:
             # the first log given (the head) speaks for the start; every node's own figures are kept
@@ -252,10 +263,13 @@ class LiveDiagnosis:
         else:
             outcome = "incomplete"
         notes = []
+        if early is not None:
+            notes.append(f"{early.cls} was logged before the server came up, and it came up anyway "
+                         f"(a restart, or a non-fatal error): {early.line}")
         restarts = max(self._starts.values(), default=0)
         if restarts > 1:
-            notes.append(f"this log holds {restarts} starts (a restarting container?): phases and figures "
-                         "mix them; the failure shown is the root cause across all of them")
+            notes.append(f"this log holds {restarts} starts (a restarting container?): its phases and "
+                         "figures mix them")
         if outcome == "ready" and self._late_error is not None:
             notes.append(f"an error after the server was ready (a request, not the start): "
                          f"{sigs.display(self._late_error)}")
