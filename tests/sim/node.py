@@ -91,7 +91,7 @@ def _probe_argvs() -> dict[str, tuple[str, ...]]:
 
 
 def _standin(tool: str, cases: list[tuple[str, Path, int]], delay: float) -> str:
-    """A POSIX sh stand-in: `case "$*"` over the exact argument strings."""
+    """A POSIX sh stand-in: `case "$*"` over the exact argument strings (recording of tests/sim/data)."""
     lines = ["#!/bin/sh",
              f"# simulated Spark: stand-in for `{tool}`, prints recorded real outputs (tests/sim/data)",
              'case "$*" in']
@@ -100,7 +100,8 @@ def _standin(tool: str, cases: list[tuple[str, Path, int]], delay: float) -> str
         lines.append(f"  {pattern})")
         if delay > 0:
             lines.append(f"    sleep {delay:.3f}")
-        lines += [f"    cat {shlex.quote(str(path))}", f"    exit {rc} ;;"]
+        # the recording itself, printed by the shell's builtin printf: one process fewer per call
+        lines += [f"    printf '%s' {shlex.quote(path.read_text())}", f"    exit {rc} ;;"]
     lines += ["esac",
               f'echo "{tool}: simulated node has no recording for: $*" >&2',
               "exit 2", ""]
