@@ -82,8 +82,9 @@ def test_interleaved_logs(a, b, rnd):
     d = diagnose("\n".join(out))
     _check(d)
     alone = [_alone(p) for p in (a, b)]
-    if any(x.outcome == "failed" and x.failure.cls != "unrecognised" for x in alone):
-        assert d.outcome == "failed"
+    if any(x.outcome == "failed" and x.failure.cls != "unrecognised" for x in alone) \
+            and not any(x.outcome == "ready" for x in alone):
+        assert d.outcome == "failed"  # (a ready log mixed in may bring the server up first)
 
 
 @HEAVY
