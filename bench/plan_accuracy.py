@@ -95,7 +95,7 @@ def request(c: dict, info) -> PlanRequest:
     m = c["memory"]
     flags = m.get("other_flags") or {}
     gpus = (m.get("tensor_parallel_size") or 1) * (m.get("pipeline_parallel_size") or 1)
-    kv = m.get("kv_cache_dtype") or "auto"
+    kv = c.get("kv_cache_dtype") or m.get("kv_cache_dtype") or "auto"
     return PlanRequest(
         model=info.id, nodes=gpus, tp=m.get("tensor_parallel_size") or 1, pp=m.get("pipeline_parallel_size") or 1,
         max_model_len=m.get("max_model_len") or info.max_position_embeddings,

@@ -282,8 +282,16 @@ def activation_bytes(info: ModelInfo, max_num_batched_tokens: int, max_num_seqs:
     else:
         inter = info.intermediate_size or 4 * h
         forward = t * 2 * (4 * h + 3 * inter / tp) * FORWARD_FACTOR
+    if info.num_linear_layers and info.linear_state_bytes_per_seq and _gated_delta_net(info):
+        # chunked Gated DeltaNet prefill keeps one fp32 recurrent state per 64-token chunk
+        forward += t / 64 * info.linear_state_bytes_per_seq * 1.9 / tp
     sampler = min(max_num_seqs, max_num_batched_tokens) * vocab * sampler_bytes_per_logit(vllm_version)
     return int(forward + sampler)
+
+
+def _gated_delta_net(info: ModelInfo) -> bool:
+    mt = (info.model_type or "").lower()
+    return mt.startswith(("qwen3_next", "qwen3_5", "qwen3_6"))
 
 
 def non_torch_bytes(tp: int, pp: int) -> int:
