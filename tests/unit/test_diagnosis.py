@@ -422,3 +422,7 @@ def test_a_failed_start_then_a_good_one_is_ready_with_a_note():
     e = diagnose(_read(OWN / "132.log") + "\n" + _read(SHARED / "006.log")) if (SHARED / "006.log").exists() else None
     if e is not None:  # a Ray kill after the server came up still fails it
         assert e.outcome == "failed" and e.failure.cls == "ray_memory_monitor_kill"
+
+
+def test_architecture_without_a_digit_is_a_figure():
+    assert diagnose(_read(OWN / "137.log")).figures["architecture"] == "NemotronHForCausalLM"

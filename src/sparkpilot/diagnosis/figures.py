@@ -186,7 +186,7 @@ _FIGURE_GATE: Gate | None = None
 
 def extract_figures(text: str, figures: dict[str, Any]) -> None:
     global _FIGURE_GATE
-    if not text or not any(ch.isdigit() for ch in text):
+    if not text:
         return
     if _FIGURE_GATE is None:
         _FIGURE_GATE = Gate(rx for rx, _ in FIGURES)
