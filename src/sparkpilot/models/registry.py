@@ -4,6 +4,11 @@ Each family file is {"family": ..., "entries": [entry, ...]}; an entry is
   id, aliases (optional), config (a trimmed copy of the model's config.json: the fields the mapping
   reads, quantization_config included), weight_bytes, sources {config, weight_bytes: URL},
   num_parameters_published (optional), notes (optional).
+  When no byte total was published, weight_bytes is DERIVED from the shapes and the quantisation
+  format: weight_bytes_derived true, sources.weight_bytes_how starting with "derived" and saying
+  how, and either cross_check [{what, value, unit (bytes|GB|GiB|billion bf16 parameters),
+  tensor_parallel_size (per-GPU figures), tolerance, source}] with the public figures it was
+  checked against, or cross_check_missing saying why there is none (tests/unit/test_models_catalog.py).
 index.json maps every lower-cased id and alias to (id, file), so `lookup` reads one small index and
 one family file, only when asked (lint startup does not pay for it). `build_index()` rewrites it.
 """
