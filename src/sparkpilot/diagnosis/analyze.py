@@ -93,6 +93,7 @@ class LiveDiagnosis:
         self._starts: dict[tuple[str | None, int], int] = {}  # starts per (source, marker): restarts
         self._reported: set[str] = set()
         self._phase_since: float | None = None
+        self._since_is_wall = False  # phase times came from `docker logs -t` (epoch), not self.clock
         self._hung: set[str] = set()
         self._sources: list[str] = []
         self._year: int | None = None  # the year year-full lines show, for year-less vLLM times
@@ -134,6 +135,7 @@ class LiveDiagnosis:
         entered = self.tracker.feed(line)
         if entered:
             self._phase_since = now if now is not None else line.wall if line.wall is not None else self.clock()
+            self._since_is_wall = now is None and line.wall is not None
             kind = "ready" if entered == "ready" else "phase"
             if entered == "ready":
                 self._ready_index = line.index
@@ -209,7 +211,8 @@ class LiveDiagnosis:
             expected = expected_phase_seconds
         if not expected or expected <= 0:
             return None
-        now = self.clock() if now is None else now
+        if now is None:
+            now = time.time() if self._since_is_wall else self.clock()
         scale = time_scale()
         elapsed = now - self._phase_since
         limit = max(expected * HANG_FACTOR, expected + HANG_MIN_EXTRA_S) * scale
