@@ -2,7 +2,15 @@
 
     d = diagnose(text)                   # one log
     d = diagnose_many([("spark-1", a), ("spark-2", b)])   # several logs of one multi-node start
-    live = LiveDiagnosis(); events = live.feed(line); live.check_hang(now, expected_seconds)
+
+Live, for `up`:
+    live = LiveDiagnosis(driver_version="580.126.09")      # driver from doctor's facts, if known
+    for ev in live.feed(line, source="spark-1"):           # as lines arrive (a chunk is fine too)
+        ev.kind in ("phase", "ready", "failure")           # a failure the moment its line appears
+    ev = live.check_hang(now=None, expected_phase_seconds=plan["startup_eta_s"])  # hang / stall
+    live.result()                                          # the Diagnosis so far
+Phase times come from `now` when given, else a `docker logs -t` stamp, else time.monotonic();
+expected seconds are real-world seconds, scaled by SPARKPILOT_TIME_SCALE.
 
 Outcome words (CONTRACTS.md): `ready`, `failed`, `incomplete` (stopped before ready, no failure).
 """
