@@ -149,7 +149,8 @@ def test_run_many_in_one_round_trip_matches_run(ssh_env):
         for argv, got in zip(argvs[:-2], many[:-2]):
             one = host.run(argv, timeout=10)
             assert got.rc == one.rc, argv
-            if "clock" not in " ".join(argv) and "date" not in " ".join(argv):
+            live = argv[0] == "ip" or "date" in " ".join(argv) or "clock" in " ".join(argv)
+            if not live:  # live state (addresses, clocks) may change between the two reads
                 assert got.stdout == one.stdout, argv
 
 

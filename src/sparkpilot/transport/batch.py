@@ -3,9 +3,9 @@
 Over ssh each command costs a session, a login shell and two processes on this side; probing 16
 hosts with ~25 commands each (and pinging every peer) is then bound by the two cores, not by the
 hosts. `SshRunner.run_many` sends one POSIX sh script instead: every command starts at once in the
-background under coreutils `timeout` (when the host has it), its stdout, stderr and exit code go to
-a private temporary directory, and the script prints them back framed by byte counts, so any
-output (binary, no trailing newline, lines that look like frames) comes back exactly.
+background, its stdout and stderr go to a private temporary directory, one watchdog stops what
+runs over, and the script prints everything back framed by byte counts, so any output (binary,
+no trailing newline, lines that look like frames) comes back exactly.
 
 A command that does not finish in time is rc 124, as with `run`. A runner without `run_many`
 (local, replay) runs the commands one by one through `run`, in threads.
@@ -21,7 +21,6 @@ from typing import Any, Sequence
 from sparkpilot.transport.base import CommandResult
 
 RC_TIMEOUT = 124
-RC_NO_RESULT = 125  # the command's exit code never arrived (should not happen; shown, not hidden)
 
 
 def run_many(runner: Any, argvs: Sequence[Sequence[str]], timeout: float = 10.0,
@@ -40,19 +39,28 @@ def run_many(runner: Any, argvs: Sequence[Sequence[str]], timeout: float = 10.0,
 
 
 def script(argvs: Sequence[Sequence[str]], timeout: float, token: str) -> str:
-    """The remote sh script: run all, wait, print `@@TOKEN i rc nout nerr` + out + err per command."""
+    """The remote sh script. Every command starts in the background with its output in files; one
+    watchdog stops what outlives `timeout` (its exit code then reads 124); then one `wc -c` and one
+    `cat` send everything back: `@@TOKEN rc ...`, the byte counts, `@@TOKEN data`, the bytes.
+    Two processes on the host besides the commands themselves, whatever their number."""
+    n = len(argvs)
     secs = max(1, int(timeout + 0.999))
-    lines = [
-        'd=$(mktemp -d 2>/dev/null || mktemp -d -t sparkpilot.XXXXXX) || exit 97',
-        "trap 'rm -rf \"$d\"' EXIT",
-        f'if command -v timeout >/dev/null 2>&1; then T="timeout -k 2 {secs}"; else T=""; fi',
-    ]
+    lines = ['d=$(mktemp -d 2>/dev/null || mktemp -d -t sparkpilot.XXXXXX) || exit 97',
+             "trap 'rm -rf \"$d\"' EXIT"]
     for i, argv in enumerate(argvs):
-        lines.append(f'( $T {shlex.join(argv)} </dev/null >"$d/{i}.o" 2>"$d/{i}.e"; echo $? >"$d/{i}.r" ) &')
-    lines.append("wait")
-    lines.append(f'for i in $(seq 0 {len(argvs) - 1}); do '
-                 f'printf "@@{token} %s %s %s %s\\n" "$i" "$(cat "$d/$i.r" 2>/dev/null || echo {RC_NO_RESULT})" '
-                 f'"$(wc -c <"$d/$i.o")" "$(wc -c <"$d/$i.e")"; cat "$d/$i.o" "$d/$i.e"; done')
+        lines.append(f'{shlex.join(argv)} </dev/null >"$d/{i}.o" 2>"$d/{i}.e" & p{i}=$!')
+    pids = " ".join(f"$p{i}" for i in range(n))
+    lines.append(f'( sleep {secs}; : >"$d/late"; kill {pids} ) >/dev/null 2>&1 </dev/null & w=$!')
+    for i in range(n):
+        lines.append(f'wait $p{i}; r{i}=$?')
+    lines.append('kill $w 2>/dev/null; wait $w 2>/dev/null')
+    lines.append('[ -e "$d/late" ] && late=1 || late=0')
+    rcs = " ".join(f"$r{i}" for i in range(n))
+    files = " ".join(f'"$d/{i}.o" "$d/{i}.e"' for i in range(n))
+    lines.append(f'printf "@@{token} %s %s\\n" "$late" "{rcs}"')
+    lines.append(f'wc -c {files}')
+    lines.append(f'printf "@@{token} data\\n"')
+    lines.append(f'cat {files}')
     return "\n".join(lines) + "\n"
 
 
@@ -61,23 +69,28 @@ def new_token() -> str:
 
 
 def parse(data: bytes, count: int, token: str, seconds: float) -> list[CommandResult | None]:
-    """Split the script's output back into results; None where a frame is missing."""
-    results: list[CommandResult | None] = [None] * count
-    head = f"@@{token} ".encode()
-    pos = data.find(head)
-    while pos != -1:
-        end = data.find(b"\n", pos)
-        if end == -1:
-            break
-        fields = data[pos + len(head):end].split()
-        try:
-            i, rc, n_out, n_err = (int(f) for f in fields[:4])
-        except ValueError:
-            break
-        body = end + 1
-        out, err = data[body:body + n_out], data[body + n_out:body + n_out + n_err]
-        if 0 <= i < count:
-            results[i] = CommandResult(rc, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"),
-                                       seconds)
-        pos = data.find(head, body + n_out + n_err)
-    return results
+    """Split the script's output back into results; all None when it did not come back whole."""
+    none: list[CommandResult | None] = [None] * count
+    head, mark = f"@@{token} ".encode(), f"@@{token} data\n".encode()
+    pos, data_at = data.find(head), data.find(mark)
+    if pos == -1 or data_at == -1:
+        return none
+    first = data[pos + len(head):data.find(b"\n", pos)].split()
+    try:
+        late, rcs = first[0] == b"1", [int(x) for x in first[1:]]
+        sizes = [int(line.split()[0]) for line in data[data.find(b"\n", pos) + 1:data_at].splitlines()
+                 if line.strip()][:2 * count]
+    except (ValueError, IndexError):
+        return none
+    if len(rcs) != count or len(sizes) != 2 * count:
+        return none
+    body, out = data_at + len(mark), []
+    for i in range(count):
+        n_out, n_err = sizes[2 * i], sizes[2 * i + 1]
+        stdout, stderr = data[body:body + n_out], data[body + n_out:body + n_out + n_err]
+        body += n_out + n_err
+        rc = rcs[i]
+        if late and rc in (128 + 15, 128 + 9):  # stopped by the watchdog
+            rc = RC_TIMEOUT
+        out.append(CommandResult(rc, stdout.decode("utf-8", "replace"), stderr.decode("utf-8", "replace"), seconds))
+    return out
