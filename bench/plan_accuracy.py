@@ -257,7 +257,10 @@ def main(argv: list[str] | None = None) -> int:
                      "fits": p.fits, "kv_need_gib": p.kv_need_gib, "note": c.get("note", ""),
                      "margin": (round((obs["kv_gib"] - p.kv_need_gib) / p.kv_need_gib, 3)
                                 if obs["kv_gib"] is not None and p.kv_need_gib else None)})
-        jobs.append((c["id"], sparkrun_recipe(info, req), req.memory_gib or GB10_CUDA_TOTAL_GIB, req.nodes))
+        recipe = sparkrun_recipe(info, req)
+        if c.get("sparkrun_dtype"):  # a mixed checkpoint the config alone does not describe
+            recipe["metadata"]["model_dtype"] = c["sparkrun_dtype"]
+        jobs.append((c["id"], recipe, req.memory_gib or GB10_CUDA_TOTAL_GIB, req.nodes))
     sr = run_sparkrun(args.sparkrun, jobs)
     for r in rows:
         s = sr.get(r["id"], {})
