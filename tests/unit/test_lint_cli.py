@@ -109,7 +109,8 @@ def test_explain_by_name_and_id(capsys):
     rc2, out2, _ = run(["explain", "SPL002"], capsys)
     assert out2 == out
     rc, out, _ = run(["explain", "fastsafetensors", "--format", "json"], capsys)
-    assert json.loads(out)["severity_by_stack"]["eugr"] == "info"
+    entry = json.loads(out)
+    assert entry["severity"] == "info" and entry["severity_by_stack"]["ngc-26.04"] == "error"
 
 
 def test_secret_masked_in_fix_output(capsys, monkeypatch):

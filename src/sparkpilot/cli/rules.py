@@ -37,12 +37,17 @@ def run(args: argparse.Namespace) -> int:
         print_json({"rules": [{k: e.get(k) for k in ("id", "name", "severity", "severity_by_stack", "applies_to",
                                                       "summary", "fix", "evidence")} for e in entries]})
         return 0
+    from sparkpilot.rules.stacks import default_name  # noqa: PLC0415
+
+    default = default_name()
     width = max(len(str(e["name"])) for e in entries)
     print(f"{'ID':<7} {'NAME':<{width}}  {'SEVERITY':<8}  CHECKS")
     for e in entries:
-        sev = str(e.get("severity"))
-        if e.get("severity_by_stack"):
+        by_stack = e.get("severity_by_stack") or {}
+        sev = str(by_stack.get(default, e.get("severity")))
+        if by_stack:
             sev += "*"
         print(f"{e['id']:<7} {e['name']:<{width}}  {sev:<8}  {' '.join(str(e.get('summary', '')).split())}")
-    print("\n* severity depends on the stack (see `sparkpilot explain NAME`). Details: `sparkpilot explain NAME-or-ID`.")
+    print(f"\nSeverity on the default stack ({default}); * it differs on other stacks (`sparkpilot explain NAME`, "
+          "`sparkpilot rules --stacks`). Details: `sparkpilot explain NAME-or-ID`.")
     return 0
