@@ -151,3 +151,13 @@ def test_plans_lint_clean_under_their_stack(stack, capsys):
             bad = [f for f in lint.lint_launch(p.launch, nodes=nodes, stack=stack, model_info=info)
                    if f.severity in ("error", "warning")]
             assert bad == [], (mid, nodes, [(f.rule, f.message) for f in bad])
+
+
+def test_mla_models_keep_bf16_kv_where_triton_mla_has_no_fp8():
+    info = ModelInfo(id="mla/x", num_hidden_layers=4, hidden_size=2048, intermediate_size=8192, vocab_size=1000,
+                     num_attention_heads=16, num_key_value_heads=16, head_dim=192, kv_lora_rank=512,
+                     qk_rope_head_dim=64, dtype="bfloat16", weight_bytes=2 * 10**9)
+    old = plan(PlanRequest("mla/x", nodes=1, vllm_version="0.19.0"), info)
+    assert old.kv_cache_dtype == "auto" and opt(old.launch.nodes[0].argv, "--attention-backend") == "TRITON_MLA"
+    assert "--kv-cache-dtype" not in old.launch.nodes[0].argv and any("MLA" in n for n in old.notes)
+    assert plan(PlanRequest("mla/x", nodes=1, vllm_version="0.21.0"), info).kv_cache_dtype == "fp8"

@@ -159,6 +159,10 @@ def plan(req: PlanRequest, info: ModelInfo) -> Plan:
     batched = req.max_num_batched_tokens or default_batched
     seqs = req.max_num_seqs or default_seqs
     kv_dtype = req.kv_cache_dtype or "fp8"
+    mla_fp8_ok = (memory.version_tuple(req.vllm_version) or (0, 0)) >= (0, 21)
+    if info.kv_lora_rank and not req.kv_cache_dtype and not mla_fp8_ok:
+        # TRITON_MLA raised NotImplementedError for FP8 KV cache until mid-2026 (vllm-project/vllm#35577)
+        kv_dtype = "auto"
     if kv_dtype not in memory.KV_CACHE_DTYPES:
         raise UsageError(f"unknown --kv-cache-dtype {kv_dtype!r} (one of {', '.join(memory.KV_CACHE_DTYPES)})")
     util_given = req.gpu_memory_utilization
@@ -170,6 +174,9 @@ def plan(req: PlanRequest, info: ModelInfo) -> Plan:
                              "cache shares the memory and CUDA runs out at start (0.85-0.87 is safe)")
     model_max = info.max_position_embeddings or FALLBACK_CONTEXT
     notes: list[str] = []
+    if info.kv_lora_rank and kv_dtype == "auto" and not req.kv_cache_dtype:
+        notes.append("MLA model: KV cache left in the model dtype, because TRITON_MLA on this vLLM has no FP8 KV "
+                     "cache (vllm-project/vllm#35577); use --kv-cache-dtype fp8 on a vLLM that has it")
     mml = req.max_model_len or model_max
     if req.max_model_len is not None and req.max_model_len < 1:
         raise UsageError(f"--max-model-len must be positive, not {req.max_model_len}")
