@@ -243,11 +243,12 @@ def test_hang_is_reported_past_expected_time_scaled(monkeypatch):
     for line in lines[: stop + 1]:
         live.feed(line, now=100.0)
     assert live.tracker.current == "cudagraph_capture"
-    assert live.check_hang(now=100.0 + 2.0, expected_phase_seconds=300) is None     # 200 s real: fine
-    ev = live.check_hang(now=100.0 + 10.0, expected_phase_seconds={"cudagraph_capture": 300})  # 1000 s real
+    # expected seconds come scaled, as plan's startup_eta_s does: 300 s real -> 3 s at 0.01
+    assert live.check_hang(now=100.0 + 2.0, expected_phase_seconds=3.0) is None      # 200 s real: fine
+    ev = live.check_hang(now=100.0 + 10.0, expected_phase_seconds={"cudagraph_capture": 3.0})  # 1000 s real
     assert ev is not None and ev.kind == "hang" and ev.failure.cls == "cudagraph_hang"
     assert any("590.44.01" in e for e in ev.failure.evidence)
-    assert live.check_hang(now=200.0, expected_phase_seconds=300) is None  # reported once
+    assert live.check_hang(now=200.0, expected_phase_seconds=3.0) is None  # reported once
     d = live.result()
     assert d.outcome == "failed" and d.failure.cls == "cudagraph_hang"
 
@@ -426,3 +427,19 @@ def test_a_failed_start_then_a_good_one_is_ready_with_a_note():
 
 def test_architecture_without_a_digit_is_a_figure():
     assert diagnose(_read(OWN / "137.log")).figures["architecture"] == "NemotronHForCausalLM"
+
+
+def test_hang_check_takes_plans_startup_estimate(monkeypatch):
+    """up passes plan's startup_eta_s (already scaled): a graph capture at 10x its estimate is a hang."""
+    eta_mod = pytest.importorskip("sparkpilot.planner.eta")
+    monkeypatch.setenv("SPARKPILOT_TIME_SCALE", "0.01")
+    eta = eta_mod.startup_eta(int(65e9), 1, "single")
+    lines = _read(OWN / "132.log").splitlines()
+    stop = next(i for i, l in enumerate(lines) if "Capturing CUDA graph" in l or "Warming up" in l)
+    live = LiveDiagnosis()
+    for line in lines[: stop + 1]:
+        live.feed(line, now=0.0)
+    assert live.tracker.current == "cudagraph_capture"
+    assert live.check_hang(now=eta["cudagraph_capture"], expected_phase_seconds=eta) is None
+    ev = live.check_hang(now=eta["cudagraph_capture"] * 10 + 2, expected_phase_seconds=eta)
+    assert ev is not None and ev.failure.cls == "cudagraph_hang" and "580.126.09" in ev.failure.message

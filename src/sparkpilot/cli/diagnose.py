@@ -111,7 +111,7 @@ def gather(args: argparse.Namespace) -> list[tuple[str, str]]:
 # ----------------------------------------------------------------------------- run
 def run(args: argparse.Namespace) -> int:
     from sparkpilot.diagnosis import LiveDiagnosis, check_answer, merge
-    from sparkpilot.diagnosis.analyze import REFERENCE_PHASE_SECONDS
+    from sparkpilot.diagnosis.analyze import REFERENCE_PHASE_SECONDS, time_scale
 
     logs = gather(args)
     if not any(text.strip() for _, text in logs) and args.answer is None:
@@ -126,7 +126,8 @@ def run(args: argparse.Namespace) -> int:
             live.feed_line(line)
     hang = None
     if args.container and all(RUNNING.get(label) for label, _ in logs):
-        hang = live.check_hang(now=time.time(), expected_phase_seconds=REFERENCE_PHASE_SECONDS)
+        expected = {k: v * time_scale() for k, v in REFERENCE_PHASE_SECONDS.items()}
+        hang = live.check_hang(now=time.time(), expected_phase_seconds=expected)
     d = live.result()
     if d.outcome == "incomplete" and not d.phases and not d.figures and not live.logged:
         what = "the container's output" if args.container else "the input"

@@ -10,14 +10,14 @@ Live, for `up`:
     ev = live.check_hang(now=None, expected_phase_seconds=plan["startup_eta_s"])  # hang / stall
     live.result()                                          # the Diagnosis so far
 Phase times come from `now` when given, else a `docker logs -t` stamp, else time.monotonic();
-expected seconds are real-world seconds, scaled by SPARKPILOT_TIME_SCALE.
+expected seconds are in the run's time (plan's startup_eta_s is already scaled by
+SPARKPILOT_TIME_SCALE).
 
 Outcome words (CONTRACTS.md): `ready`, `failed`, `incomplete` (stopped before ready, no failure).
 """
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from dataclasses import dataclass, field
@@ -41,12 +41,12 @@ START_RES = [re.compile(r"vLLM API server version \d"), re.compile(r"█\s+versi
 
 
 def time_scale() -> float:
-    """SPARKPILOT_TIME_SCALE (e.g. 0.01 in tests with the stand-in vLLM); 1.0 when unset or bad."""
+    """SPARKPILOT_TIME_SCALE through sparkpilot.timescale (the same factor plan and up use)."""
     try:
-        value = float(os.environ.get("SPARKPILOT_TIME_SCALE", "1") or 1)
-    except ValueError:
+        from sparkpilot.timescale import time_scale as shared
+    except ImportError:  # pragma: no cover - the shared helper is part of the package
         return 1.0
-    return value if value > 0 else 1.0
+    return shared()
 
 
 @dataclass
@@ -205,10 +205,11 @@ class LiveDiagnosis:
 
     def check_hang(self, now: float | None = None,
                    expected_phase_seconds: float | Mapping[str, float] | None = None) -> Event | None:
-        """A hang when the current phase runs far past its expected (real-world) seconds.
+        """A hang when the current phase runs far past its expected seconds.
 
-        `expected_phase_seconds` is the planner's estimate for the current phase (a number) or per
-        phase (a mapping); both are scaled by SPARKPILOT_TIME_SCALE, like the stand-in's timing.
+        `expected_phase_seconds` is the estimate for the current phase (a number) or per phase (a
+        mapping such as plan's `startup_eta_s`), in the run's own time: already scaled by
+        SPARKPILOT_TIME_SCALE, as plan's estimates are. The fixed margin is scaled here.
         """
         phase = self.tracker.current
         if phase is None or phase == "ready" or self._phase_since is None or phase in self._hung:
@@ -221,21 +222,20 @@ class LiveDiagnosis:
             return None
         if now is None:
             now = time.time() if self._since_is_wall else self.clock()
-        scale = time_scale()
         elapsed = now - self._phase_since
-        limit = max(expected * HANG_FACTOR, expected + HANG_MIN_EXTRA_S) * scale
+        limit = max(expected * HANG_FACTOR, expected + HANG_MIN_EXTRA_S * time_scale())
         if elapsed <= limit:
             return None
         self._hung.add(phase)
-        real_elapsed, real_expected = elapsed / scale, float(expected)
+        expected = float(expected)
         if phase in HANG_PHASES:
             driver = self.driver_version or self.figures.get("driver_version")
-            failure = sigs.hang_failure(phase, real_elapsed, real_expected, driver)
+            failure = sigs.hang_failure(phase, elapsed, expected, driver)
             self._matches.append(failure)
             return Event("hang", phase, failure, failure.line, failure.message)
         return Event("stall", phase, None, None,
-                     f"{phase} has run {real_elapsed:.0f} s, {real_elapsed / real_expected:.1f}x the expected "
-                     f"{real_expected:.0f} s (slow disk or network, or a stuck process)")
+                     f"{phase} has run {elapsed:.0f} s, {elapsed / expected:.1f}x the expected "
+                     f"{expected:.0f} s (slow disk or network, or a stuck process)")
 
     def result(self) -> Diagnosis:
         phases = self.tracker.finish()
