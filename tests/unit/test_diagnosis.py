@@ -443,3 +443,4 @@ def test_hang_check_takes_plans_startup_estimate(monkeypatch):
     assert live.check_hang(now=eta["cudagraph_capture"], expected_phase_seconds=eta) is None
     ev = live.check_hang(now=eta["cudagraph_capture"] * 10 + 2, expected_phase_seconds=eta)
     assert ev is not None and ev.failure.cls == "cudagraph_hang" and "580.126.09" in ev.failure.message
+    assert any("590.48.01" in e for e in ev.failure.evidence)  # NGC 26.01's forward-compat driver

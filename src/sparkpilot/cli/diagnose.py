@@ -190,7 +190,8 @@ def _figures_rows(f: dict[str, Any]) -> list[tuple[str, str]]:
     rows: list[tuple[str, str]] = []
     if f.get("vllm_version"):
         rows.append(("vLLM version", str(f["vllm_version"])))
-    for key, label in (("ngc_release", "NGC release"), ("driver_version", "driver"), ("nccl_version", "NCCL"),
+    for key, label in (("ngc_release", "NGC release"), ("driver_version", "driver"),
+                       ("compat_driver_version", "CUDA compat driver"), ("nccl_version", "NCCL"),
                        ("model", "model"), ("architecture", "architecture"), ("max_model_len", "max model len")):
         if f.get(key) is not None:
             rows.append((label, str(f[key])))

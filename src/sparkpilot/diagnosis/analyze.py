@@ -231,6 +231,10 @@ class LiveDiagnosis:
         if phase in HANG_PHASES:
             driver = self.driver_version or self.figures.get("driver_version")
             failure = sigs.hang_failure(phase, elapsed, expected, driver)
+            compat = self.figures.get("compat_driver_version")
+            if compat and compat.split(".")[0] == "590":
+                failure.evidence.append(f"the container runs CUDA forward compatibility with the 590.x user-mode "
+                                        f"driver {compat} (kernel driver {driver or 'unknown'})")
             self._matches.append(failure)
             return Event("hang", phase, failure, failure.line, failure.message)
         return Event("stall", phase, None, None,

@@ -150,6 +150,7 @@ def _driver(m, f):
 @figure(r"Using CUDA ([\d.]+) driver version ([\d.]+)")
 def _cuda(m, f):
     f["cuda_version"] = m[1]
+    f["compat_driver_version"] = m[2].rstrip(".")  # the container's forward-compatibility driver
 
 
 @figure(r"(?:NCCL version (\d[\w.+]*)|vLLM is using nccl==([\d.]+))")
