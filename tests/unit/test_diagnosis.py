@@ -142,8 +142,12 @@ def test_figures_from_shared_memory_excerpts(case: Path):
     assert checked
 
 
-def test_prefixes_colours_and_timestamps_do_not_change_the_answer():
-    raw = _read(SHARED / "011.log") if (SHARED / "011.log").exists() else _read(OWN / "101.log")
+SMALL_LOGS = [p for p in sorted(OWN.glob("*.log")) + sorted(SHARED.glob("*.log")) if p.stat().st_size < 60_000]
+
+
+@pytest.mark.parametrize("log", SMALL_LOGS, ids=lambda p: f"{p.parent.parent.parent.name}-{p.stem}")
+def test_prefixes_colours_and_timestamps_do_not_change_the_answer(log):
+    raw = _read(log)
     plain = diagnose(raw)
     wrappers = [
         lambda l: f"vllm-1  | {l}",                                  # docker compose
