@@ -176,6 +176,8 @@ def test_parse_line_formats_seen_in_real_logs():
     e = parse_line("vllm_gb10_server  | (EngineCore pid=194) INFO 04-29 12:01:07 [gpu_worker.py:440] "
                    "Available KV cache memory: 52.66 GiB")
     assert e.text == "Available KV cache memory: 52.66 GiB"
+    ray_task = parse_line("(pid=1234, ip=10.0.0.2) INFO 07-23 22:38:15 [x.py:1] Model loading took 1.0 GiB")
+    assert ray_task.text == "Model loading took 1.0 GiB"  # Ray's tag for an unnamed task
     nested = parse_line("(EngineCore_DP0 pid=1356) (RayWorkerWrapper pid=383, ip=192.168.200.12) INFO 02-04 18:47:06 "
                         "[cuda.py:345] Using AttentionBackendEnum.FLASHINFER backend.")
     assert nested.text == "Using AttentionBackendEnum.FLASHINFER backend."

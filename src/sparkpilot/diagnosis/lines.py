@@ -18,7 +18,7 @@ from datetime import datetime
 ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
 CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # a process tag as vLLM, Ray and multiprocessing print it
-PROC_TAG = r"\((?:[A-Za-z_][\w:.\-]*(?: [\w\-]+)? pid=\d+(?:, ip=[\w.:\-]+)?|raylet|gcs_server|autoscaler)\)"
+PROC_TAG = r"\((?:(?:[A-Za-z_][\w:.\-]*(?: [\w\-]+)? )?pid=\d+(?:, ip=[\w.:\-]+)?|raylet|gcs_server|autoscaler)\)"
 PROC_TAG_RE = re.compile(PROC_TAG)
 # a process tag in the middle of a line starts a new line (pastes that lost their newlines,
 # progress bars interleaved with another process's output)
