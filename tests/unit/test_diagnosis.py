@@ -316,7 +316,7 @@ def test_signatures_are_data_with_real_evidence():
     for entry in entries:
         assert entry["summary"] and entry["fix"] and isinstance(entry["prevented_by"], list)
         assert entry["evidence"] or entry["name"] == "unrecognised"
-        patterns = [re.compile(p) for p in entry.get("patterns") or []]
+        patterns = [re.compile(p["re"] if isinstance(p, dict) else p) for p in entry.get("patterns") or []]
         matched = 0
         for ev in entry.get("evidence") or []:
             assert ev["source"].startswith(("https://", "../shared/")), ev
@@ -450,3 +450,13 @@ def test_hang_check_takes_plans_startup_estimate(monkeypatch):
     ev = live.check_hang(now=eta["cudagraph_capture"] * 10 + 2, expected_phase_seconds=eta)
     assert ev is not None and ev.failure.cls == "cudagraph_hang" and "580.126.09" in ev.failure.message
     assert any("590.48.01" in e for e in ev.failure.evidence)  # NGC 26.01's forward-compat driver
+
+
+
+def test_held_out_logs_that_first_missed():
+    """Scored before any change (see the report): 145 (model's, wrapped line) and 146 (bare 401) missed;
+    the fixes must not turn guardkit's 401 + RepositoryNotFoundError (134) into a gated model."""
+    assert diagnose(_read(OWN / "145.log")).failure.cls == "max_model_len_too_long"
+    f = diagnose(_read(OWN / "146.log")).failure
+    assert f.cls == "gated_model_no_token" and "401" in f.message
+    assert diagnose(_read(OWN / "134.log")).failure.cls == "model_not_found"

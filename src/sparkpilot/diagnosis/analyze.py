@@ -178,6 +178,7 @@ class LiveDiagnosis:
             same = [f for f in self._matches if f.cls == sig.name]
             if same:
                 first, shown = same[0], sigs.display(hit)
+                first.rank = max(first.rank, sig.rank_of(hit.text))
                 if sigs.error_rank(hit) == 3 and first.primary_rank < 3:
                     # show the exception, not the source line that raised it
                     if first.line in first.evidence and sigs.is_code_line(first.line or ""):
@@ -189,6 +190,7 @@ class LiveDiagnosis:
                 del first.evidence[3:]
                 continue
             failure = sigs.failure_from(sig, hit)
+            failure.rank = sig.rank_of(hit.text)
             failure.primary_rank = sigs.error_rank(hit)
             self._matches.append(failure)
             best = self.best_failure()

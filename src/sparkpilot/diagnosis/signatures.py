@@ -29,8 +29,15 @@ class Signature:
     needs: list[re.Pattern[str]] = field(default_factory=list)
     variants: list[tuple[re.Pattern[str], str, str]] = field(default_factory=list)  # (when, summary, fix)
 
+    pattern_ranks: dict[str, int] = field(default_factory=dict)  # a weaker pattern's own rank
+
     def match(self, text: str) -> bool:
         return any(rx.search(text) for rx in self.patterns)
+
+    def rank_of(self, text: str) -> int:
+        """The rank of the strongest pattern matching `text` (the signature's rank by default)."""
+        ranks = [self.pattern_ranks.get(rx.pattern, self.rank) for rx in self.patterns if rx.search(text)]
+        return max(ranks) if ranks else self.rank
 
     def context_ok(self, context: str) -> bool:
         return not self.needs or any(rx.search(context) for rx in self.needs)
@@ -66,7 +73,9 @@ def signatures() -> tuple[Signature, ...]:
             id=str(entry["id"]), name=str(entry["name"]), summary=str(entry.get("summary", "")).strip(),
             fix=str(entry.get("fix", "")).strip(), prevented_by=list(entry.get("prevented_by") or []),
             rank=int(entry.get("rank", 50)),
-            patterns=[re.compile(p) for p in entry.get("patterns") or []],
+            patterns=[re.compile(p["re"] if isinstance(p, dict) else p) for p in entry.get("patterns") or []],
+            pattern_ranks={p["re"]: int(p["rank"]) for p in entry.get("patterns") or []
+                           if isinstance(p, dict) and "rank" in p},
             needs=[re.compile(p, re.IGNORECASE) for p in entry.get("needs") or []],
             variants=[(re.compile(v["when"]), " ".join(str(v.get("summary", entry.get("summary", ""))).split()),
                        " ".join(str(v.get("fix", entry.get("fix", ""))).split()))
