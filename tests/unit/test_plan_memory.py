@@ -153,3 +153,13 @@ def test_sampler_profile_depends_on_vllm_version():
     assert memory.sampler_bytes_per_logit("0.11.0") > memory.sampler_bytes_per_logit("0.19.0")
     assert memory.sampler_bytes_per_logit("vllm/vllm-openai:latest") == memory.SAMPLER_BYTES_PER_LOGIT
     assert memory.version_tuple("0.13.0+faa43dbf.nv26.01") == (0, 13)
+
+
+def test_gdn_state_matches_the_block_size_vllm_printed():
+    # vLLM printed "Setting attention block size to 2128 tokens" (2 MTP tokens, memory/130) and 2144
+    # (3 MTP tokens, memory/134) for Qwen3.6-35B-A3B with fp8 KV. Each speculative token adds one conv
+    # row (8192 bf16 values = 16384 bytes = 16 tokens of a 1024-byte fp8 attention page), so without
+    # speculation the block is 2096: a bf16 conv state plus an fp32 recurrent state.
+    lay = kv.layout(catalog("Qwen/Qwen3.6-35B-A3B"), 1, 1, "fp8")
+    assert lay.token_bytes == 1024
+    assert lay.block_size == 2128 - 2 * 16 == 2144 - 3 * 16

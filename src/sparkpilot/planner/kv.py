@@ -48,18 +48,6 @@ class KVLayout:
         return self.token_bytes * self.full_layers
 
 
-# Gated DeltaNet layers (Qwen3-Next, Qwen3.5/3.6) keep their recurrent state in fp32 in vLLM: the
-# attention block sizes vLLM printed for Qwen3.6-35B-A3B (2128 and 2144 tokens with 2 and 3 MTP
-# tokens, shared/data/memory/130 and 134) match a bf16 conv state plus an fp32 recurrent state,
-# about 1.96x the all-bf16 state the model facts give.
-GDN_FP32_STATE_FACTOR = 1.955
-
-
-def gated_delta_net(info: ModelInfo) -> bool:
-    mt = (info.model_type or "").lower()
-    return mt.startswith("qwen3_next") or mt.startswith("qwen3_5") or mt.startswith("qwen3_6")
-
-
 def layout(info: ModelInfo, tp: int, pp: int, kv_cache_dtype: str | None, block_size: int | None = None) -> KVLayout:
     """The KV layout of the largest pipeline stage on one TP rank."""
     n = info.num_hidden_layers or 0
@@ -85,9 +73,9 @@ def layout(info: ModelInfo, tp: int, pp: int, kv_cache_dtype: str | None, block_
     lay = KVLayout(full_layers=stage(full), sliding_layers=stage(sliding), mamba_layers=stage(linear),
                    token_bytes=token, window=info.sliding_window or 0, block_size=bs)
     if linear:
+        # the model facts give the conv state in the model dtype and the recurrent state in the
+        # config's mamba_ssm_dtype (fp32 for Qwen3.5/3.6), as vLLM allocates them
         state = info.linear_state_bytes_per_seq
-        if state and gated_delta_net(info):
-            state *= GDN_FP32_STATE_FACTOR
         lay.state_bytes = int(state / tp) if state else int(token * bs)
         if lay.state_bytes > token * bs:  # vLLM raises the attention block size (multiple of 16)
             lay.block_size = 16 * cdiv(lay.state_bytes, int(16 * token))

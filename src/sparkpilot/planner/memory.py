@@ -284,7 +284,7 @@ def activation_bytes(info: ModelInfo, max_num_batched_tokens: int, max_num_seqs:
         forward = t * 2 * (4 * h + 3 * inter / tp) * FORWARD_FACTOR
     if info.num_linear_layers and info.linear_state_bytes_per_seq and _gated_delta_net(info):
         # chunked Gated DeltaNet prefill keeps one fp32 recurrent state per 64-token chunk
-        forward += t / 64 * info.linear_state_bytes_per_seq * 1.9 / tp
+        forward += t / 64 * info.linear_state_bytes_per_seq / tp
     sampler = min(max_num_seqs, max_num_batched_tokens) * vocab * sampler_bytes_per_logit(vllm_version)
     return int(forward + sampler)
 
