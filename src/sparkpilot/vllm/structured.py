@@ -28,6 +28,14 @@ def load_yaml_docs(text: str, filename: str | None) -> list[Any]:
 
 
 def parse_structured(text: str, filename: str | None, *, version: str | None = None) -> LaunchSpec:
+    try:
+        return _parse_structured(text, filename, version)
+    except (TypeError, AttributeError, KeyError, ValueError, IndexError) as exc:
+        # a field of an unexpected type (e.g. `environment: true`): bad input, one line
+        raise UsageError(f"{filename or 'input'}: a field has an unexpected shape ({type(exc).__name__}: {exc})") from None
+
+
+def _parse_structured(text: str, filename: str | None, version: str | None) -> LaunchSpec:
     docs = load_yaml_docs(text, filename)
     name = filename or "input"
     dicts = [d for d in docs if isinstance(d, dict)]
@@ -81,7 +89,9 @@ def _env_from(value: Any) -> dict[str, str]:
     if isinstance(value, dict):
         return {str(k): "" if v is None else str(v) for k, v in value.items()}
     out: dict[str, str] = {}
-    for item in value or []:
+    if not isinstance(value, list):
+        return out
+    for item in value:
         if isinstance(item, dict) and "name" in item:  # Kubernetes
             if "value" in item:
                 out[str(item["name"])] = str(item["value"])
