@@ -124,3 +124,14 @@ def test_rules_stacks(capsys):
     assert rc == 0 and "ngc-26.04" in out and "(default)" in out
     rc, out, _ = run(["rules", "--stacks", "--format", "json"], capsys)
     assert json.loads(out)["default"] == "ngc-26.04"
+
+
+def test_explain_finds_doctor_checks_and_failure_classes(capsys):
+    from sparkpilot.knowledge import load
+
+    for kind, title in (("checks", "doctor check"), ("failures", "failure class")):
+        entries = load(kind)
+        if not entries:
+            continue
+        rc, out, _ = run(["explain", str(entries[0]["id"])], capsys)
+        assert rc == 0 and title in out.splitlines()[0]
