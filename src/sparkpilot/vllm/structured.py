@@ -263,7 +263,6 @@ def _recipe(doc: dict, text: str, filename: str | None, version: str | None) -> 
         if "{" in w.text:
             w.orig = w.orig if w.orig is not None else w.text
             w.text = substitute(w.text, values)
-    start = spec.origin.get("vllm_start") or 0
     filled = [w.text for w in words]
     unresolved = sorted({p for w in filled for p in _placeholders(w)})
     if unresolved:
@@ -276,7 +275,7 @@ def _recipe(doc: dict, text: str, filename: str | None, version: str | None) -> 
         raise UsageError(f"{filename or 'input'}: the recipe's command does not run vLLM")
     _parse_vllm_args(again, words, found, filename, version)
     spec.options, spec.flag_uses, spec.model, spec.argv = again.options, again.flag_uses, again.model, again.argv
-    del start
+    spec.notes = [n for n in spec.notes if not n.startswith("extra argument")] + again.notes
     spec.env = {**env, **spec.env}
     spec.image = doc.get("container") or doc.get("image")
     spec.source_kind = "recipe"
