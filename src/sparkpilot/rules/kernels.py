@@ -64,6 +64,11 @@ def cutlass_fp4(ctx: LintContext) -> list[Finding]:
     if "cutlass" in mx.lower():
         out.append(ctx.finding(name, f"--mxfp4-backend {mx} chooses the CUTLASS FP4 kernels: silent garbage on SM121",
                                location=ctx.where("mxfp4_backend"), edits=[Edit("remove_flag", "--mxfp4-backend")]))
+    linear = str(ctx.opt("linear_backend") or "").lower()
+    if fp4 and linear in CUTLASS_MOE:
+        out.append(ctx.finding(name, f"--linear-backend {linear} on an {quant} checkpoint runs CUTLASS FP4 GEMMs: "
+                               "silent garbage on SM121; use marlin", location=ctx.where("linear_backend"),
+                               edits=[Edit("set_flag", "--linear-backend", "marlin")]))
     gemm = str(ctx.env("VLLM_NVFP4_GEMM_BACKEND") or "").strip().lower()
     if gemm in CUTLASS_GEMM_ENV:
         out.append(ctx.finding(name, f"VLLM_NVFP4_GEMM_BACKEND={gemm} chooses CUTLASS FP4 GEMMs: silent garbage on "
@@ -79,9 +84,14 @@ def cutlass_fp4(ctx: LintContext) -> list[Finding]:
         if moe and moe_backend != "marlin" and moe_backend not in CUTLASS_MOE:
             missing.append("--moe-backend marlin")
             edits.append(Edit("set_flag", "--moe-backend", "marlin"))
-        if gemm != "marlin" and gemm not in CUTLASS_GEMM_ENV:
-            missing.append("VLLM_NVFP4_GEMM_BACKEND=marlin")
-            edits.append(Edit("set_env", "VLLM_NVFP4_GEMM_BACKEND", "marlin"))
+        dense_forced = gemm == "marlin" or linear == "marlin"
+        if not dense_forced and gemm not in CUTLASS_GEMM_ENV and linear not in CUTLASS_MOE:
+            if ctx.flag_exists("--linear-backend"):
+                missing.append("--linear-backend marlin")
+                edits.append(Edit("set_flag", "--linear-backend", "marlin"))
+            else:
+                missing.append("VLLM_NVFP4_GEMM_BACKEND=marlin")
+                edits.append(Edit("set_env", "VLLM_NVFP4_GEMM_BACKEND", "marlin"))
         if missing:
             out.append(ctx.finding(name, f"NVFP4 checkpoint ({ctx.model.source_of('quant')}) without "
                                    f"{' and '.join(missing)}: vLLM picks CUTLASS FP4 kernels on SM121 and they return "
