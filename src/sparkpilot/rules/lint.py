@@ -21,7 +21,7 @@ def infer_nodes(spec: LaunchSpec) -> tuple[int, str]:
         return spec.node_count, "; ".join(spec.multi_node_hints) or "stated by the launch"
     if spec.executor in ("ray", "native") and world > 1:
         return world, "; ".join(dict.fromkeys(spec.multi_node_hints)) or spec.executor
-    if spec.source_kind in ("command", "script") and world > 1 and not spec.origin_is_local():
+    if spec.source_kind in ("command", "script", "vllm-config") and world > 1 and not spec.origin_is_local():
         return world, f"TP x PP = {world} on one-GPU Sparks: assumed a Ray cluster of {world} (pass --nodes to say otherwise)"
     return 1, "a single container / no cluster in the launch" if world > 1 else "single node"
 
