@@ -187,9 +187,9 @@ def garbage_reason(answer: str | None) -> str | None:
 
         if len(zlib.compress(text.encode("utf-8", "replace"), 9)) / len(text.encode("utf-8", "replace")) < 0.2:
             return "the answer repeats itself (it compresses to almost nothing)"
-    letters = sum(ch.isalpha() for ch in compact)
-    if len(compact) >= 12 and letters / len(compact) < 0.4:
-        return "the answer is mostly symbols, not words"
+    wordish = sum(ch.isalnum() for ch in compact)
+    if len(compact) >= 12 and wordish / len(compact) < 0.4:
+        return "the answer is mostly symbols, not words or numbers"
     words = WORD_RE.findall(text.lower())
     if len(words) >= 8:
         top = max(words.count(w) for w in set(words))
