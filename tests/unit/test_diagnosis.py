@@ -291,7 +291,8 @@ def test_language_is_not_garbage():
             assert garbage_reason(para) is None, para
     assert garbage_reason(text[:3000]) is None
     assert garbage_reason("") is not None
-    # short real answers: a word, a number, a count (the reference's and the issues' own text)
+    # short answers: "OK" (the rollback chat answer in Anemll/dspark-vllm-gx10's phase-c summary), the
+    # GLM report's prompt text (dgx-vllm#11), a word, a number and a count
     for short in ("OK", "Paris", "4", "1, 2, 3, 4, 5, 6, 7, 8, 9, 10", "你好，请介绍一下自己"):
         assert garbage_reason(short) is None, short
 
