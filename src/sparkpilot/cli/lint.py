@@ -17,10 +17,10 @@ MAX_BYTES = 4 * 1024 * 1024
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-f", "--file", metavar="FILE", help="a launch file (shell script, docker run, compose, "
+    parser.add_argument("-f", "--file", metavar="FILE", help="a launch file (shell script, docker run, compose, vLLM config, "
                         "Kubernetes, recipe); - for stdin")
     parser.add_argument("--nodes", type=int, metavar="N", help="how many Sparks the launch runs on (default: inferred)")
-    parser.add_argument("--stack", metavar="NAME", help="judge for this stack (see knowledge/stacks.yaml; default: "
+    parser.add_argument("--stack", metavar="NAME", help="judge for this stack (`sparkpilot rules --stacks`; default: "
                         "the launch's image, else ngc-26.04, the reference's stack)")
     parser.add_argument("--model-info", metavar="K=V,...", help="model facts: moe=true,quant=nvfp4,gpt_oss=false")
     add_format(parser, extra=("sarif",))
