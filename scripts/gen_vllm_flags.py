@@ -164,8 +164,20 @@ def write_version(label: str, src: Source, source_note: dict, out: Path) -> dict
         "flags": flags,
     }
     out.mkdir(parents=True, exist_ok=True)
-    (out / f"{label}.json").write_text(json.dumps(data, indent=1, sort_keys=False) + "\n", encoding="utf-8")
+    (out / f"{label}.json").write_text(dump_table(data), encoding="utf-8")
     return data
+
+
+def dump_table(data: dict) -> str:
+    """The table as JSON with one flag per line (readable diffs), and without the null / false /
+    empty fields a reader takes as defaults (smaller, so quicker to load on every lint)."""
+    head = {k: v for k, v in data.items() if k != "flags"}
+    text = json.dumps(head, indent=1)[:-2] + ',\n "flags": {\n'
+    rows = []
+    for name, info in data["flags"].items():
+        slim = {k: v for k, v in info.items() if v not in (None, False, [], "")}
+        rows.append(f"  {json.dumps(name)}: {json.dumps(slim, separators=(',', ':'))}")
+    return text + ",\n".join(rows) + "\n }\n}\n"
 
 
 def write_index(out: Path) -> None:

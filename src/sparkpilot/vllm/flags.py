@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -115,18 +116,20 @@ def meta(version: str | None = None) -> dict:
 
 
 def _info(name: str, d: dict) -> FlagInfo:
-    tv = d.get("takes_value")
+    """A table entry -> FlagInfo. The tables leave out null / false / empty fields."""
+    tv = d.get("takes_value", False)
+    choices = tuple(d["choices"]) if d.get("choices") is not None else None
     return FlagInfo(
         name=name,
         takes_value=bool(tv),
-        choices=tuple(d["choices"]) if d.get("choices") is not None else None,
+        choices=choices,
         dest=d.get("dest") or name.lstrip("-").replace("-", "_"),
         aliases=tuple(d.get("aliases") or ()),
         negatable=bool(d.get("negatable")),
         nargs=d.get("nargs"),
         value_optional=tv == "optional",
-        choices_strict=d.get("choices_strict"),
-        case_insensitive=d.get("case_insensitive"),
+        choices_strict=d.get("choices_strict", False) if choices is not None else None,
+        case_insensitive=d.get("case_insensitive", False) if choices is not None else None,
         type=d.get("type"),
         repeatable=bool(d.get("repeatable")),
         deprecated=bool(d.get("deprecated")),
@@ -134,21 +137,47 @@ def _info(name: str, d: dict) -> FlagInfo:
     )
 
 
+class FlagTable(Mapping):
+    """{"--flag": FlagInfo}, read-only; a FlagInfo is built the first time it is asked for, so a
+    lint that looks at 15 flags does not build 300 objects."""
+
+    __slots__ = ("_raw", "_made")
+
+    def __init__(self, raw: dict[str, dict]):
+        self._raw = raw
+        self._made: dict[str, FlagInfo] = {}
+
+    def __getitem__(self, name: str) -> FlagInfo:
+        info = self._made.get(name)
+        if info is None:
+            info = self._made[name] = _info(name, self._raw[name])
+        return info
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._raw
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._raw)
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+
 @functools.lru_cache(maxsize=16)
-def _load(version: str) -> dict[str, FlagInfo]:
-    return {name: _info(name, d) for name, d in _raw(version)["flags"].items()}
+def _load(version: str) -> FlagTable:
+    return FlagTable(_raw(version)["flags"])
 
 
-def load(version: str | None = None) -> dict[str, FlagInfo]:
-    """{"--flag": FlagInfo} for a vLLM version (None: newest). Do not mutate the result."""
+def load(version: str | None = None) -> FlagTable:
+    """{"--flag": FlagInfo} (a read-only mapping) for a vLLM version (None: the newest table)."""
     return _load(table_version(version))
 
 
 @functools.lru_cache(maxsize=16)
 def _aliases(version: str) -> dict[str, str]:
     out = {}
-    for name, info in _load(version).items():
-        for a in info.aliases:
+    for name, d in _raw(version)["flags"].items():
+        for a in d.get("aliases") or ():
             out[a] = name
     return out
 
@@ -218,7 +247,7 @@ def abbreviation(flag: str, version: str | None = None) -> FlagInfo | None:
     if not token.startswith("--") or not _raw(v).get("parser", {}).get("allow_abbrev", True):
         return None
     token = "--" + token[2:].replace("_", "-")
-    hits = [n for n in _load(v) if n.startswith(token)]
+    hits = [n for n in _raw(v)["flags"] if n.startswith(token)]
     return _load(v)[hits[0]] if len(hits) == 1 else None
 
 
@@ -230,8 +259,9 @@ def suggest(flag: str, version: str | None = None, n: int = 3) -> list[str]:
     token = flag.split("=", 1)[0].split(".", 1)[0]
     if token.startswith("--"):
         token = "--" + token[2:].replace("_", "-")
-    names = list(_load(v))
-    candidates = names + [f"--no-{n[2:]}" for n in names if _load(v)[n].negatable] + list(_aliases(v))
+    raw = _raw(v)["flags"]
+    names = list(raw)
+    candidates = names + [f"--no-{n[2:]}" for n in names if raw[n].get("negatable")] + list(_aliases(v))
     found = difflib.get_close_matches(token, candidates, n=n * 2, cutoff=0.6)
     out: list[str] = []
     for f in found:
