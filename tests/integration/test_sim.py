@@ -132,3 +132,21 @@ def test_stop_removes_namespaces_processes_and_files(sim_factory):
     cluster.stop()  # twice is fine
     assert leftovers(cluster.slot) == [] and not os.path.exists(cluster.dir)
     assert all(gone(pid) for pid in pids)
+
+
+def test_sim_cluster_script_start_status_stop():
+    script = str(TESTS.parent / "scripts" / "sim-cluster")
+    out = subprocess.run([script, "start", "healthy", "driver-590", "--delay-scale", "0"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    slot = int(out.stdout.split("(slot ")[1].split(")")[0])
+    try:
+        assert "driver-590" in out.stdout and "export SPARKPILOT_SSH_CONFIG=" in out.stdout
+        assert leftovers(slot)
+        status = subprocess.run([script, "status"], capture_output=True, text=True, timeout=30)
+        assert f"slot {slot}: 2 nodes" in status.stdout and "kept" in status.stdout
+        bad = subprocess.run([script, "start", "no-such-profile"], capture_output=True, text=True, timeout=30)
+        assert bad.returncode == 2 and "unknown profile" in bad.stderr
+    finally:
+        stop = subprocess.run([script, "stop", str(slot)], capture_output=True, text=True, timeout=60)
+    assert stop.returncode == 0 and leftovers(slot) == []
