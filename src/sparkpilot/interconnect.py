@@ -34,7 +34,8 @@ class NodeNet:
 
 
 def placeholder(var: str) -> str:
-    return f"<{var}: {PLACEHOLDER_HINT}>"
+    """A short marked value, e.g. `<NCCL_IB_HCA>`; say PLACEHOLDER_HINT once wherever they are shown."""
+    return f"<{var}>"
 
 
 def is_placeholder(value: str) -> bool:
@@ -57,10 +58,8 @@ def interconnect_env(node: NodeNet | None) -> dict[str, str]:
     else:  # unknown, or devices of one node that disagree: NCCL takes one index per process
         env["NCCL_IB_GID_INDEX"] = placeholder("NCCL_IB_GID_INDEX")
     first = next((d for d in devices if d.ipv4), devices[0] if devices else None)
-    ifname = first.netdev if first else placeholder("NCCL_SOCKET_IFNAME")
-    env["NCCL_SOCKET_IFNAME"] = ifname
-    env["GLOO_SOCKET_IFNAME"] = ifname
-    env["UCX_NET_DEVICES"] = ifname
+    for var in ("NCCL_SOCKET_IFNAME", "GLOO_SOCKET_IFNAME", "UCX_NET_DEVICES"):
+        env[var] = first.netdev if first else placeholder(var)
     address = (node.address if node else None) or (first.ipv4 if first else None)
     env["VLLM_HOST_IP"] = address or placeholder("VLLM_HOST_IP")
     return env
