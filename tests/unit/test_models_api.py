@@ -113,8 +113,15 @@ def test_hub_fetch_reads_config_and_safetensors_metadata(tmp_path, monkeypatch):
     fake.get_safetensors_metadata = lambda repo_id, **kw: meta
     monkeypatch.setitem(sys.modules, "huggingface_hub", fake)
     monkeypatch.setenv("SPARKPILOT_CACHE", str(tmp_path / "cache"))
+    import socket
+
+    listener = socket.socket()                   # a real endpoint on loopback answers the reachability check
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{listener.getsockname()[1]}")
 
     info = models.resolve("someone/qwen3-8b-like", offline=False)
+    listener.close()
     assert info.source == "hub" and info.model_type == "qwen3"
     assert info.weight_bytes == 226 and info.extra["weight_bytes_by_dtype"] == {"BF16": 210, "F32": 16}
     assert ("someone/qwen3-8b-like", "config.json") in calls
@@ -131,3 +138,29 @@ def test_hub_without_huggingface_hub_is_a_usage_error(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "huggingface_hub", None)     # import fails
     with pytest.raises(UsageError, match="huggingface_hub is not installed"):
         models.resolve("someone/not-in-catalog", offline=False)
+
+
+def test_unreachable_hub_fails_fast_in_one_line(tmp_path, monkeypatch):
+    """No network (nothing listens at the endpoint): one UsageError naming the closest entries, no retries."""
+    import socket
+    import sys
+    import time
+    import types
+
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()                                # now nothing listens there
+    fake = types.ModuleType("huggingface_hub")
+    fake.hf_hub_download = lambda *a, **k: (_ for _ in ()).throw(AssertionError("Hub must not be asked"))
+    monkeypatch.setitem(sys.modules, "huggingface_hub", fake)
+    monkeypatch.setenv("SPARKPILOT_CACHE", str(tmp_path))
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port}")
+    monkeypatch.delenv("HTTPS_PROXY", raising=False)
+    monkeypatch.delenv("https_proxy", raising=False)
+    start = time.monotonic()
+    with pytest.raises(UsageError) as err:
+        models.resolve("someone/qwen3-8b-like", offline=False)
+    assert time.monotonic() - start < 5
+    msg = str(err.value)
+    assert "cannot be reached" in msg and "Qwen/Qwen3-8B" in msg and "\n" not in msg

@@ -93,3 +93,5 @@ def resolve(model: str, *, offline: bool = False) -> ModelInfo:
         where = "offline" if offline else "(not an org/name Hugging Face id)"
         raise UsageError(f"unknown model {model} {where}; closest catalog entries: "
                          + ", ".join(closest(model))) from None
+    except UsageError as exc:                    # the Hub could not answer: still name the closest entries
+        raise UsageError(f"{exc}; closest catalog entries: " + ", ".join(closest(model))) from None

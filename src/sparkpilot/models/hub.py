@@ -49,6 +49,24 @@ def _store(model_id: str, record: dict[str, Any]) -> None:
         pass                                     # a read-only home is no reason to fail
 
 
+def _reachable(url: str, timeout: float = 3.0) -> bool:
+    """One quick TCP connect, so no network fails in seconds instead of huggingface_hub's retries.
+    Behind an HTTP(S) proxy the proxy is what must answer."""
+    import socket
+    from urllib.parse import urlsplit
+
+    proxy = os.environ.get("HTTPS_PROXY") or os.environ.get("https_proxy")
+    parts = urlsplit(proxy or url)
+    host, port = parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
+    if not host:
+        return True
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
 def fetch_record(model_id: str) -> dict[str, Any]:
     """{"config", "weight_bytes", "weight_bytes_by_dtype"} from the Hub (network)."""
     try:
@@ -56,6 +74,10 @@ def fetch_record(model_id: str) -> dict[str, Any]:
     except ImportError:
         raise UsageError(f"unknown model {model_id}: not in the catalog, and huggingface_hub is not "
                          "installed to ask the Hub (pip install 'sparkpilot[hub]')") from None
+    endpoint = os.environ.get("HF_ENDPOINT") or "https://huggingface.co"
+    if not _reachable(endpoint):
+        raise UsageError(f"unknown model {model_id}: not in the catalog and the Hub ({endpoint}) cannot be "
+                         "reached (no network?); pass a local model folder or --offline")
     try:
         cfg_file = hf.hf_hub_download(model_id, "config.json")
         config = json.loads(Path(cfg_file).read_text(encoding="utf-8"))
