@@ -107,6 +107,8 @@ def _child_cpu() -> float:
 def run_once(argv: list[str]) -> tuple[float, float, int, str]:
     """(wall seconds, CPU seconds of the child, exit code, stderr) of one new process."""
     env = dict(os.environ, NO_COLOR="1", COLUMNS="100")
+    # as after a pip install: bytecode caches may be written (the warm-up run writes them)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     c0, t0 = _child_cpu(), time.perf_counter()
     p = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
                        stdin=subprocess.DEVNULL)
@@ -204,7 +206,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"sparkrun:   {' '.join(sr) if sr else '-'} ({sr_note})")
         print(f"typical launch: {' '.join(LINT_LAUNCH)}")
         load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-        print(f"each: median of {args.runs} new processes (after one warm-up run), interleaved; "
+        print(f"each: median of {args.runs} new processes (after one warm-up run that also writes the "
+              f"bytecode caches, as pip install does), interleaved; "
               f"load average {load:.1f} on {cpus} CPUs")
         if load >= cpus:
             print("note: the machine was busy while measuring: the figures are noisy (try --wait-idle 300)")
