@@ -135,9 +135,11 @@ def measure(cases: dict[str, list[str]], runs: int) -> dict[str, dict]:
             for k, v in times.items()}
 
 
-def importtime(argv_after_python: list[str], top: int = 12) -> list[tuple[int, int, str]]:
+def importtime(python: str, argv_after_python: list[str], top: int = 12) -> list[tuple[int, int, str]]:
     """(self µs, cumulative µs, module) of the costliest imports, from python -X importtime."""
-    p = subprocess.run([sys.executable, "-X", "importtime", *argv_after_python],
+    env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    p = subprocess.run([python, "-X", "importtime", *argv_after_python], env=env,
                        capture_output=True, text=True, stdin=subprocess.DEVNULL)
     rows = []
     for line in p.stderr.splitlines():
@@ -197,7 +199,9 @@ def main(argv: list[str] | None = None) -> int:
         checks.append({"target": f"sparkpilot --help / sparkrun --help <= {TARGET_RATIO}", "value": None,
                        "result": "FAIL", "note": f"not measured: {why}"})
 
-    imports = importtime(["-m", "sparkpilot", "lint", "--", *LINT_LAUNCH]) if args.importtime else []
+    venv_python = Path(sp[0]).parent / "python"
+    python = str(venv_python) if venv_python.exists() else sys.executable
+    imports = importtime(python, ["-m", "sparkpilot", "lint", "--", *LINT_LAUNCH]) if args.importtime else []
     if args.format == "json":
         print(json.dumps({"sparkpilot": sp_note, "sparkrun": sr_note, "commands": {k: {**v, "argv": cases[k]} for k, v in res.items()},
                           "checks": checks, "imports": imports}, indent=1))
