@@ -42,8 +42,10 @@ from vllm_static.source import GenError, Source  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "src" / "sparkpilot" / "knowledge" / "vllm_flags"
 
-# vLLM versions we generate, and why.
-DEFAULT_VERSIONS = ["0.11.1", "0.17.1", "0.19.0", "0.20.1", "0.25.1", "0.33.0"]
+# vLLM versions we generate, and why: the ones NGC's vLLM containers ship (25.10, 26.01, 26.03,
+# 26.04, 26.05, 26.06, 26.10; see NGC below), 0.25.1 (the release before the 0.25.2.dev0 build of the
+# real GB10 logs in shared/data), and 0.33.0 (the newest on PyPI when generated).
+DEFAULT_VERSIONS = ["0.10.2", "0.11.1", "0.17.1", "0.19.0", "0.20.1", "0.22.1", "0.25.1", "0.31.0", "0.33.0"]
 
 # NGC vLLM container tag -> vLLM version it ships, with the public source that says so.
 NGC = {

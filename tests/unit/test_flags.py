@@ -114,7 +114,8 @@ def test_suggest():
 def test_versions_and_stacks():
     assert flags.table_version(None) == flags.versions()[-1]
     assert flags.table_version("0.19.0") == "0.19.0"
-    assert flags.table_version("0.22.1") == "0.20.1"  # newest table not newer than it
+    assert flags.table_version("0.23.0") == "0.22.1"  # newest table not newer than it
+    assert flags.table_version("0.9.0") == flags.versions()[0]  # older than all: the oldest
     assert flags.table_version("v0.19.0") == "0.19.0"
     with pytest.raises(LookupError):
         flags.table_version("latest")
