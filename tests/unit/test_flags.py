@@ -123,6 +123,10 @@ def test_versions_and_stacks():
     assert flags.version_for_stack("ngc-26.04") == "0.19.0"
     assert flags.version_for_stack("vllm/vllm-openai:v0.20.1") == "0.20.1"
     assert flags.version_for_stack("vllm-node") is None
+    assert flags.load("ngc-26.04") is flags.load("0.19.0")
+    assert flags.load("nvcr.io/nvidia/vllm:26.03-py3") is flags.load("0.17.1")
+    with pytest.raises(LookupError):
+        flags.load("vllm-node")  # a source build: the caller picks the table
 
 
 def _dests_in_log(line: str) -> list[str]:

@@ -6,7 +6,8 @@ or source tree it came from. This module only reads them (json + lru_cache), so 
 import on the `lint` path.
 
     versions()                      -> ["0.11.1", ..., "0.33.0"]   (oldest first)
-    load(version=None)              -> {"--flag-name": FlagInfo}   (None: the newest table)
+    load(version=None)              -> {"--flag-name": FlagInfo}   (None: the newest table; a
+                                       stack or image name: its vLLM, e.g. load("ngc-26.04"))
     lookup("-tp", version)          -> FlagInfo | None   (underscores, short aliases, --no-X,
                                                           --json-flag.key, -O3, --flag=value)
     resolve(written, version)       -> Resolved | None   (the same, and how it matched)
@@ -88,13 +89,20 @@ def versions() -> list[str]:
 
 
 def table_version(version: str | None = None) -> str:
-    """The table used for `version`: itself, else the newest one not newer than it, else the oldest."""
+    """The table used for `version`: itself, else the newest one not newer than it, else the oldest.
+    `version` may also name a stack or an image ("ngc-26.04", "nvcr.io/nvidia/vllm:26.04-py3")."""
     have = versions()
     if not have:
         raise LookupError("no generated vLLM flag tables (run scripts/gen_vllm_flags.py)")
     if version is None:
         return have[-1]
-    version = str(version).strip().lstrip("v")
+    version = str(version).strip()
+    if not re.match(r"v?\d+\.\d+", version):  # a stack: "ngc-26.04", an image name
+        found = version_for_stack(version)
+        if found is None:
+            raise LookupError(f"not a vLLM version or a known stack: {version!r} (tables: {', '.join(have)})")
+        version = found
+    version = version.lstrip("v")
     if version in have:
         return version
     m = re.match(r"\d+(\.\d+){1,3}", version)
