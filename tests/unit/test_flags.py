@@ -86,6 +86,8 @@ def test_short_aliases_underscores_dotted_and_O():
     assert tp.info.name == "--tensor-parallel-size" and tp.via == "alias" and tp.info.dest == "tensor_parallel_size"
     assert flags.lookup("-pp", NGC_2604).name == "--pipeline-parallel-size"
     assert flags.lookup("-q", NGC_2604).name == "--quantization"
+    assert flags.aliases(NGC_2604)["-dp"] == "--data-parallel-size"
+    assert "-O" in flags.aliases(OLD) and "-O" not in flags.aliases(NGC_2604)
     assert flags.resolve("--max_model_len", NGC_2604).via == "underscore"
     r = flags.resolve("--gpu-memory-utilization=0.85", NGC_2604)
     assert r.info.name == "--gpu-memory-utilization" and r.inline_value == "0.85"

@@ -11,6 +11,7 @@ import on the `lint` path.
     lookup("-tp", version)          -> FlagInfo | None   (underscores, short aliases, --no-X,
                                                           --json-flag.key, -O3, --flag=value)
     resolve(written, version)       -> Resolved | None   (the same, and how it matched)
+    aliases(version)                -> {"-tp": "--tensor-parallel-size", ...}
     suggest("--enforce-eagr", v)    -> ["--enforce-eager"]
     version_for_stack("nvcr.io/nvidia/vllm:26.04-py3") -> "0.19.0"
 
@@ -188,6 +189,11 @@ def _aliases(version: str) -> dict[str, str]:
         for a in d.get("aliases") or ():
             out[a] = name
     return out
+
+
+def aliases(version: str | None = None) -> dict[str, str]:
+    """{"-tp": "--tensor-parallel-size", ...}: every other option string -> its flag (cheap: no FlagInfo)."""
+    return dict(_aliases(table_version(version)))
 
 
 def resolve(written: str, version: str | None = None) -> Resolved | None:
