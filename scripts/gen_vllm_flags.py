@@ -170,14 +170,17 @@ def write_version(label: str, src: Source, source_note: dict, out: Path) -> dict
     return data
 
 
+CORE_KEYS = ("takes_value", "choices", "dest", "aliases", "negatable")  # always written
+
+
 def dump_table(data: dict) -> str:
-    """The table as JSON with one flag per line (readable diffs), and without the null / false /
-    empty fields a reader takes as defaults (smaller, so quicker to load on every lint)."""
+    """The table as JSON with one flag per line (readable diffs); besides CORE_KEYS, fields that are
+    null / false / empty are left out (a reader takes them as defaults): smaller, quicker to load."""
     head = {k: v for k, v in data.items() if k != "flags"}
     text = json.dumps(head, indent=1)[:-2] + ',\n "flags": {\n'
     rows = []
     for name, info in data["flags"].items():
-        slim = {k: v for k, v in info.items() if v not in (None, False, [], "")}
+        slim = {k: v for k, v in info.items() if k in CORE_KEYS or v not in (None, False, [], "")}
         rows.append(f"  {json.dumps(name)}: {json.dumps(slim, separators=(',', ':'))}")
     return text + ",\n".join(rows) + "\n }\n}\n"
 
