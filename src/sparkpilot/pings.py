@@ -4,8 +4,8 @@ Each node pings its peers' interconnect addresses with `ping -M do -s MTU-28`: a
 address answers AND a full-size frame crosses the link unfragmented. Up to 4 nodes ping all
 peers; larger clusters ping along a ring (each node its next) plus the head to and from every
 node, so every node is tested as sender and receiver on every rail in O(N) pings instead of O(N^2).
-All pings of one node go in one remote command; a ping that gets no reply is tried again with
-3 packets before it counts as failed.
+All pings of one node go in one remote command; each ping sends a packet every 0.2 s until the
+first reply, for 2 s at most (a first packet lost to ARP is no failure).
 """
 
 from __future__ import annotations
@@ -90,13 +90,7 @@ def run_pings(cluster: Any, runners: dict[int, Any], timeout: float) -> list:
         return [result(j, r) for j, r in zip(group, got)]
 
     def from_source(group: list[tuple]) -> list[PingResult]:
-        first = send(group, 1)
-        again = [k for k, r in enumerate(first) if r.ok is False and "message too long" not in r.detail]
-        if again:
-            retried = send([group[k] for k in again], 3)
-            for k, r in zip(again, retried):
-                first[k] = r
-        return first
+        return send(group, 1)
 
     by_source: dict[int, list[tuple]] = {}
     for job in jobs:

@@ -22,8 +22,9 @@ from pathlib import Path
 
 DATA = Path(__file__).resolve().parent / "data"
 
-# seconds a tool takes on a real host (multiplied by the cluster's delay scale)
-DELAYS = {"nvidia-smi": 0.35, "dpkg-query": 0.08, "apt-mark": 0.25, "nvidia-ctk": 0.05, "docker": 0.08,
+# seconds a tool takes on a real host (multiplied by the cluster's delay scale). apt-mark showhold
+# loads the whole apt cache: 1.10-1.15 s measured on this kind of machine (Debian 12, `time apt-mark showhold`).
+DELAYS = {"nvidia-smi": 0.35, "dpkg-query": 0.08, "apt-mark": 1.1, "nvidia-ctk": 0.05, "docker": 0.08,
           "ibdev2netdev": 0.12, "nmcli": 0.04, "systemctl": 0.02, "chronyc": 0.02, "timedatectl": 0.04,
           "ethtool": 0.02}
 

@@ -37,7 +37,7 @@ unknown "needs passwordless sudo for X", never a prompt.
 | thermal         | sh -c SCRIPT: "ZONE<TAB>TYPE<TAB>TEMP" for ${ROOT}/sys/class/thermal/thermal_zone* |
 | tegrastats      | sh -c 'sudo -n timeout 3 tegrastats --interval 1000 | head -n 1'  (when tegrastats exists) |
 Dynamic (argv depends on facts): image-cuda `docker image inspect --format '{{json .Config.Env}}' IMAGE`,
-ping `ping -M do -s MTU-28 -c 1 -W 1 ADDRESS`, again with `-c 3 -i 0.2 -W 2` when unanswered
+ping `ping -M do -s MTU-28 -c 1 -i 0.2 -w 2 ADDRESS`: a packet every 0.2 s until the first reply, 2 s at most
 (sparkpilot/pings.py: all pairs up to 4 nodes, else a ring plus head <-> every node) (from each node to each peer interconnect address).
 """
 
@@ -149,8 +149,11 @@ def image_cuda_probe(image: str) -> Probe:
 
 
 def ping_probe(address: str, mtu: int, count: int = 1) -> Probe:
+    """With a deadline (-w) ping sends every 0.2 s until `count` replies or the deadline: a first
+    packet lost to ARP costs 0.2 s instead of a second round, and a local "message too long" ends it
+    at once (iputils ping's -w semantics)."""
     size = max(mtu - 28, 0)
-    extra = ("-c", "1", "-W", "1") if count == 1 else ("-c", str(count), "-i", "0.2", "-W", "2")
+    extra = ("-c", str(count), "-i", "0.2", "-w", "2")
     return Probe("ping", ("ping", "-M", "do", "-s", str(size), *extra, address),
                  "network:parse_ping", "ping", ok_rc=(0, 1))
 
