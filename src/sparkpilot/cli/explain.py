@@ -45,6 +45,16 @@ def run(args: argparse.Namespace) -> int:
         print(f"\n{title}:")
         if title == "Example":
             print(body)
+        elif title == "Evidence" and isinstance(body, list):
+            for item in body:                    # failure classes: real log lines with their sources
+                if isinstance(item, dict):
+                    print(textwrap.fill(" ".join(str(item.get("line", "")).split()), width=100,
+                                        initial_indent="  - ", subsequent_indent="    ",
+                                        break_on_hyphens=False, break_long_words=False))
+                    if item.get("source"):
+                        print(f"    source: {item['source']}")
+                else:
+                    print(f"  - {item}")
         else:
             print(textwrap.fill(" ".join(str(body).split()), width=100, initial_indent="  ", subsequent_indent="  ",
                                 break_on_hyphens=False, break_long_words=False))
