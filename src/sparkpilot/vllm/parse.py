@@ -28,6 +28,12 @@ def parse_argv(argv: list[str], env: dict[str, str] | None = None, *, version: s
         raise UsageError("empty command: give a vLLM launch, e.g. `sparkpilot lint -- vllm serve MODEL`")
     words = [Word(a, 0, quoted=True, orig=a) for a in argv]
     spec = _from_command(Command(words=words), dict(env or {}), filename=None, version=version)
+    if spec is None and (inner := _shell_c(argv)) is not None:
+        # `[VAR=x ...] bash -c 'ray start ... && exec vllm serve ...'` (e.g. a plan's per-node argv)
+        assigns, script = inner
+        merged = dict(env or {})
+        merged.update(a.split("=", 1) for a in assigns)
+        return parse_script(script, None, env=merged, version=version)
     if spec is None:
         raise UsageError(f"no vLLM command found in `{' '.join(argv[:4])}...`: expected `vllm serve MODEL ...`, "
                          "`python -m vllm.entrypoints.openai.api_server ...` or `docker run ... IMAGE vllm serve ...`")
@@ -37,6 +43,17 @@ def parse_argv(argv: list[str], env: dict[str, str] | None = None, *, version: s
         spec.locations.setdefault(use.dest, use.location)
     _infer_nodes(spec)
     return spec
+
+
+def _shell_c(argv: list[str]) -> tuple[list[str], str] | None:
+    """(leading VAR=x words, script) of `[VAR=x ...] [env] bash|sh -c SCRIPT`, else None."""
+    i = 0
+    while i < len(argv) and ASSIGN.match(argv[i]):
+        i += 1
+    j = i + 1 if i < len(argv) and argv[i] == "env" else i
+    if len(argv) >= j + 3 and argv[j].rsplit("/", 1)[-1] in ("bash", "sh") and argv[j + 1] in ("-c", "-lc", "-ec"):
+        return argv[:i], argv[j + 2]
+    return None
 
 
 def parse_text(text: str | bytes, filename: str | None = None, *, version: str | None = None) -> LaunchSpec:
