@@ -104,14 +104,16 @@ def request(c: dict, info) -> PlanRequest:
         max_num_batched_tokens=c.get("max_num_batched_tokens") or flags.get("max_num_batched_tokens"),
         memory_gib=c.get("memory_gib"),  # None: a GB10
         cudagraph_profiled=c.get("cudagraph_profiled"),
-        vllm_version=c.get("vllm_version") or m.get("vllm_version"))
+        vllm_version=c.get("vllm_version") or m.get("vllm_version"),
+        speculative_tokens=speculative_tokens(c))
 
 
-def with_mtp(info, layers: int):
-    if layers:
-        info.num_hidden_layers = (info.num_hidden_layers or 0) + layers
-        info.num_full_layers = (info.num_full_layers or 0) + layers
-    return info
+def speculative_tokens(c: dict) -> int:
+    """MTP draft tokens of the case: its recorded --speculative-config, or the case's own value."""
+    if c.get("speculative_tokens") is not None:
+        return int(c["speculative_tokens"])
+    spec = (c["memory"].get("other_flags") or {}).get("speculative_config")
+    return int(spec.get("num_speculative_tokens") or 0) if isinstance(spec, dict) else 0
 
 
 # --- sparkrun -------------------------------------------------------------------------------------
@@ -241,7 +243,6 @@ def main(argv: list[str] | None = None) -> int:
         if info is None:
             skipped.append((c["id"], why))
             continue
-        info = with_mtp(info, c.get("mtp_layers", 0))
         req = request(c, info)
         try:
             p = plan(req, info)

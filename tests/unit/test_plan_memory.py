@@ -116,7 +116,10 @@ def test_mamba_state_raises_the_attention_block_size():
     assert lay.mamba_layers == 36 and lay.full_layers == 12
     assert lay.block_size % 16 == 0 and lay.block_size * lay.token_bytes >= lay.state_bytes
     # a 1M-token request costs the full layers' KV plus one state page per state group only
-    assert kv.blocks_per_request(lay, 1 << 20, 8192) == -(-(1 << 20) // lay.block_size) + 3
+    old = kv.layout(info, 1, 1, "fp8", mamba_align=False)
+    assert kv.blocks_per_request(old, 1 << 20, 8192) == -(-(1 << 20) // lay.block_size) + 3
+    # 'align' mode (prefix caching, vLLM 0.20+) keeps a second state page per group
+    assert kv.blocks_per_request(lay, 1 << 20, 8192) == -(-(1 << 20) // lay.block_size) + 6
 
 
 def test_max_len_fit_is_the_boundary():
@@ -163,3 +166,50 @@ def test_gdn_state_matches_the_block_size_vllm_printed():
     lay = kv.layout(catalog("Qwen/Qwen3.6-35B-A3B"), 1, 1, "fp8")
     assert lay.token_bytes == 1024
     assert lay.block_size == 2128 - 2 * 16 == 2144 - 3 * 16
+
+
+def test_gemma4_global_layers_get_a_larger_block_like_vllm():
+    # Gemma 4 31B: 50 sliding layers (16 KV heads x 256) and 10 global ones (4 x 512, K=V). vLLM's
+    # unify_kv_cache_spec_page_size keeps the larger page (sliding: 16 x 16 x 512 bytes at fp8) and
+    # doubles the global layers' block size to 32 tokens; groups of 10 (5 sliding + 1 full)
+    info = catalog("google/gemma-4-31B-it")
+    lay = kv.layout(info, 1, 1, "fp8")
+    assert (lay.token_bytes, lay.full_token_bytes) == (8192, 4096)
+    assert (lay.block_of("sliding"), lay.block_of("full")) == (16, 32)
+    assert kv.page_bytes(lay) == 16 * 8192
+    assert kv._groups(lay) == (10, [("full", 1), ("sliding", 5)])
+    # one 131072-token request: 4096 global blocks + 5 x (cdiv(1023 + 8192, 16) + 1) sliding blocks
+    assert kv.blocks_per_request(lay, 131072, 8192) == 4096 + 5 * 577
+    assert lay.bytes_per_token() == 10 * 4096
+    # at TP=2 both kinds halve, the blocks stay 16 / 32
+    lay2 = kv.layout(info, 2, 1, "fp8")
+    assert (lay2.token_bytes, lay2.full_token_bytes, lay2.block_of("full")) == (4096, 2048, 32)
+
+
+def test_gemma4_k_eq_v_layers_load_a_v_slot():
+    # the checkpoint has no v_proj on the 10 global layers; vLLM loads K into the V slot as well
+    info = catalog("google/gemma-4-31B-it")
+    split = memory.weights_per_gpu(info, 1, 1)
+    extra = 10 * info.hidden_size * 4 * 512 * 2
+    assert split.per_gpu_bytes - split.checkpoint_bytes == extra
+
+
+@pytest.mark.parametrize("cid,spec,block,conc,tokens,count", [
+    ("134", 3, 2144, 20.84, 5463232, "new"),     # 0.20.2: max concurrency x max-model-len
+    ("130", 2, 2128, 21.86, 1581104, "legacy"),  # 0.20.0: num_blocks // groups x block size
+])
+def test_mtp_speculation_kv_like_vllm_printed(cid, spec, block, conc, tokens, count):
+    # Qwen3.6-35B-A3B with MTP: the drafter's layer is one more full-attention KV layer ("Add 3
+    # padding layers": 11 full beside 30 linear), and each state group holds 2 + num_speculative
+    # pages per request (MambaSpec.max_memory_usage_bytes, 'align' mode). The block size is the one
+    # vLLM printed: the model facts have no conv width to add the draft tokens' conv columns.
+    from dataclasses import replace
+
+    obs = case(cid)["observed"]
+    lay = kv.layout(catalog("Qwen/Qwen3.6-35B-A3B"), 1, 1, "fp8", speculative_tokens=spec)
+    assert lay.full_layers == 11 and lay.mamba_blocks == 2 + spec
+    assert kv._groups(lay) == (11, [("full", 1), ("mamba", 3)])
+    lay = replace(lay, block_size=block)
+    cap = kv.capacity(lay, int(obs["available_kv_cache_gib"] * memory.GIB), 262144, 32768)
+    assert within(cap.max_concurrency, conc, 0.005)
+    assert within(cap.tokens if count == "new" else cap.tokens_legacy, tokens, 0.005)

@@ -39,6 +39,7 @@ class PlanRequest:
     vllm_version: str | None = None     # of the stack (default: the reference's NGC 26.04, 0.19.0)
     local_path: str | None = None
     node_memory: list[tuple[float, float] | None] = field(default_factory=list)  # (free, page cache) GiB now
+    speculative_tokens: int = 0         # MTP draft tokens (--speculative-config num_speculative_tokens)
 
 
 @dataclass
@@ -130,10 +131,18 @@ def _memory(info: ModelInfo, req: PlanRequest, tp: int, pp: int, total_gib: floa
     return _Memory(split.per_gpu_bytes, split.source, act, nt, cg, budget, int(avail))
 
 
+def _layout(info: ModelInfo, req: PlanRequest, tp: int, pp: int, kv_dtype: str) -> kv.KVLayout:
+    # 'align' Mamba cache mode (prefix caching on a hybrid model) is what vLLM 0.20+ logs show
+    # (cases 016, 130, 134, 138); older builds kept one state block per request
+    v = memory.version_tuple(req.vllm_version)
+    return kv.layout(info, tp, pp, kv_dtype, speculative_tokens=req.speculative_tokens,
+                     mamba_align=v is None or v >= (0, 20))
+
+
 def _fits(info, req, gpus, total_gib, util, mml, kv_dtype, batched, seqs) -> bool:
     tp, pp = choose_parallel(info, gpus)
     m = _memory(info, req, tp, pp, total_gib, util, batched, seqs)
-    lay = kv.layout(info, tp, pp, kv_dtype)
+    lay = _layout(info, req, tp, pp, kv_dtype)
     return m.available > 0 and kv.need_bytes(lay, mml, batched) <= m.available
 
 
@@ -184,7 +193,12 @@ def plan(req: PlanRequest, info: ModelInfo) -> Plan:
         notes.append(f"max-model-len {req.max_model_len} is above the model's {model_max} "
                      "(vLLM refuses it without VLLM_ALLOW_LONG_MAX_MODEL_LEN=1)")
     util = util_given or memory.default_utilization(mml)
-    lay = kv.layout(info, tp, pp, kv_dtype)
+    if req.speculative_tokens and req.speculative_tokens < 0:
+        raise UsageError(f"--speculative-tokens must be 0 or more, not {req.speculative_tokens}")
+    if req.speculative_tokens and not info.num_mtp_layers:
+        notes.append(f"{info.id} has no MTP layers: --speculative-tokens is sized as MTP would be, "
+                     "a separate draft model is not counted")
+    lay = _layout(info, req, tp, pp, kv_dtype)
     m = _memory(info, req, tp, pp, total_gib, util, batched, seqs)
     fit_len = kv.max_len_fit(lay, m.available, batched, max(model_max, mml))
     if req.max_model_len is None and fit_len < mml and fit_len >= 1024:

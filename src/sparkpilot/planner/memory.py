@@ -236,6 +236,16 @@ def weights_per_gpu(info: ModelInfo, tp: int, pp: int, quantization: str | None 
         kind = quant_kind(info, quantization)
         lin = dtype_bytes(info.dtype) if kind == "mxfp4" else linear_bytes_per_param(kind, info)
         per_gpu += layers * 2 * h * hd * (1 - kvh / tp) * lin
+    if info.full_k_eq_v and info.full_kv_heads and info.full_head_dim and h:
+        # Gemma 4's K=V global layers have no v_proj in the checkpoint, but vLLM's QKVParallelLinear
+        # keeps a V slot and loads K into it too (models/gemma4.py Gemma4Attention): one more
+        # K-sized projection per global layer in memory
+        fkv = info.full_kv_heads
+        per_rank = max(1, fkv // tp) if fkv >= tp else 1
+        layers = math.ceil((info.num_full_layers or 0) / pp)
+        kind = quant_kind(info, quantization)
+        lin = dtype_bytes(info.dtype) if kind == "mxfp4" else linear_bytes_per_param(kind, info)
+        per_gpu += layers * h * per_rank * info.full_head_dim * lin
     return WeightSplit(int(total), int(per_gpu), source)
 
 
