@@ -11,14 +11,13 @@ reason, never a hang. Checks (sparkpilot.checks) are pure functions over these s
 from __future__ import annotations
 
 import re
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from sparkpilot.errors import TransportError
-from sparkpilot.probes import PROBES, Probe, image_cuda_probe, ping_probe, to_dict
+from sparkpilot.probes import PROBES, Probe, image_cuda_probe, to_dict
 
 SUDO_REFUSED = ("a password is required", "a terminal is required", "no tty present",
                 "may not run sudo", "is not in the sudoers")
@@ -65,6 +64,7 @@ class HostFacts:
     results: dict[str, ProbeResult] = field(default_factory=dict)
     recorded: bool = False                    # replay host: outputs are recordings, not live
     seconds: float = 0.0
+    early_pings: dict[tuple[str, ...], ProbeResult] = field(default_factory=dict, repr=False)  # by ping argv
 
     def get(self, probe_id: str) -> Any:
         """The parsed value of a probe, or an NA saying why it is unknown."""
@@ -168,28 +168,19 @@ def clock_offset(facts: HostFacts) -> tuple[float, float] | None:
     return res.value.epoch - mid, (res.local_end - res.local_start) / 2
 
 
-def run_batched(runner: Any, probes: list[Probe], timeout: float) -> list[ProbeResult] | None:
-    """All probes in one remote command (probes/batch.py); None when the host's shell did not
-    give the framed answer back (then each probe runs on its own). TransportError propagates."""
-    from sparkpilot.probes import batch
+def run_all(runner: Any, probes: list[Probe], timeout: float) -> list[ProbeResult]:
+    """Every probe in one remote command (transport/batch.py: `runner.run_many`, each probe side by
+    side on the host, framed by byte counts). TransportError (host gone) propagates."""
+    from sparkpilot.transport.batch import run_many
 
-    argv, nonce = batch.argv(probes, timeout)
     longest = max(p.timeout or timeout for p in probes)
     wall = time.time()
-    try:
-        out = runner.run(argv, timeout=longest + 10)
-    except TransportError:
-        raise
-    except (OSError, ValueError):
-        return None
-    parts = batch.split(out.stdout, nonce, len(probes))
-    if parts is None:
-        return None
+    outs = run_many(runner, [list(p.argv) for p in probes], timeout=longest)
     end = time.time()
     results = []
-    for i, p in enumerate(probes):
-        rc, stdout, stderr = parts[i]
-        res = classify(p, rc, stdout, stderr, p.timeout or timeout)
+    for p, out in zip(probes, outs):
+        res = classify(p, out.rc, out.stdout, out.stderr, p.timeout or timeout)
+        res.seconds = out.seconds
         res.local_start, res.local_end = wall, end
         results.append(res)
     return results
@@ -203,25 +194,23 @@ def _probe_list(image: str | None) -> list[Probe]:
 
 
 def collect_host(runner: Any, facts: HostFacts, timeout: float, image: str | None = None,
-                 workers: int = 4) -> HostFacts:
-    """Fill `facts` by running every probe on one host: all in one remote command (probes/batch.py),
-    or one by one (a recording, or a host whose shell did not give the framed answer back)."""
+                 workers: int = 4, pings: list[Probe] = ()) -> HostFacts:
+    """Fill `facts` by running every probe on one host: all in one remote command when the runner
+    can (`run_many`: ssh, local), else one by one (a recording). `pings` (don't-fragment pings to
+    the peers' inventory addresses, sparkpilot.pings) ride in the same command: facts.early_pings."""
     start = time.monotonic()
     facts.recorded = bool(getattr(runner, "recorded", False))
     probes = _probe_list(image)
     try:
-        if not facts.recorded:
-            results = run_batched(runner, probes, timeout)
-            if results is not None:
-                facts.results.update({r.probe: r for r in results})
-                facts.seconds = time.monotonic() - start
-                return facts
-        first = run_probe(runner, probes[0], timeout)
-        facts.results[first.probe] = first
-        lock = threading.Lock()
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            for res in pool.map(lambda p: run_probe(runner, p, timeout), probes[1:]):
-                with lock:
+        if callable(getattr(runner, "run_many", None)):
+            results = run_all(runner, probes + list(pings), timeout)
+            facts.results.update({r.probe: r for r in results[:len(probes)]})
+            facts.early_pings = {p.argv: r for p, r in zip(pings, results[len(probes):])}
+        else:
+            first = run_probe(runner, probes[0], timeout)
+            facts.results[first.probe] = first
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                for res in pool.map(lambda p: run_probe(runner, p, timeout), probes[1:]):
                     facts.results[res.probe] = res
     except TransportError as exc:
         facts.reachable = False
@@ -264,6 +253,7 @@ def collect(inventory_or_runners: Any, timeout: float = 10.0, image: str | None 
 
     nodes = _as_nodes(inventory_or_runners)
     runners: dict[int, Any] = {}
+    early = early_pings([f for _, f, _ in nodes]) if ping else {}
 
     def one(i: int) -> HostFacts:
         target, facts, _ = nodes[i]
@@ -280,7 +270,7 @@ def collect(inventory_or_runners: Any, timeout: float = 10.0, image: str | None 
         else:
             runner = target
         runners[i] = runner
-        return collect_host(runner, facts, timeout, image)
+        return collect_host(runner, facts, timeout, image, pings=early.get(i, []))
 
     cluster = ClusterFacts(image=image, gid_index=gid_index)
     try:
@@ -304,6 +294,12 @@ def interconnect_addresses(facts: HostFacts) -> list[str]:
     from sparkpilot.pings import interconnect_addresses as addrs
 
     return addrs(facts)
+
+
+def early_pings(hosts: list[HostFacts]) -> dict[int, list[Probe]]:
+    from sparkpilot.pings import early_pings as early
+
+    return early(hosts)
 
 
 def run_pings(cluster: ClusterFacts, runners: dict[int, Any], timeout: float) -> list[PingResult]:

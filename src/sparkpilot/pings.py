@@ -6,6 +6,11 @@ peers; larger clusters ping along a ring (each node its next) plus the head to a
 node, so every node is tested as sender and receiver on every rail in O(N) pings instead of O(N^2).
 All pings of one node go in one remote command; each ping sends a packet every 0.2 s until the
 first reply, for 2 s at most (a first packet lost to ARP is no failure).
+
+When the inventory gives the peers' interconnect addresses, each node's pings at the usual MTU
+(9000) ride in the same remote command as its probes (`early_pings`, one round trip per host);
+once the facts are known, a ping whose size is not the source port's MTU-28 (a port at 1500, a
+host whose addresses come from its facts) is sent again at the right size, after all hosts.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from sparkpilot.errors import TransportError
 from sparkpilot.probes import ping_probe
 
 ALL_TO_ALL_UP_TO = 4
+USUAL_MTU = 9000   # what a QSFP port should have (doctor's mtu check): the size of the early pings
 
 
 def interconnect_addresses(facts: Any) -> list[str]:
@@ -54,8 +60,20 @@ def pairs(n: int) -> list[tuple[int, int]]:
     return sorted(out)
 
 
+def early_pings(hosts: list) -> dict[int, list]:
+    """{source index: ping probes} to the peers' inventory interconnect addresses at USUAL_MTU,
+    to send with the source's probes (before anything is known about the ports)."""
+    out: dict[int, list] = {}
+    if len(hosts) < 2:
+        return out
+    for i, j in pairs(len(hosts)):
+        for addr in hosts[j].interconnect:
+            out.setdefault(i, []).append(ping_probe(addr, USUAL_MTU))
+    return out
+
+
 def run_pings(cluster: Any, runners: dict[int, Any], timeout: float) -> list:
-    from sparkpilot.facts import PingResult, _one_line, run_batched, run_probe
+    from sparkpilot.facts import PingResult, _one_line, run_all, run_probe
     from sparkpilot.probes.network import parse_ping
 
     hosts = cluster.hosts
@@ -78,22 +96,27 @@ def run_pings(cluster: Any, runners: dict[int, Any], timeout: float) -> list:
             return PingResult(src.host, dst.host, addr, mtu - 28, None, reason)
         return PingResult(src.host, dst.host, addr, mtu - 28, p.ok, "reply" if p.ok else (p.error or "no reply"))
 
-    def send(group: list[tuple], count: int) -> list[PingResult]:
+    def send(group: list[tuple]) -> list[PingResult]:
         runner, src = group[0][0], group[0][1]
-        probes = [ping_probe(j[3], j[4], count) for j in group]
-        wait = min(timeout, 6.0)
-        try:
-            batched = None if src.recorded else run_batched(runner, probes, wait)
-            got = batched if batched is not None else [run_probe(runner, p, wait) for p in probes]
-        except TransportError as exc:
-            return [PingResult(src.host, j[2].host, j[3], j[4] - 28, None, _one_line(str(exc))) for j in group]
-        return [result(j, r) for j, r in zip(group, got)]
-
-    def from_source(group: list[tuple]) -> list[PingResult]:
-        return send(group, 1)
+        probes = [ping_probe(j[3], j[4]) for j in group]
+        got: list[Any] = [src.early_pings.get(p.argv) for p in probes]
+        todo = [k for k, r in enumerate(got) if r is None]
+        if todo:
+            wait = min(timeout, 6.0)
+            try:
+                if callable(getattr(runner, "run_many", None)):
+                    fresh = run_all(runner, [probes[k] for k in todo], wait)
+                else:
+                    fresh = [run_probe(runner, probes[k], wait) for k in todo]
+            except TransportError as exc:
+                fresh = [_one_line(str(exc))] * len(todo)
+            for k, r in zip(todo, fresh):
+                got[k] = r
+        return [result(j, r) if not isinstance(r, str) else
+                PingResult(src.host, j[2].host, j[3], j[4] - 28, None, r) for j, r in zip(group, got)]
 
     by_source: dict[int, list[tuple]] = {}
     for job in jobs:
         by_source.setdefault(id(job[1]), []).append(job)
     with ThreadPoolExecutor(max_workers=min(16, len(by_source))) as pool:
-        return [p for rs in pool.map(from_source, by_source.values()) for p in rs]
+        return [p for rs in pool.map(send, by_source.values()) for p in rs]

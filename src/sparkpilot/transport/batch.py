@@ -15,12 +15,15 @@ from __future__ import annotations
 
 import secrets
 import shlex
+import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from sparkpilot.transport.base import CommandResult
 
 RC_TIMEOUT = 124
+SLACK = 10.0  # seconds the whole script may take beyond the commands' timeout
+RunBytes = Callable[[list[str], float], "tuple[int | None, bytes, bytes]"]
 
 
 def run_many(runner: Any, argvs: Sequence[Sequence[str]], timeout: float = 10.0,
@@ -38,6 +41,28 @@ def run_many(runner: Any, argvs: Sequence[Sequence[str]], timeout: float = 10.0,
         return list(pool.map(lambda a: runner.run(a, timeout=timeout), argvs))
 
 
+def run_script(runner: Any, argvs: Sequence[Sequence[str]], timeout: float,
+               run_bytes: RunBytes) -> list[CommandResult]:
+    """`run_many` for a runner that runs a shell: `run_bytes(["sh", "-c", SCRIPT], limit)` gives
+    (rc or None when it ran over `limit`, stdout, stderr) as bytes. Commands whose result did not
+    come back (a host without mktemp, a cut answer) run again one by one with `runner.run`; when the
+    whole script ran over, those are rc 124."""
+    argvs = [[str(a) for a in argv] for argv in argvs]
+    if any(not a for a in argvs):
+        raise ValueError("empty argv")
+    if not argvs:
+        return []
+    start = time.monotonic()
+    token = new_token()
+    rc, out, _err = run_bytes(["sh", "-c", script(argvs, timeout, token)], timeout + SLACK)
+    seconds = time.monotonic() - start
+    results = parse(out, len(argvs), token, seconds)
+    if rc is None:
+        note = f"sparkpilot: timed out after {timeout:g}s on {getattr(runner, 'name', 'the host')}\n"
+        return [res or CommandResult(RC_TIMEOUT, "", note, seconds) for res in results]
+    return [res if res is not None else runner.run(argv, timeout) for res, argv in zip(results, argvs)]
+
+
 def script(argvs: Sequence[Sequence[str]], timeout: float, token: str) -> str:
     """The remote sh script. Every command starts in the background with its output in files; one
     watchdog stops what outlives `timeout` (its exit code then reads 124); then one `wc -c` and one
@@ -50,10 +75,12 @@ def script(argvs: Sequence[Sequence[str]], timeout: float, token: str) -> str:
     for i, argv in enumerate(argvs):
         lines.append(f'{shlex.join(argv)} </dev/null >"$d/{i}.o" 2>"$d/{i}.e" & p{i}=$!')
     pids = " ".join(f"$p{i}" for i in range(n))
-    lines.append(f'( sleep {secs}; : >"$d/late"; kill {pids} ) >/dev/null 2>&1 </dev/null & w=$!')
+    # the watchdog leaves its sleep's pid, so that no sleeper stays behind on the host
+    lines.append(f'( sleep {secs} & echo $! >"$d/w"; wait $!; : >"$d/late"; kill {pids} ) '
+                 '>/dev/null 2>&1 </dev/null & w=$!')
     for i in range(n):
         lines.append(f'wait $p{i}; r{i}=$?')
-    lines.append('kill $w 2>/dev/null; wait $w 2>/dev/null')
+    lines.append('kill $w 2>/dev/null; wait $w 2>/dev/null; [ -s "$d/w" ] && read s <"$d/w" && kill $s 2>/dev/null')
     lines.append('[ -e "$d/late" ] && late=1 || late=0')
     rcs = " ".join(f"$r{i}" for i in range(n))
     files = " ".join(f'"$d/{i}.o" "$d/{i}.e"' for i in range(n))

@@ -32,9 +32,9 @@ def kill_group(proc: subprocess.Popen) -> None:
             pass
 
 
-def run_process(argv: Sequence[str], timeout: float, env: dict[str, str] | None = None
-                ) -> tuple[int | None, str, str, float]:
-    """Run argv; return (rc or None when it timed out, stdout, stderr, seconds)."""
+def run_process_bytes(argv: Sequence[str], timeout: float, env: dict[str, str] | None = None
+                      ) -> tuple[int | None, bytes, bytes, float]:
+    """Run argv; return (rc or None when it timed out, stdout, stderr as bytes, seconds)."""
     start = time.monotonic()
     proc = subprocess.Popen(
         list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -58,8 +58,14 @@ def run_process(argv: Sequence[str], timeout: float, env: dict[str, str] | None 
         kill_group(proc)
         proc.wait()
         raise
-    return (rc, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"),
-            time.monotonic() - start)
+    return rc, out, err, time.monotonic() - start
+
+
+def run_process(argv: Sequence[str], timeout: float, env: dict[str, str] | None = None
+                ) -> tuple[int | None, str, str, float]:
+    """Run argv; return (rc or None when it timed out, stdout, stderr, seconds)."""
+    rc, out, err, seconds = run_process_bytes(argv, timeout, env)
+    return rc, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"), seconds
 
 
 class LocalRunner:
@@ -85,6 +91,12 @@ class LocalRunner:
             note = f"sparkpilot: `{argv[0]}` timed out after {timeout:g}s and was killed\n"
             return CommandResult(RC_TIMEOUT, out, err + note, seconds)
         return CommandResult(rc, out, err, seconds)
+
+    def run_many(self, argvs: Sequence[Sequence[str]], timeout: float = 10.0) -> list[CommandResult]:
+        """Every argv at once, in one `sh -c` script (transport/batch.py), as over ssh."""
+        from sparkpilot.transport import batch
+
+        return batch.run_script(self, argvs, timeout, lambda argv, limit: run_process_bytes(argv, limit)[:3])
 
     def close(self) -> None:
         pass

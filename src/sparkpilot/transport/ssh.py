@@ -30,7 +30,7 @@ from typing import Sequence
 from sparkpilot.errors import TransportError
 from sparkpilot.transport import HostSpec, parse_host_spec
 from sparkpilot.transport.base import CommandResult
-from sparkpilot.transport.local import RC_TIMEOUT, run_process
+from sparkpilot.transport.local import RC_TIMEOUT, run_process, run_process_bytes
 
 SSH_CONFIG_ENV = "SPARKPILOT_SSH_CONFIG"  # an ssh_config file to use instead of ~/.ssh/config
 CONTROL_PERSIST = 15  # seconds an idle shared connection stays open after the last command
@@ -192,49 +192,44 @@ class SshRunner:
         """Every argv at once in one ssh session (transport/batch.py); results in order.
 
         Each command has `timeout` (rc 124 when it runs over); commands whose result did not come
-        back (a host without mktemp, a broken frame) are run again one by one with `run`."""
+        back (a host without mktemp, a broken frame) are run again one by one with `run`. When
+        there is no shared connection yet, this very session opens it (one ssh process and one
+        round trip fewer than `connect` first); other commands on this host wait until it is done."""
         from sparkpilot.transport import batch
 
-        argvs = [[str(a) for a in argv] for argv in argvs]
-        if not argvs or any(not a for a in argvs):
-            raise ValueError("empty argv")
-        start = time.monotonic()
-        self.connect()
-        token = batch.new_token()
-        remote = shlex.join(["sh", "-c", batch.script(argvs, timeout, token)])
-        limit = timeout + 10
+        return batch.run_script(self, argvs, timeout, self._run_bytes)
+
+    def _run_bytes(self, argv: Sequence[str], limit: float) -> tuple[int | None, bytes, bytes]:
+        """Run argv on the host (quoted for its shell), output as bytes; TransportError when the
+        host does not answer."""
+        remote = shlex.join(argv)
+        with self._lock:
+            if self._closed:
+                raise self._fail("connection already closed")
+            if not self._connected:   # open the shared connection with this command
+                return self._connect_with(remote, max(limit, self.connect_timeout * 2 + 5))
         with self._sessions:
-            proc_rc, out, err = self._run_bytes(self.ssh_argv("-T", command=remote), limit)
-        seconds = time.monotonic() - start
-        if proc_rc is None or proc_rc == RC_SSH:
+            rc, out, err, _s = run_process_bytes(self.ssh_argv("-T", command=remote), limit)
+        if rc is None or rc == RC_SSH:
             if not self.alive():
                 self._connected = False
-                why = ssh_reason(err.decode("utf-8", "replace"), self.spec) if proc_rc else \
-                    f"stopped answering (no reply within {limit:g}s)"
-                raise self._fail(why)
-        results = batch.parse(out, len(argvs), token, seconds)
-        if proc_rc is None:  # the host answers but the batch did not finish: those commands timed out
-            note = f"sparkpilot: timed out after {timeout:g}s on {self.name}\n"
-            return [res or CommandResult(RC_TIMEOUT, "", note, seconds) for res in results]
-        return [res if res is not None else self.run(argv, timeout) for res, argv in zip(results, argvs)]
+                raise self._fail(ssh_reason(err.decode("utf-8", "replace"), self.spec) if rc else
+                                 f"stopped answering (no reply within {limit:g}s)")
+        return rc, out, err
 
-    def _run_bytes(self, argv: list[str], timeout: float) -> tuple[int | None, bytes, bytes]:
-        import subprocess
-
-        from sparkpilot.transport.local import kill_group
-
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, start_new_session=True)
+    def _connect_with(self, remote: str, limit: float) -> tuple[int | None, bytes, bytes]:
+        """The first command of this runner, which opens the shared connection (holding _lock)."""
         try:
-            out, err = proc.communicate(timeout=timeout)
-            return proc.returncode, out, err
-        except subprocess.TimeoutExpired:
-            kill_group(proc)
-            proc.wait()
-            for pipe in (proc.stdout, proc.stderr):
-                if pipe:
-                    pipe.close()
-            return None, b"", b""
+            rc, out, err, _s = run_process_bytes(self.ssh_argv("-T", command=remote), limit)
+        except FileNotFoundError:
+            raise self._fail("the OpenSSH client `ssh` is not installed") from None
+        if rc is not None and rc != RC_SSH or self.alive():
+            self._connected = True
+            return rc, out, err
+        reason = f"no answer within {limit:g}s" if rc is None else \
+            ssh_reason(err.decode("utf-8", "replace"), self.spec)
+        self._remove_dir()
+        raise self._fail(reason)
 
     def close(self) -> None:
         with self._lock:
