@@ -213,3 +213,13 @@ def test_mtp_speculation_kv_like_vllm_printed(cid, spec, block, conc, tokens, co
     cap = kv.capacity(lay, int(obs["available_kv_cache_gib"] * memory.GIB), 262144, 32768)
     assert within(cap.max_concurrency, conc, 0.005)
     assert within(cap.tokens if count == "new" else cap.tokens_legacy, tokens, 0.005)
+
+
+def test_mtp_weights_load_only_with_speculation():
+    # Qwen3.8-27B without speculation: "Model loading took 51.1 GiB" (memory/126) for a 51.75 GiB
+    # checkpoint whose MTP layer (424,699,392 bf16 parameters) vLLM leaves to the drafter
+    info = catalog("Qwen/Qwen3.8-27B")
+    plain = memory.weights_per_gpu(info, 1, 1)
+    assert within(plain.per_gpu_bytes / memory.GIB, case("126")["observed"]["model_loading_gib"], 0.01)
+    with_mtp = memory.weights_per_gpu(info, 1, 1, speculative_tokens=2)
+    assert with_mtp.per_gpu_bytes - plain.per_gpu_bytes == memory.mtp_bytes(info) == 424699392 * 2

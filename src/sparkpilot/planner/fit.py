@@ -116,7 +116,7 @@ class _Memory:
 
 def _memory(info: ModelInfo, req: PlanRequest, tp: int, pp: int, total_gib: float, util: float,
             batched: int, seqs: int) -> _Memory:
-    split = memory.weights_per_gpu(info, tp, pp, req.quantization)
+    split = memory.weights_per_gpu(info, tp, pp, req.quantization, req.speculative_tokens)
     if split is None:
         raise UsageError(f"not enough facts about {info.id} to size its weights "
                          "(need the checkpoint size or hidden size, layers, heads and vocabulary)")

@@ -144,10 +144,10 @@ def count_params(info: ModelInfo) -> ParamCount | None:
     return p
 
 
-def _component_bytes(info: ModelInfo, quantization: str | None) -> int | None:
+def _component_bytes(info: ModelInfo, quantization: str | None, only: str | None = None) -> int | None:
     """Bytes from the model package's per-component parameter count (linear attention, Mamba,
     vision towers included) and its quantisation rules; MTP layers are left out (vLLM loads them
-    only for speculative decoding)."""
+    only for speculative decoding), or alone with only="mtp"."""
     parts = info.extra.get("params_by_component") if isinstance(info.extra, dict) else None
     if not parts:
         return None
@@ -161,8 +161,18 @@ def _component_bytes(info: ModelInfo, quantization: str | None) -> int | None:
                   ignored=list(info.quant_ignored or []),
                   experts_only=bool(info.is_gpt_oss and q == "mxfp4"),
                   block_scales="block" in (info.quant_scheme or ""))
-    parts = {k: v for k, v in parts.items() if k != "mtp"}
-    return int(expected_bytes(parts, quant, dtype_bytes(info.dtype)))
+    if only:
+        parts = {only: parts[only]} if parts.get(only) else {}
+    else:
+        parts = {k: v for k, v in parts.items() if k != "mtp"}
+    return int(expected_bytes(parts, quant, dtype_bytes(info.dtype))) if parts else 0
+
+
+def mtp_bytes(info: ModelInfo, quantization: str | None = None) -> int:
+    """Bytes of the checkpoint's MTP layers (0 when it has none or their size is unknown)."""
+    if not info.num_mtp_layers:
+        return 0
+    return _component_bytes(info, quantization, only="mtp") or 0
 
 
 def shape_weight_bytes(info: ModelInfo, quantization: str | None = None) -> int | None:
@@ -197,7 +207,8 @@ class WeightSplit:
     source: str   # "checkpoint" (published bytes) or "shapes"
 
 
-def weights_per_gpu(info: ModelInfo, tp: int, pp: int, quantization: str | None = None) -> WeightSplit | None:
+def weights_per_gpu(info: ModelInfo, tp: int, pp: int, quantization: str | None = None,
+                    speculative_tokens: int = 0) -> WeightSplit | None:
     """Bytes of weights one GPU holds after the TP/PP split.
 
     The decoder layers split over TP x PP. The embedding and the lm_head split by vocabulary under
@@ -214,6 +225,14 @@ def weights_per_gpu(info: ModelInfo, tp: int, pp: int, quantization: str | None 
         source = "shapes"
     if not total:
         return None
+    # MTP layers: the target model skips the checkpoint's mtp.* tensors and the drafter loads them
+    # only with speculative decoding ("Loading drafter model..." then "Model loading took" counts
+    # both, vLLM 0.20 logs of cases 130/134). Published checkpoint bytes include them; shapes do not.
+    mtp = mtp_bytes(info, quantization)
+    if source == "checkpoint" and not speculative_tokens:
+        total -= mtp
+    elif source == "shapes" and speculative_tokens:
+        total += mtp
     base = dtype_bytes(info.dtype)
     h, vocab = info.hidden_size or 0, info.vocab_size or 0
     embed = vocab * h * base
