@@ -132,3 +132,17 @@ def test_plan_warns_when_the_page_cache_leaves_too_little_free(capsys):
     out = capsys.readouterr().out
     # the recording's /proc/meminfo has far less free than the budget (its page cache holds the rest)
     assert "drop the page cache" in out and "drop_caches" in out
+
+
+def test_speculative_tokens_cost_kv_and_reach_the_launch(capsys):
+    args = ("Qwen/Qwen3.6-35B-A3B", "--offline", "--max-model-len", "262144")
+    rc, plain = run_json(capsys, *args)
+    rc2, mtp = run_json(capsys, *args, "--speculative-tokens", "3")
+    assert rc == rc2 == 0
+    # the drafter's weights and KV layer, and 3 more state pages per request, leave fewer tokens
+    assert mtp["weights_gib_per_gpu"] > plain["weights_gib_per_gpu"]
+    assert mtp["max_concurrency"] < plain["max_concurrency"]
+    argv = mtp["launch"]["nodes"][0]["argv"]
+    assert argv[argv.index("--speculative-config") + 1] == '{"method":"mtp","num_speculative_tokens":3}'
+    assert "--speculative-config" not in plain["launch"]["nodes"][0]["argv"]
+    assert main(["plan", "Qwen/Qwen3-8B", "--offline", "--speculative-tokens", "2"]) == 2

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sparkpilot import models
+from sparkpilot.errors import UsageError
 from sparkpilot.interconnect import NodeNet, RoceDevice, is_placeholder
 from sparkpilot.models.info import ModelInfo
 from sparkpilot.planner import PlanRequest, choose_parallel, plan
@@ -161,3 +162,22 @@ def test_mla_models_keep_bf16_kv_where_triton_mla_has_no_fp8():
     assert old.kv_cache_dtype == "auto" and opt(old.launch.nodes[0].argv, "--attention-backend") == "TRITON_MLA"
     assert "--kv-cache-dtype" not in old.launch.nodes[0].argv and any("MLA" in n for n in old.notes)
     assert plan(PlanRequest("mla/x", nodes=1, vllm_version="0.21.0"), info).kv_cache_dtype == "fp8"
+
+
+@pytest.mark.parametrize("stack", [None, "ngc-26.04", "ngc-26.05"])
+def test_mtp_speculation_plan_lints_clean(stack):
+    lint = pytest.importorskip("sparkpilot.rules.lint")
+    from sparkpilot.cli.plan import stack_facts
+
+    image, version = stack_facts(stack) if stack else (None, None)
+    info = catalog("Qwen/Qwen3.6-35B-A3B")
+    for nodes in (1, 2):
+        p = plan(PlanRequest(info.id, nodes=nodes, speculative_tokens=3, image=image, vllm_version=version), info)
+        argv = p.launch.nodes[0].argv
+        text = argv[-1] if argv[0] == "bash" else " ".join(argv)
+        assert '{"method":"mtp","num_speculative_tokens":3}' in text
+        bad = [f for f in lint.lint_launch(p.launch, nodes=nodes, stack=stack, model_info=info)
+               if f.severity in ("error", "warning")]
+        assert bad == [], (nodes, [(f.rule, f.message) for f in bad])
+    with pytest.raises(UsageError):
+        plan(PlanRequest("Qwen/Qwen3-32B", nodes=1, speculative_tokens=2), catalog("Qwen/Qwen3-32B"))

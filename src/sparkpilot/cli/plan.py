@@ -29,6 +29,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-num-seqs", type=int, metavar="S")
     parser.add_argument("--max-num-batched-tokens", type=int, metavar="B")
     parser.add_argument("--quantization", metavar="Q", help="override the checkpoint's quantisation")
+    parser.add_argument("--speculative-tokens", type=int, default=0, metavar="N",
+                        help="MTP speculative decoding with N draft tokens (models with MTP layers)")
     parser.add_argument("--memory-gib", type=float, metavar="G",
                         help="plan for another GPU: its total memory as CUDA reports it (GiB)")
     parser.add_argument("--image", help="container image (default: nvcr.io/nvidia/vllm:26.04-py3 or the stack's)")
@@ -144,7 +146,8 @@ def run(args: argparse.Namespace) -> int:
         max_num_seqs=args.max_num_seqs, max_num_batched_tokens=args.max_num_batched_tokens,
         quantization=args.quantization, memory_gib=args.memory_gib,
         image=args.image or inv_image or stack_image, node_names=names, node_nets=nets,
-        vllm_version=vllm_version, local_path=local, node_memory=mems)
+        vllm_version=vllm_version, local_path=local, node_memory=mems,
+        speculative_tokens=args.speculative_tokens)
     result = plan(req, info)
     data = result.to_dict()
     if args.output:

@@ -196,8 +196,8 @@ def plan(req: PlanRequest, info: ModelInfo) -> Plan:
     if req.speculative_tokens and req.speculative_tokens < 0:
         raise UsageError(f"--speculative-tokens must be 0 or more, not {req.speculative_tokens}")
     if req.speculative_tokens and not info.num_mtp_layers:
-        notes.append(f"{info.id} has no MTP layers: --speculative-tokens is sized as MTP would be, "
-                     "a separate draft model is not counted")
+        raise UsageError(f"--speculative-tokens needs a model with MTP layers; {info.id} has none "
+                         "(a separate draft model is not planned)")
     lay = _layout(info, req, tp, pp, kv_dtype)
     m = _memory(info, req, tp, pp, total_gib, util, batched, seqs)
     fit_len = kv.max_len_fit(lay, m.available, batched, max(model_max, mml))
@@ -245,7 +245,7 @@ def plan(req: PlanRequest, info: ModelInfo) -> Plan:
         gpu_memory_utilization=util, kv_cache_dtype=kv_dtype, max_num_seqs=req.max_num_seqs,
         max_num_batched_tokens=req.max_num_batched_tokens, quantization=req.quantization,
         image=req.image or DEFAULT_IMAGE, node_names=names, node_nets=list(req.node_nets),
-        local_path=req.local_path))
+        local_path=req.local_path, speculative_tokens=req.speculative_tokens))
     eta = startup_eta(m.weights, gpus, executor)
     return Plan(
         model=req.model, nodes=gpus, tensor_parallel_size=tp, pipeline_parallel_size=pp,

@@ -9,6 +9,8 @@ environment per node, or vLLM's native multi-node mode.
 
 from __future__ import annotations
 
+import json
+
 import shlex
 from dataclasses import dataclass, field
 
@@ -40,6 +42,7 @@ class LaunchRequest:
     node_names: list[str] = field(default_factory=list)
     node_nets: list[NodeNet | None] = field(default_factory=list)
     local_path: str | None = None      # a local model folder (mounted read-only)
+    speculative_tokens: int = 0        # MTP draft tokens (the model's own MTP layers)
 
 
 def quantization_flag(info: ModelInfo, requested: str | None) -> str | None:
@@ -72,6 +75,11 @@ def vllm_argv(info: ModelInfo, req: LaunchRequest, model_ref: str) -> list[str]:
         argv += ["--max-num-seqs", str(req.max_num_seqs)]
     if req.max_num_batched_tokens:
         argv += ["--max-num-batched-tokens", str(req.max_num_batched_tokens)]
+    if req.speculative_tokens:
+        # the generic "mtp" method: vLLM resolves it to the model's own drafter (the 0.20.2 log of
+        # bench case 134: method 'mtp' -> "Resolved architecture: Qwen3_5MoeMTP")
+        spec = {"method": "mtp", "num_speculative_tokens": int(req.speculative_tokens)}
+        argv += ["--speculative-config", json.dumps(spec, separators=(",", ":"))]
     if info.extra.get("trust_remote_code"):
         argv.append("--trust-remote-code")
     nodes = len(req.node_names)
