@@ -223,3 +223,24 @@ def test_mtp_weights_load_only_with_speculation():
     assert within(plain.per_gpu_bytes / memory.GIB, case("126")["observed"]["model_loading_gib"], 0.01)
     with_mtp = memory.weights_per_gpu(info, 1, 1, speculative_tokens=2)
     assert with_mtp.per_gpu_bytes - plain.per_gpu_bytes == memory.mtp_bytes(info) == 424699392 * 2
+
+
+def test_gemma4_before_vllm_021_keeps_full_length_kv_in_every_layer():
+    # vllm-project/vllm#43308: cyankiwi/gemma-4-31B-it-AWQ-4bit (bf16 KV) on an A100 80GB, the same
+    # ~50 GB of KV cache: "~55k tokens" on v0.20.0 and "~525k tokens" on v0.21.0
+    info = catalog("google/gemma-4-31B-it")
+    avail = 50 * 10**9
+    old = kv.layout(info, 1, 1, "auto", mixed_geometry_hybrid=False)
+    assert (old.full_layers, old.sliding_layers) == (1, 0)
+    assert old.token_bytes == 50 * 2 * 16 * 256 * 2 + 10 * 2 * 4 * 512 * 2
+    assert within(kv.capacity(old, avail, 262144, 8192).tokens, 55_000, 0.03)
+    new = kv.layout(info, 1, 1, "auto")
+    # the issue gives neither max-model-len nor max-num-batched-tokens: with the model's 262144 and
+    # the 8192 / 2048 batched-token defaults vLLM picks, "~525k" lies between the two estimates
+    lo, hi = (kv.capacity(new, avail, 262144, b).tokens for b in (8192, 2048))
+    assert lo < 525_000 < hi
+    # the default Spark stack (NGC 26.04, vLLM 0.19.0) plans Gemma 4 the old way and says so
+    p = plan(PlanRequest(info.id, nodes=1, max_model_len=131072, vllm_version="0.19.0"), info)
+    assert any("43308" in n for n in p.notes)
+    assert p.kv_cache_tokens * 5 < plan(PlanRequest(info.id, nodes=1, max_model_len=131072,
+                                                    vllm_version="0.21.0"), info).kv_cache_tokens

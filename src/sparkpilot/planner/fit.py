@@ -134,9 +134,10 @@ def _memory(info: ModelInfo, req: PlanRequest, tp: int, pp: int, total_gib: floa
 def _layout(info: ModelInfo, req: PlanRequest, tp: int, pp: int, kv_dtype: str) -> kv.KVLayout:
     # 'align' Mamba cache mode (prefix caching on a hybrid model) is what vLLM 0.20+ logs show
     # (cases 016, 130, 134, 138); older builds kept one state block per request
+    # Gemma 4's sliding / global layers of different sizes got the hybrid allocator in 0.21
     v = memory.version_tuple(req.vllm_version)
     return kv.layout(info, tp, pp, kv_dtype, speculative_tokens=req.speculative_tokens,
-                     mamba_align=v is None or v >= (0, 20))
+                     mamba_align=v is None or v >= (0, 20), mixed_geometry_hybrid=v is None or v >= (0, 21))
 
 
 def _fits(info, req, gpus, total_gib, util, mml, kv_dtype, batched, seqs) -> bool:
@@ -199,6 +200,9 @@ def plan(req: PlanRequest, info: ModelInfo) -> Plan:
         raise UsageError(f"--speculative-tokens needs a model with MTP layers; {info.id} has none "
                          "(a separate draft model is not planned)")
     lay = _layout(info, req, tp, pp, kv_dtype)
+    if info.full_kv_heads and info.num_sliding_layers and lay.sliding_layers == 0 and not lay.mamba_layers:
+        notes.append("this vLLM keeps a full-length KV cache in every sliding-window layer of this model "
+                     "(hybrid KV cache from vLLM 0.21 on holds several times more tokens; vllm-project/vllm#43308)")
     m = _memory(info, req, tp, pp, total_gib, util, batched, seqs)
     fit_len = kv.max_len_fit(lay, m.available, batched, max(model_max, mml))
     if req.max_model_len is None and fit_len < mml and fit_len >= 1024:

@@ -66,7 +66,7 @@ class KVLayout:
 
 
 def layout(info: ModelInfo, tp: int, pp: int, kv_cache_dtype: str | None, block_size: int | None = None,
-           speculative_tokens: int = 0, mamba_align: bool = True) -> KVLayout:
+           speculative_tokens: int = 0, mamba_align: bool = True, mixed_geometry_hybrid: bool = True) -> KVLayout:
     """The KV layout of the largest pipeline stage on one TP rank.
 
     speculative_tokens: MTP draft tokens (vLLM --speculative-config num_speculative_tokens). The
@@ -75,6 +75,10 @@ def layout(info: ModelInfo, tp: int, pp: int, kv_cache_dtype: str | None, block_
     it: "Add 3 padding layers" = 11 full (10 + 1 MTP) beside 30 linear layers.
     mamba_align: prefix caching on a hybrid model sets mamba_cache_mode 'align' ("Mamba cache mode
     is set to 'align' ... by default when prefix caching is enabled", vLLM 0.20.2 log of case 134).
+    mixed_geometry_hybrid: False for vLLM before 0.21, which kept a full-length cache in every layer
+    of Gemma 4 (sliding 16 x 256 beside global 4 x 512): one group of per-layer sizes
+    (kv_cache_utils UniformTypeKVCacheSpecs). vllm-project/vllm#43308: gemma-4-31B AWQ on an A100,
+    ~50 GB of KV cache, "~55k tokens" on 0.20.0 and "~525k" on 0.21.0.
     """
     n = info.num_hidden_layers or 0
     linear = info.num_linear_layers or 0
@@ -111,6 +115,10 @@ def layout(info: ModelInfo, tp: int, pp: int, kv_cache_dtype: str | None, block_
     lay = KVLayout(full_layers=stage(full) + mtp, sliding_layers=stage(sliding), mamba_layers=stage(linear),
                    token_bytes=token, window=info.sliding_window or 0, block_size=bs,
                    full_token_bytes=full_token)
+    if full_token and lay.sliding_layers and not mixed_geometry_hybrid:
+        # every layer holds max_model_len tokens: one group whose page is the sum of the layers' pages
+        per_token = lay.full_layers * full_token + lay.sliding_layers * token
+        lay = KVLayout(full_layers=1, token_bytes=per_token, block_size=bs)
     if linear:
         # the model facts give the conv state in the model dtype and the recurrent state in the
         # config's mamba_ssm_dtype (fp32 for Qwen3.5/3.6), as vLLM allocates them
