@@ -244,3 +244,16 @@ def test_gemma4_before_vllm_021_keeps_full_length_kv_in_every_layer():
     assert any("43308" in n for n in p.notes)
     assert p.kv_cache_tokens * 5 < plan(PlanRequest(info.id, nodes=1, max_model_len=131072,
                                                     vllm_version="0.21.0"), info).kv_cache_tokens
+
+
+@pytest.mark.parametrize("spec,printed", [(0, 2096), (2, 2128), (3, 2144)])
+def test_draft_tokens_widen_the_conv_state_like_vllm_printed(spec, printed):
+    # "Setting attention block size to N tokens": 2096 without MTP (a public Qwen3.6-35B-A3B-NVFP4
+    # log on vLLM 0.20.0), 2128 with 2 draft tokens (memory/130), 2144 with 3 (memory/134). The conv
+    # state keeps kernel - 1 + num_speculative_tokens columns of 2*16*128 + 32*128 = 8192 channels.
+    # ModelInfo has no conv width yet (planner reads `linear_conv_dim` when the models package
+    # provides it); set here from Qwen3.6-35B-A3B's config (linear_num_key_heads 16,
+    # linear_key_head_dim 128, linear_num_value_heads 32, linear_value_head_dim 128).
+    info = catalog("Qwen/Qwen3.6-35B-A3B")
+    info.linear_conv_dim = 2 * 16 * 128 + 32 * 128
+    assert kv.layout(info, 1, 1, "fp8", speculative_tokens=spec).block_size == printed
