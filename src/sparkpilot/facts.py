@@ -281,13 +281,23 @@ def collect(inventory_or_runners: Any, timeout: float = 10.0, image: str | None 
     finally:
         if not isinstance(inventory_or_runners, (list, tuple)) or \
                 any(isinstance(t, str) for t, _, _ in nodes):
-            for i, r in runners.items():
-                if isinstance(nodes[i][0], str):
-                    try:
-                        r.close()
-                    except Exception:  # noqa: BLE001
-                        pass
+            _close([r for i, r in runners.items() if isinstance(nodes[i][0], str)])
     return cluster
+
+
+def _close(runners: list[Any]) -> None:
+    """Close the runners collect opened; ssh ones side by side (each master exits in its own time)."""
+    ssh = [r for r in runners if callable(getattr(r, "_begin_close", None))]
+    if ssh:
+        from sparkpilot.transport.ssh import close_all
+
+        close_all(ssh)
+    for r in runners:
+        if r not in ssh:
+            try:
+                r.close()
+            except Exception:  # noqa: BLE001
+                pass
 
 
 def interconnect_addresses(facts: HostFacts) -> list[str]:

@@ -41,9 +41,15 @@ _live: "weakref.WeakSet[SshRunner]" = weakref.WeakSet()
 _dirs: set[str] = set()  # control directories still to remove
 
 
+def close_all(runners) -> None:
+    """Close many runners at once: their masters are asked to exit side by side, not one by one."""
+    procs = [(r, r._begin_close()) for r in runners]
+    for r, proc in procs:
+        r._end_close(proc)
+
+
 def _close_all() -> None:
-    for runner in list(_live):
-        runner.close()
+    close_all(list(_live))
     for path in list(_dirs):
         shutil.rmtree(path, ignore_errors=True)
 
@@ -232,18 +238,38 @@ class SshRunner:
         raise self._fail(reason)
 
     def close(self) -> None:
+        close_all([self])
+
+    def _begin_close(self):
+        """Mark closed and ask the master to exit; the `ssh -O exit` process (or None) to wait for."""
+        import subprocess
+
         with self._lock:
             if self._closed:
-                return
+                return None
             self._closed = True
-            if self._dir is not None:
-                if self._connected:
-                    try:
-                        run_process(self.ssh_argv("-O", "exit"), 5)
-                    except OSError:
-                        pass
-                self._remove_dir()
+            proc = None
+            if self._dir is not None and self._connected:
+                try:
+                    proc = subprocess.Popen(self.ssh_argv("-O", "exit"), stdin=subprocess.DEVNULL,
+                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                            start_new_session=True)
+                except OSError:
+                    proc = None
             self._connected = False
+            return proc
+
+    def _end_close(self, proc) -> None:
+        if proc is not None:
+            try:
+                proc.wait(timeout=5)
+            except Exception:  # noqa: BLE001 - a master that does not answer: stop waiting for it
+                from sparkpilot.transport.local import kill_group
+
+                kill_group(proc)
+                proc.wait()
+        with self._lock:
+            self._remove_dir()
 
     def __enter__(self) -> "SshRunner":
         return self
