@@ -139,8 +139,11 @@ def sparkrun_recipe(info, req: PlanRequest) -> dict:
             "num_layers": info.num_hidden_layers, "num_kv_heads": info.num_key_value_heads,
             "head_dim": info.head_dim, "model_type": info.model_type,
             "model_max_len": info.max_position_embeddings}
+    mtp = info.num_mtp_layers if req.speculative_tokens else 0  # the drafter's KV layers, told as layers
+    if mtp:
+        meta["num_layers"] = (info.num_hidden_layers or 0) + mtp
     if info.num_linear_layers:
-        meta["attention_layers"] = info.num_full_layers
+        meta["attention_layers"] = (info.num_full_layers or 0) + mtp
         if info.linear_state_bytes_per_seq:
             meta["recurrent_state_bytes"] = info.linear_state_bytes_per_seq * info.num_linear_layers
     if info.kv_lora_rank:
