@@ -132,12 +132,13 @@ def _memory(info: ModelInfo, req: PlanRequest, tp: int, pp: int, total_gib: floa
 
 
 def _layout(info: ModelInfo, req: PlanRequest, tp: int, pp: int, kv_dtype: str) -> kv.KVLayout:
-    # 'align' Mamba cache mode (prefix caching on a hybrid model) is what vLLM 0.20+ logs show
-    # (cases 016, 130, 134, 138); older builds kept one state block per request
+    # 'align' Mamba cache mode (prefix caching on a hybrid model) is in the logs of vLLM 0.19.2rc1
+    # (a public Qwen3.6-35B-A3B-NVFP4 log, "[config.py:331] Mamba cache mode is set to 'align'")
+    # and 0.20+ (cases 016, 130, 134, 138); older builds are taken to keep one state block per request
     # Gemma 4's sliding / global layers of different sizes got the hybrid allocator in 0.21
     v = memory.version_tuple(req.vllm_version)
     return kv.layout(info, tp, pp, kv_dtype, speculative_tokens=req.speculative_tokens,
-                     mamba_align=v is None or v >= (0, 20), mixed_geometry_hybrid=v is None or v >= (0, 21))
+                     mamba_align=v is None or v >= (0, 19), mixed_geometry_hybrid=v is None or v >= (0, 21))
 
 
 def _fits(info, req, gpus, total_gib, util, mml, kv_dtype, batched, seqs) -> bool:
