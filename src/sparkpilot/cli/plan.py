@@ -40,9 +40,41 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_format(parser)
 
 
+# upper bounds: a typo (an extra zero, 1e30) is bad input, not a plan (and must never hang)
+LIMITS = {"nodes": 256, "tp": 256, "pp": 256, "max_model_len": 2**31 - 1, "max_num_seqs": 2**31 - 1,
+          "max_num_batched_tokens": 2**31 - 1, "memory_gib": 16384, "speculative_tokens": 64}
+
+
 def _positive(name: str, value: int | float | None) -> None:
-    if value is not None and value <= 0:
+    if value is None:
+        return
+    if value != value or value in (float("inf"), float("-inf")):
+        raise UsageError(f"--{name} must be a number, not {value}")
+    if value <= 0:
         raise UsageError(f"--{name} must be positive, not {value}")
+    limit = LIMITS.get(name.replace("-", "_"))
+    if limit is not None and value > limit:
+        shown = value if isinstance(value, int) else f"{value:g}"
+        raise UsageError(f"--{name} {shown} is too large (at most {limit:,})")
+
+
+def _check_quantization(value: str | None, stack: str | None) -> None:
+    """--quantization must be a method the stack's vLLM knows (vLLM refuses others at start)."""
+    if not value:
+        return
+    from sparkpilot.vllm import flags
+
+    try:
+        info = flags.load(stack).get("--quantization")
+    except Exception:  # noqa: BLE001 - no table: nothing to check against
+        return
+    choices = [str(c) for c in (getattr(info, "choices", None) or ())]
+    if choices and value not in choices:
+        import difflib
+
+        close = difflib.get_close_matches(value, choices, n=3, cutoff=0.5)
+        hint = f"did you mean {', '.join(close)}?" if close else f"one of {', '.join(choices)}"
+        raise UsageError(f"unknown --quantization {value!r} ({hint})")
 
 
 def resolve_model(model: str, offline: bool):
@@ -133,6 +165,9 @@ def host_nodes(args) -> tuple[list[str], list[Any], str | None, list]:
 def run(args: argparse.Namespace) -> int:
     for name in ("nodes", "tp", "pp", "max_model_len", "max_num_seqs", "max_num_batched_tokens", "memory_gib"):
         _positive(name.replace("_", "-"), getattr(args, name))
+    if args.speculative_tokens and args.speculative_tokens > LIMITS["speculative_tokens"]:
+        raise UsageError(f"--speculative-tokens {args.speculative_tokens} is too large (at most {LIMITS['speculative_tokens']})")
+    _check_quantization(args.quantization, args.stack)
     from sparkpilot.planner import PlanRequest, plan
 
     stack_image, vllm_version = stack_facts(args.stack)

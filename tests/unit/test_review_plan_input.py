@@ -1,0 +1,33 @@
+"""plan: bad numbers a user can type are one line and exit 2, never a hang or an internal error."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from sparkpilot.cli.main import main
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--nodes", "100000000000"], "--nodes 100000000000 is too large"),   # used to hang
+    (["--tp", "1000"], "--tp 1000 is too large"),
+    (["--memory-gib", "nan"], "--memory-gib must be a number"),           # used to be an internal error
+    (["--memory-gib", "inf"], "--memory-gib must be a number"),
+    (["--memory-gib", "1e30"], "--memory-gib 1e+30 is too large"),
+    (["--max-model-len", "99999999999999999999"], "--max-model-len 99999999999999999999 is too large"),
+    (["--quantization", "bogus"], "unknown --quantization 'bogus'"),     # used to plan silently, exit 0
+    (["--speculative-tokens", "100000"], "--speculative-tokens 100000 is too large"),
+])
+def test_bad_numbers_and_names_are_usage_errors(capsys, argv, words):
+    start = time.monotonic()
+    rc = main(["plan", "openai/gpt-oss-120b", "--offline", *argv])
+    err = capsys.readouterr().err
+    assert rc == 2, err
+    assert words in err and err.count("\n") == 1
+    assert time.monotonic() - start < 5
+
+
+def test_a_real_quantization_method_is_accepted(capsys):
+    assert main(["plan", "Qwen/Qwen3-32B", "--offline", "--quantization", "fp8"]) in (0, 1)
+    assert "error" not in capsys.readouterr().err
