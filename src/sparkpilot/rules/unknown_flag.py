@@ -7,6 +7,7 @@ written option maps to a flag (aliases, underscores, --no-X, --json.key, -O3) is
 from __future__ import annotations
 
 import difflib
+import re
 
 from sparkpilot.rules.context import LintContext
 from sparkpilot.rules.finding import Finding
@@ -35,6 +36,7 @@ def unknown_flag(ctx: LintContext) -> list[Finding]:
         info = _resolve(flags, use, ctx, table)
         if info is not None:
             _check_choices(ctx, use, info, out, sev)
+            _check_type(ctx, use, info, out, sev)
             continue
         if flags is not None and flags.abbreviation(use.written, ctx.flags_version) is not None:
             continue   # argparse accepts a unique prefix
@@ -87,4 +89,31 @@ def _check_choices(ctx: LintContext, use, info, out: list[Finding], sev: str | N
         close = difflib.get_close_matches(v, [str(c) for c in choices], n=1, cutoff=0.6)
         hint = f"; did you mean {close[0]}?" if close else f"; choices: {', '.join(map(str, choices))}"
         out.append(ctx.finding("unknown-flag", f"{use.written} {v}: not a choice in vLLM {ctx.flags_version}{hint}",
+                               severity=sev, location=use.location))
+
+
+# vLLM parses int flags with int() or its human_readable_int ("32k", "1M", "25.6k")
+_INT = re.compile(r"^[+-]?\d+$|^\d+(\.\d+)?[kKmMgGtT]$")
+
+
+def _check_type(ctx: LintContext, use, info, out: list[Finding], sev: str | None) -> None:
+    """A number flag given a word (`--gpu-memory-utilization abc`): vLLM's argparse refuses it."""
+    kind = getattr(info, "type", None)
+    if kind not in ("int", "float") or not isinstance(use.value, str) or "." in use.dest:
+        return
+    if getattr(info, "nargs", None) not in (None, 1):
+        return
+    value = use.value.strip()
+    if not value or any(ch in value for ch in "{$<%"):
+        return   # a placeholder or a variable: known only at run time
+    if kind == "int":
+        ok = bool(_INT.match(value))
+    else:
+        try:
+            ok = float(value) == float(value)   # not NaN
+        except ValueError:
+            ok = False
+    if not ok:
+        out.append(ctx.finding("unknown-flag", f"{use.written} {value}: vLLM {ctx.flags_version} wants "
+                               f"{'an integer' if kind == 'int' else 'a number'} here, so it refuses to start",
                                severity=sev, location=use.location))

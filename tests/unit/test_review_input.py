@@ -31,3 +31,20 @@ def test_bad_numbers_and_names_are_usage_errors(capsys, argv, words):
 def test_a_real_quantization_method_is_accepted(capsys):
     assert main(["plan", "Qwen/Qwen3-32B", "--offline", "--quantization", "fp8"]) in (0, 1)
     assert "error" not in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- lint: a word where vLLM wants a number
+def test_lint_flags_a_word_given_to_a_number_flag(capsys):
+    from sparkpilot.cli.main import main as cli
+
+    rc = cli(["lint", "--format", "json", "--", "vllm", "serve", "Qwen/Qwen3-8B",
+              "--gpu-memory-utilization", "abc", "--tensor-parallel-size", "two",
+              "--max-model-len", "32k", "--port", "$PORT"])
+    import json
+
+    findings = json.loads(capsys.readouterr().out)["findings"]
+    bad = [f["message"] for f in findings if f["rule"] == "unknown-flag"]
+    assert rc == 1
+    assert any(m.startswith("--gpu-memory-utilization abc:") and "a number" in m for m in bad)
+    assert any(m.startswith("--tensor-parallel-size two:") and "an integer" in m for m in bad)
+    assert len(bad) == 2   # 32k (vLLM's human-readable int) and $PORT (a variable) are fine
