@@ -48,3 +48,18 @@ def test_lint_flags_a_word_given_to_a_number_flag(capsys):
     assert any(m.startswith("--gpu-memory-utilization abc:") and "a number" in m for m in bad)
     assert any(m.startswith("--tensor-parallel-size two:") and "an integer" in m for m in bad)
     assert len(bad) == 2   # 32k (vLLM's human-readable int) and $PORT (a variable) are fine
+
+
+# ---------------------------------------------------------------- doctor / capture: timeouts and GID index
+@pytest.mark.parametrize("argv", [
+    ["capture", "--timeout", "-1"],          # used to run with a negative timeout, exit 0
+    ["capture", "--timeout", "nan"],
+    ["doctor", "--timeout", "nan"],
+    ["doctor", "--timeout", "inf"],
+    ["doctor", "--host", "replay://single", "--gid-index", "-1"],   # used to run, no row -1 exists
+])
+def test_doctor_and_capture_refuse_bad_numbers(capsys, tmp_path, argv):
+    rc = main([*argv, *(["--out", str(tmp_path / "cap")] if argv[0] == "capture" else [])])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and "Traceback" not in err
+    assert not (tmp_path / "cap").exists()

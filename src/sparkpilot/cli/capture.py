@@ -102,6 +102,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.inventory and args.host:
         raise UsageError("give --inventory or --host, not both")
+    if not 0 < args.timeout < float("inf"):
+        raise UsageError("--timeout must be a positive number of seconds")
     if any(h.strip().startswith("replay://") for h in args.host or []):
         raise UsageError("capture records live hosts; replay:// hosts are recordings already")
     inv = inventory.load(args.inventory) if args.inventory else inventory.from_hosts(args.host)

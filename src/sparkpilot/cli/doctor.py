@@ -43,8 +43,10 @@ def run(args: argparse.Namespace) -> int:
         return _list_replays(args)
     if args.apply and not args.fix:
         raise UsageError("--apply needs --fix (see what will be run first)")
-    if args.timeout <= 0:
+    if not 0 < args.timeout < float("inf"):
         raise UsageError("--timeout must be a positive number of seconds")
+    if args.gid_index is not None and args.gid_index < 0:
+        raise UsageError(f"--gid-index must be 0 or more (a row of `show_gids`), not {args.gid_index}")
     inv = _inventory(args)
     from sparkpilot.checks import evaluate
     from sparkpilot.facts import collect
