@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -158,3 +159,26 @@ def test_run_many_on_a_host_that_is_off(ssh_env):
     node = node_of(ssh_env, "unreachable")
     with pytest.raises(TransportError):
         connect(node.ssh_spec, timeout=2).run_many([["true"], ["true"]], timeout=2)
+
+
+def test_run_many_as_first_command_opens_the_shared_connection(ssh_env):
+    with connect(ssh_env.nodes[1].ssh_spec, timeout=5) as host:
+        first = host.run_many([["echo", "a"], ["sh", "-c", "echo b >&2; exit 3"]], timeout=5)
+        assert [(r.rc, r.stdout, r.stderr) for r in first] == [(0, "a\n", ""), (3, "", "b\n")]
+        assert host.alive()                      # the batch's own ssh left the master behind
+        start = time.monotonic()
+        assert host.run(["true"]).ok and time.monotonic() - start < 0.25   # no new handshake
+        control_dir = host._dir
+    for _ in range(20):                          # close() stopped the master ("ssh: DIR/... [mux]")
+        if subprocess.run(["pgrep", "-f", control_dir], capture_output=True).returncode == 1:
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError("the ssh master outlived close()")
+
+
+def test_run_many_as_first_command_with_a_wrong_user_is_one_line(ssh_env):
+    spec = "nobody-here@" + ssh_env.nodes[0].ssh_spec.split("@")[-1]
+    with pytest.raises(TransportError) as err:
+        connect(spec, timeout=3).run_many([["true"]], timeout=3)
+    assert "authentication failed" in str(err.value) and "\n" not in str(err.value)
