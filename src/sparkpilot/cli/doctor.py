@@ -138,15 +138,31 @@ def render_fix(ev: Any, applying: bool) -> str:
     import shlex
 
     plan = _fix_plan(ev)
+    manual = _by_hand(ev)
     if not plan:
-        return "\nNothing to fix automatically."
-    lines = ["", "Fix commands" + (" (running them now):" if applying else
-                                   " (nothing changes on a host without --apply):")]
+        lines = ["", "Nothing to fix automatically."]
+    else:
+        lines = ["", "Fix commands" + (" (running them now):" if applying else
+                                       " (nothing changes on a host without --apply):")]
     for entry in plan:
         lines.append(f"  on {entry['host']}:")
         for c in entry["commands"]:
             lines.append(f"    {shlex.join(c['argv'])}    # {c['check']}")
+    if manual:
+        lines.append("To fix by hand (each check's `fix:` line above says how): " + ", ".join(manual))
     return "\n".join(lines)
+
+
+def _by_hand(ev: Any) -> list[str]:
+    """Checks that warned or failed with no command sparkpilot can run for them."""
+    out: list[str] = []
+    many = len(ev.hosts) > 1
+    for h, results in ev.hosts:
+        for c in results:
+            if c.status in ("warn", "fail") and not c.commands:
+                out.append(f"{c.name} ({h.host})" if many else c.name)
+    out += [f"{c.name} (cluster)" for c in ev.cluster if c.status in ("warn", "fail") and not getattr(c, "commands", None)]
+    return out
 
 
 def _apply(ev: Any, args: argparse.Namespace, inv: Any, quiet: bool) -> None:
