@@ -22,3 +22,14 @@ def test_a_clean_pair_has_nothing_to_do(capsys):
     assert main(["doctor", "--host", "replay://pair", "--fix"]) == 0
     out = capsys.readouterr().out
     assert "Nothing to fix automatically." in out and "To fix by hand" not in out
+
+
+def test_explain_gpu_memory_utilization_agrees_with_plan(capsys):
+    """explain's fix used to say 0.80 at long context while plan picks 0.85 (64K+) and 0.83 (256K+)."""
+    from sparkpilot.planner.memory import default_utilization  # noqa: PLC0415
+
+    assert main(["explain", "gpu-memory-utilization"]) == 0
+    fix = capsys.readouterr().out.split("Fix:")[1].split("Evidence:")[0]
+    fix = " ".join(fix.split())
+    assert "0.80" not in fix
+    assert f"{default_utilization(262144):.2f}" in fix and f"{default_utilization(65536):.2f}" in fix
