@@ -210,6 +210,23 @@ def shell_line(argv: list[str]) -> str:
     return " ".join(out)
 
 
+def _placeholders_by_node(launch, env_missing: list[str]) -> list[str]:
+    """`node: VAR, VAR` per node: the environment placeholders and any <NAME> left in the command
+    (a worker's <HEAD_IP>)."""
+    import re
+
+    names: dict[str, list[str]] = {n.name: [] for n in launch.nodes}
+    for item in env_missing:
+        node, _, var = item.partition(": ")
+        names.setdefault(node, []).append(var)
+    for n in launch.nodes:
+        for arg in (n.docker_run or n.argv):
+            for var in re.findall(r"<([A-Z][A-Z0-9_]*)>", str(arg)):
+                if var not in names[n.name]:
+                    names[n.name].append(var)
+    return [f"{node}: {', '.join(vs)}" for node, vs in names.items() if vs]
+
+
 def _gib(x: float) -> str:
     return f"{x:.1f} GiB"
 
@@ -252,10 +269,14 @@ def render_text(p) -> str:
         for node in p.launch.nodes:
             lines.append(f"  # {node.name} ({node.role})")
             lines.append("  " + shell_line(node.docker_run or node.argv))
-        missing = placeholders(p.launch)
+        if len(p.launch.nodes) > 1:
+            joins = "the head's vLLM waits for the workers to join Ray" if p.launch.executor == "ray" else \
+                "the head's vLLM waits for the other ranks to connect to --master-addr"
+            lines.append(f"  start {p.launch.nodes[0].name} (head) first, then the line of each other node; {joins}")
+        missing = _placeholders_by_node(p.launch, placeholders(p.launch))
         if missing:
             lines.append("")
-            lines.append("placeholders to fill (<...> values): " + ", ".join(missing))
+            lines.append("placeholders to fill (<...> values): " + "; ".join(missing))
             lines.append("  run `sparkpilot plan MODEL --host USER@SPARK1 --host USER@SPARK2` to read them "
                          "from the hosts, or set them from `ibdev2netdev` and `show_gids` on each node")
         lines.append("  HF_TOKEN is passed by name from your environment (never written into the plan)")

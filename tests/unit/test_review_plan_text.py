@@ -1,0 +1,28 @@
+"""plan's text as a new owner of two Sparks reads it: every <...> to fill is listed, and the start order."""
+
+from __future__ import annotations
+
+import re
+
+from sparkpilot.cli.main import main
+
+
+def test_every_placeholder_in_the_commands_is_listed_once_per_node(capsys):
+    assert main(["plan", "Qwen/Qwen3-235B-A22B-GPTQ-Int4", "--nodes", "2", "--offline"]) == 0
+    out = capsys.readouterr().out
+    listed = out.split("placeholders to fill (<...> values): ")[1].splitlines()[0]
+    per_node = dict(part.split(": ", 1) for part in listed.split("; "))
+    assert set(per_node) == {"spark-1", "spark-2"}
+    commands = [line for line in out.splitlines() if line.startswith("  docker run")]
+    assert len(commands) == 2
+    for node, line in zip(("spark-1", "spark-2"), commands):
+        used = set(re.findall(r"<([A-Z][A-Z0-9_]*)>", line))
+        assert used == set(per_node[node].split(", ")), node
+    assert "HEAD_IP" in per_node["spark-2"]   # the worker's `ray start --address=<HEAD_IP>:6379` (was not listed)
+
+
+def test_start_order_is_said_for_several_nodes_only(capsys):
+    assert main(["plan", "openai/gpt-oss-120b", "--nodes", "2", "--offline"]) == 0
+    assert "start spark-1 (head) first" in capsys.readouterr().out
+    assert main(["plan", "openai/gpt-oss-120b", "--offline"]) == 0
+    assert "(head) first" not in capsys.readouterr().out
