@@ -7,8 +7,9 @@ background, its stdout and stderr go to a private temporary directory, one watch
 runs over, and the script prints everything back framed by byte counts, so any output (binary,
 no trailing newline, lines that look like frames) comes back exactly.
 
-A command that does not finish in time is rc 124, as with `run`. A runner without `run_many`
-(local, replay) runs the commands one by one through `run`, in threads.
+A command that does not finish in time is rc 124, as with `run`. SshRunner and LocalRunner run
+the script (`run_script`); a runner without `run_many` (replay) runs the commands one by one
+through `run`, in threads. doctor's probes and pings go through here (facts.run_all).
 """
 
 from __future__ import annotations
@@ -67,7 +68,8 @@ def script(argvs: Sequence[Sequence[str]], timeout: float, token: str) -> str:
     """The remote sh script. Every command starts in the background with its output in files; one
     watchdog stops what outlives `timeout` (its exit code then reads 124); then one `wc -c` and one
     `cat` send everything back: `@@TOKEN rc ...`, the byte counts, `@@TOKEN data`, the bytes.
-    Two processes on the host besides the commands themselves, whatever their number."""
+    A fixed few processes on the host besides the commands (mktemp, the watchdog sleep, wc, cat, rm),
+    whatever their number."""
     n = len(argvs)
     secs = max(1, int(timeout + 0.999))
     lines = ['d=$(mktemp -d 2>/dev/null || mktemp -d -t sparkpilot.XXXXXX) || exit 97',
