@@ -21,6 +21,12 @@ from sparkpilot.cli.common import add_format, print_json
 from sparkpilot.errors import EXIT_FINDINGS, EXIT_OK, UsageError
 
 
+EXAMPLES = """\
+  sparkpilot capture --mask --out my-spark        record this machine, names and addresses masked
+  sparkpilot capture --host user@spark-1 --host user@spark-2 --mask
+"""
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", action="append", metavar="HOST",
                         help="local (default) or user@host[:port]; repeat for several nodes")

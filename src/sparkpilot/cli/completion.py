@@ -7,6 +7,12 @@ import argparse
 from sparkpilot.cli import main as cli_main
 
 
+EXAMPLES = """\
+  sparkpilot completion bash > /etc/bash_completion.d/sparkpilot
+  source <(sparkpilot completion zsh)
+"""
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("shell", choices=("bash", "zsh"), help="which shell")
 

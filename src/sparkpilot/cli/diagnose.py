@@ -25,6 +25,13 @@ DOCKER_LOGS_TIMEOUT = 60.0
 SECRET_KEY_RE = re.compile(r"(?:^|_)(?:token|secret|password|api_key|key)s?$", re.IGNORECASE)
 
 
+EXAMPLES = """\
+  sparkpilot diagnose vllm.log
+  docker logs vllm 2>&1 | sparkpilot diagnose -
+  sparkpilot diagnose --container sparkpilot-vllm --host user@spark-1 --host user@spark-2
+"""
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("logs", nargs="*", metavar="LOG",
                         help="log file(s); several files are one multi-node start; '-' reads stdin")

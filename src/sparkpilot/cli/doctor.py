@@ -21,6 +21,13 @@ from sparkpilot.errors import EXIT_FINDINGS, EXIT_OK, UsageError
 MARK = {"pass": "PASS", "warn": "WARN", "fail": "FAIL", "skip": "skip", "unknown": "  ? "}
 
 
+EXAMPLES = """\
+  sparkpilot doctor                                 this machine
+  sparkpilot doctor --host user@spark-1 --host user@spark-2 --fix
+  sparkpilot doctor --host replay://broken          a recorded Spark (--list-replays)
+"""
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", action="append", metavar="HOST",
                         help="local (default), user@host[:port], or replay://NAME; repeat for several nodes "

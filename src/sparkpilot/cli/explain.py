@@ -12,6 +12,13 @@ from sparkpilot.errors import UsageError
 KIND_TITLE = {"rules": "lint rule", "checks": "doctor check", "failures": "failure class"}
 
 
+EXAMPLES = """\
+  sparkpilot explain enforce-eager
+  sparkpilot explain SPL004
+  sparkpilot explain oom_at_startup
+"""
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("name", help="a rule / check / failure name or id, e.g. enforce-eager or SPL002")
     add_format(parser)

@@ -16,6 +16,13 @@ from sparkpilot.errors import EXIT_FINDINGS, EXIT_OK, UsageError
 MAX_BYTES = 4 * 1024 * 1024
 
 
+EXAMPLES = """\
+  sparkpilot lint -- vllm serve openai/gpt-oss-120b --gpu-memory-utilization 0.95
+  sparkpilot lint -f launch.sh --fix          print the launch with the fixes applied
+  sparkpilot lint -f docker-compose.yml --stack ngc-26.04 --format json
+"""
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-f", "--file", metavar="FILE", help="a launch file (shell script, docker run, compose, vLLM config, "
                         "Kubernetes, recipe); - for stdin")

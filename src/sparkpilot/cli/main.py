@@ -54,7 +54,10 @@ def _top_help() -> str:
 def build_parser(name: str) -> tuple[argparse.ArgumentParser, object]:
     module_name, text = COMMANDS[name]
     module = importlib.import_module(f"sparkpilot.cli.{module_name}")
-    parser = _Parser(prog=f"sparkpilot {name}", description=text)
+    examples = getattr(module, "EXAMPLES", "")
+    parser = _Parser(prog=f"sparkpilot {name}", description=text,
+                     epilog=("examples:\n" + examples) if examples else None,
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     module.add_arguments(parser)
     return parser, module

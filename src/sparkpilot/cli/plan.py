@@ -13,6 +13,14 @@ from sparkpilot.cli.common import add_format, print_json
 from sparkpilot.errors import EXIT_FINDINGS, SparkpilotError, UsageError
 
 
+EXAMPLES = """\
+  sparkpilot plan openai/gpt-oss-120b                      does it fit on one Spark, and the launch
+  sparkpilot plan Qwen/Qwen3-235B-A22B-GPTQ-Int4 --nodes 2  two Sparks (TP=2, Ray), placeholders marked
+  sparkpilot plan MODEL --host user@spark-1 --host user@spark-2   read both hosts' RoCE facts
+  sparkpilot plan MODEL --max-model-len 32768 --format json --output plan.json
+"""
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", help="Hugging Face id (e.g. openai/gpt-oss-120b) or a local model folder")
     where = parser.add_mutually_exclusive_group()
@@ -26,8 +34,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gpu-memory-utilization", type=float, metavar="U",
                         help="share of memory vLLM may use (default 0.87; 0.85 from 64K, 0.83 from 256K; never above 0.90)")
     parser.add_argument("--kv-cache-dtype", metavar="DTYPE", help="auto, fp8, fp8_e4m3, fp8_e5m2 ... (default: fp8)")
-    parser.add_argument("--max-num-seqs", type=int, metavar="S")
-    parser.add_argument("--max-num-batched-tokens", type=int, metavar="B")
+    parser.add_argument("--max-num-seqs", type=int, metavar="S",
+                        help="most requests at once (default: vLLM's for this memory size)")
+    parser.add_argument("--max-num-batched-tokens", type=int, metavar="B",
+                        help="tokens per scheduler step; sets the activation peak (default: vLLM's)")
     parser.add_argument("--quantization", metavar="Q", help="override the checkpoint's quantisation")
     parser.add_argument("--speculative-tokens", type=int, default=0, metavar="N",
                         help="MTP speculative decoding with N draft tokens (models with MTP layers)")
@@ -36,7 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--image", help="container image (default: nvcr.io/nvidia/vllm:26.04-py3 or the stack's)")
     parser.add_argument("--stack", metavar="NAME", help="stack (image / vLLM) the plan is made and linted for")
     parser.add_argument("--offline", action="store_true", help="never use the network (catalog and local folders only)")
-    parser.add_argument("--output", metavar="FILE", help="also write the plan JSON to FILE (for `up FILE`)")
+    parser.add_argument("--output", metavar="FILE", help="also write the plan JSON to FILE")
     add_format(parser)
 
 

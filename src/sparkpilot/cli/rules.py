@@ -7,6 +7,12 @@ import argparse
 from sparkpilot.cli.common import add_format, print_json
 
 
+EXAMPLES = """\
+  sparkpilot rules
+  sparkpilot rules --stacks
+"""
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stacks", action="store_true", help="list the stacks `lint --stack` knows instead")
     add_format(parser)
