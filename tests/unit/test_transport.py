@@ -7,6 +7,7 @@ The ssh runner itself is tested for real in tests/integration/test_transport_ssh
 
 from __future__ import annotations
 
+import shlex
 import sys
 import time
 
@@ -203,3 +204,19 @@ def test_batch_parse_missing_frames_are_none():
     from sparkpilot.transport import batch
 
     assert batch.parse(b"garbage", 2, "SPARKPILOT-x", 0.0) == [None, None]
+
+
+def test_batch_runs_sh_c_scripts_in_its_own_shell_only_when_that_changes_nothing():
+    from sparkpilot.transport import batch
+
+    script = 'for f in a b; do echo "$f"; done; exit 4'
+    assert batch._command(["sh", "-c", script]).startswith("{ ")
+    for uses in ('echo "$1"', "echo $$", "shift; echo x", "trap 'echo t' EXIT"):
+        assert batch._command(["sh", "-c", uses]) == shlex.join(["sh", "-c", uses]), uses
+    assert batch._command(["sh", "-c", "awk '{print $0}' /dev/null"]).startswith("{ ")  # awk's $0
+    token = batch.new_token()
+    argvs = [["sh", "-c", script], ["sh", "-c", "d=overwritten; echo $d >&2"], ["echo", "after"]]
+    res = LocalRunner().run(["sh", "-c", batch.script(argvs, 5, token)], timeout=20)
+    out = batch.parse(res.stdout.encode(), 3, token, 0.1)
+    assert [(r.rc, r.stdout, r.stderr) for r in out] == [(4, "a\nb\n", ""), (0, "", "overwritten\n"),
+                                                        (0, "after\n", "")]

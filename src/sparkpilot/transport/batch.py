@@ -14,6 +14,7 @@ through `run`, in threads. doctor's probes and pings go through here (facts.run_
 
 from __future__ import annotations
 
+import re
 import secrets
 import shlex
 import time
@@ -75,7 +76,7 @@ def script(argvs: Sequence[Sequence[str]], timeout: float, token: str) -> str:
     lines = ['d=$(mktemp -d 2>/dev/null || mktemp -d -t sparkpilot.XXXXXX) || exit 97',
              "trap 'rm -rf \"$d\"' EXIT"]
     for i, argv in enumerate(argvs):
-        lines.append(f'{shlex.join(argv)} </dev/null >"$d/{i}.o" 2>"$d/{i}.e" & p{i}=$!')
+        lines.append(f'{_command(argv)} </dev/null >"$d/{i}.o" 2>"$d/{i}.e" & p{i}=$!')
     pids = " ".join(f"$p{i}" for i in range(n))
     # the watchdog leaves its sleep's pid, so that no sleeper stays behind on the host
     lines.append(f'( sleep {secs} & echo $! >"$d/w"; wait $!; : >"$d/late"; kill {pids} ) '
@@ -91,6 +92,19 @@ def script(argvs: Sequence[Sequence[str]], timeout: float, token: str) -> str:
     lines.append(f'printf "@@{token} data\\n"')
     lines.append(f'cat {files}')
     return "\n".join(lines) + "\n"
+
+
+_PARAMS = re.compile(r"\$\{?[0-9@*#$!-]|\bshift\b|\bexec\b|\btrap\b")
+
+
+def _command(argv: Sequence[str]) -> str:
+    """The command as the script starts it. `sh -c SCRIPT` (most probes) runs as a `{ SCRIPT }`
+    group in the script's own background subshell: the same POSIX sh, one exec of sh fewer per
+    command. Only when SCRIPT uses nothing that differs there ($0, $1.., $@, $$, shift, exec, trap)."""
+    if len(argv) == 3 and argv[0] == "sh" and argv[1] == "-c" and argv[2].strip() \
+            and not _PARAMS.search(re.sub(r"'[^']*'", "", argv[2])):   # no expansion in '...'
+        return "{ " + argv[2] + "\n}"
+    return shlex.join(argv)
 
 
 def new_token() -> str:
