@@ -10,6 +10,7 @@ GUIDs with stable placeholders, so owners can contribute real hosts.
 from __future__ import annotations
 
 import argparse
+import shlex
 import json
 import re
 import sys
@@ -151,8 +152,10 @@ def run(args: argparse.Namespace) -> int:
         for s in summary:
             state = f"{s['probes']} probe outputs" if s["reachable"] else f"NOT REACHABLE: {s['reason']}"
             print(f"{s['host']}: {state} -> {out / s['node']}")
-        print(f"wrote {out}/ (use it as a replay: copy it under sparkpilot/replays/, "
-              f"then sparkpilot doctor --host replay://{out.name})", file=sys.stdout)
+        from sparkpilot.transport.replay import REPLAYS
+
+        print(f"wrote {out}/; to check it offline as a replay: cp -r {shlex.quote(str(out))} "
+              f"{shlex.quote(str(REPLAYS))}/ && sparkpilot doctor --host replay://{out.name}", file=sys.stdout)
     return EXIT_OK if all(s["reachable"] for s in summary) else EXIT_FINDINGS
 
 
