@@ -46,7 +46,10 @@ def test_fix_round_trip(rel, kind):
     assert again.model == spec.model
     fixed = {f.rule for f in findings if f.edits}
     assert fixed, "the case has something to fix"
-    assert not [f.message for f in left if f.rule in fixed]
+    # a rule whose fix needs a flag the image's vLLM lacks stays, saying so (the fix never writes that flag)
+    assert not [f.message for f in left if f.rule in fixed and "use a newer image" not in f.message]
+    before = {f.message for f in findings if f.rule == "unknown-flag"}
+    assert not [f.message for f in left if f.rule == "unknown-flag" and f.message not in before]
     # nothing else of the launch was lost
     for dest, value in spec.options.items():
         if dest in ("enforce_eager", "load_format", "mxfp4_backend", "quantization"):

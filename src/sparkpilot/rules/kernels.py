@@ -81,9 +81,14 @@ def cutlass_fp4(ctx: LintContext) -> list[Finding]:
     if quant == "nvfp4":
         missing: list[str] = []
         edits: list[Edit] = []
+        no_moe_flag = ""
         if moe and moe_backend != "marlin" and moe_backend not in CUTLASS_MOE:
             missing.append("--moe-backend marlin")
-            edits.append(Edit("set_flag", "--moe-backend", "marlin"))
+            if ctx.flag_exists("--moe-backend") is False:   # --fix must not write a flag vLLM refuses
+                no_moe_flag = (f"; vLLM {ctx.flags_version} has no --moe-backend, use a newer image "
+                               "(the flag is in 0.17.1 and later)")
+            else:
+                edits.append(Edit("set_flag", "--moe-backend", "marlin"))
         dense_forced = gemm == "marlin" or linear == "marlin"
         if not dense_forced and gemm not in CUTLASS_GEMM_ENV and linear not in CUTLASS_MOE:
             if ctx.flag_exists("--linear-backend"):
@@ -95,7 +100,7 @@ def cutlass_fp4(ctx: LintContext) -> list[Finding]:
         if missing:
             out.append(ctx.finding(name, f"NVFP4 checkpoint ({ctx.model.source_of('quant')}) without "
                                    f"{' and '.join(missing)}: vLLM picks CUTLASS FP4 kernels on SM121 and they return "
-                                   "garbage silently", location=ctx.where("moe_backend", "model", "quantization"),
+                                   f"garbage silently{no_moe_flag}", location=ctx.where("moe_backend", "model", "quantization"),
                                    edits=edits))
     return out
 
