@@ -32,3 +32,25 @@ def test_fixed_launch_has_no_flag_its_vllm_lacks(tmp_path, capsys):
     assert not [f for f in findings if f["rule"] == "unknown-flag"]
     cutlass = [f["message"] for f in findings if f["rule"] == "cutlass-fp4"]
     assert cutlass and "has no --moe-backend, use a newer image" in cutlass[0]
+
+
+def test_secret_flag_values_are_masked_in_every_lint_output(capsys):
+    """--hf-token / --api-key values without the hf_ prefix used to be printed by --fix."""
+    launch = ["docker", "run", "-e", "HF_TOKEN=mysecretvalue123", "--gpus", "all", "nvcr.io/nvidia/vllm:26.04-py3",
+              "vllm", "serve", "Qwen/Qwen3-8B", "--hf-token", "plainsecret789", "--api-key=sk-verysecret",
+              "--enforce-eager"]
+    for extra in (["--fix"], ["--format", "json"], ["--format", "sarif"], []):
+        main(["lint", *extra, "--", *launch])
+        captured = capsys.readouterr()
+        assert "secret789" not in captured.out + captured.err and "sk-verysecret" not in captured.out + captured.err
+        assert "secretvalue123" not in captured.out + captured.err
+        if extra == ["--fix"]:
+            assert "--hf-token ***" in captured.out and "--api-key=***" in captured.out
+
+
+def test_a_bare_hf_token_flag_and_variables_stay_readable():
+    from sparkpilot.vllm.fix import mask_secrets
+
+    assert mask_secrets("vllm serve x --hf-token --port 8000") == "vllm serve x --hf-token --port 8000"
+    assert mask_secrets("--hf-token $HF_TOKEN --api-key {api_key}") == "--hf-token $HF_TOKEN --api-key {api_key}"
+    assert mask_secrets("{'api_key': ['sk-1'], 'hf_token': 'xyz'}") == "{'api_key': ['***'], 'hf_token': '***'}"
