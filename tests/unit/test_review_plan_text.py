@@ -26,3 +26,14 @@ def test_start_order_is_said_for_several_nodes_only(capsys):
     assert "start spark-1 (head) first" in capsys.readouterr().out
     assert main(["plan", "openai/gpt-oss-120b", "--offline"]) == 0
     assert "(head) first" not in capsys.readouterr().out
+
+
+def test_a_plan_for_an_old_stack_warns_that_its_vllm_lacks_the_flags(capsys):
+    """plan --stack ngc-26.01 writes --attention-backend / --moe-backend, which vLLM 0.11.1 refuses;
+    the user used to get no word of it."""
+    assert main(["plan", "Qwen/Qwen3-30B-A3B-FP8", "--stack", "ngc-26.01", "--offline"]) == 0
+    err = capsys.readouterr().err
+    assert err.startswith("sparkpilot: warning: the launch does not lint clean for --stack ngc-26.01")
+    assert "--moe-backend: vLLM 0.11.1 has no such flag" in err and err.count("\n") == 1
+    assert main(["plan", "Qwen/Qwen3-30B-A3B-FP8", "--offline"]) == 0
+    assert capsys.readouterr().err == ""

@@ -194,6 +194,7 @@ def run(args: argparse.Namespace) -> int:
         vllm_version=vllm_version, local_path=local, node_memory=mems,
         speculative_tokens=args.speculative_tokens)
     result = plan(req, info)
+    refused = launch_lint_errors(result, info, args.stack)
     data = result.to_dict()
     if args.output:
         try:
@@ -206,7 +207,21 @@ def run(args: argparse.Namespace) -> int:
         print_json(data)
     else:
         sys.stdout.write(render_text(result))
+    if refused:
+        where = f"--stack {args.stack}" if args.stack else "this image"
+        print(f"sparkpilot: warning: the launch does not lint clean for {where}: " + "; ".join(refused[:3])
+              + " (a newer --stack has these flags)", file=sys.stderr)
     return 0 if result.fits else EXIT_FINDINGS
+
+
+def launch_lint_errors(result, info, stack: str | None) -> list[str]:
+    """Error findings of lint on the plan's own launch (e.g. flags an old stack's vLLM lacks)."""
+    if result.launch is None:
+        return []
+    from sparkpilot.rules.lint import lint_launch
+
+    found = lint_launch(result.launch, nodes=result.nodes, stack=stack, model_info=info)
+    return [f"{f.rule}: {f.message}" for f in found if f.severity == "error"]
 
 
 def shell_line(argv: list[str]) -> str:
