@@ -29,3 +29,15 @@ def test_help_explains_every_option_and_gives_examples(capsys, name):
 def test_plan_help_names_no_command_that_does_not_exist(capsys):
     assert main(["plan", "--help"]) == 0
     assert "`up" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("written, found", [
+    ("enforce_eager", "SPL002 enforce-eager"),             # the shared data's label spelling
+    ("--moe-backend", "SPL010 moe-backend"),               # the flag as written in a launch
+    ("missing_ray_memory_monitor_env", "SPL008 ray-memory-monitor"),   # CONTRACTS.md data label
+    ("other:kv_cache_insufficient_for_max_model_len", "SPF011 max_model_len_too_long"),
+    ("page_cache", "SPD005 page-cache"),
+])
+def test_explain_finds_the_spellings_people_type(capsys, written, found):
+    assert main(["explain", "--", written]) == 0
+    assert capsys.readouterr().out.startswith(found)

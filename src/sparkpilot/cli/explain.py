@@ -24,10 +24,37 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_format(parser)
 
 
+# the labels of the shared data (CONTRACTS.md, "Data labels -> names") and flag spellings people type
+LABELS = {
+    "gpu_memory_utilization_above_0.90": "gpu-memory-utilization",
+    "cutlass_fp4_quant": "cutlass-fp4",
+    "mxfp4_on_non_gpt_oss": "mxfp4-non-gpt-oss",
+    "missing_ray_memory_monitor_env": "ray-memory-monitor",
+    "missing_nccl_ib_gid_index": "nccl-gid-index",
+    "tp_gt_1_without_ray": "tp-needs-cluster",
+    "moe_backend_not_marlin": "moe-backend",
+    "kv_cache_insufficient_for_max_model_len": "max_model_len_too_long",
+}
+
+
+def _find(find, name: str):
+    """A name as written, then without `--` / `other:` and with `_` and `-` swapped (enforce_eager,
+    --enforce-eager, page_cache), then a data label."""
+    hit = find(name)
+    if hit is not None:
+        return hit
+    bare = name.strip().lstrip("-")
+    bare = bare[len("other:"):] if bare.lower().startswith("other:") else bare
+    for candidate in (bare, bare.replace("_", "-"), bare.replace("-", "_"), LABELS.get(bare.lower(), "")):
+        if candidate and (hit := find(candidate)) is not None:
+            return hit
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
     from sparkpilot.knowledge import all_names, find  # noqa: PLC0415
 
-    hit = find(args.name)
+    hit = _find(find, args.name)
     if hit is None:
         import difflib  # noqa: PLC0415
 
