@@ -37,3 +37,14 @@ def test_a_plan_for_an_old_stack_warns_that_its_vllm_lacks_the_flags(capsys):
     assert "--moe-backend: vLLM 0.11.1 has no such flag" in err and err.count("\n") == 1
     assert main(["plan", "Qwen/Qwen3-30B-A3B-FP8", "--offline"]) == 0
     assert capsys.readouterr().err == ""
+
+
+def test_does_not_fit_says_what_to_try_and_each_suggestion_fits(capsys):
+    assert main(["plan", "zai-org/GLM-4.5-Air-FP8", "--offline", "--max-model-len", "32768"]) == 1
+    out = capsys.readouterr().out
+    tries = [line.split("try: sparkpilot ", 1)[1].split() for line in out.splitlines() if "try: sparkpilot " in line]
+    assert len(tries) == 2   # more Sparks, or the largest context that fits on one
+    assert "launch (" in out and "does not fit as planned" in out
+    for argv in tries:
+        assert main([*argv, "--offline"]) == 0, argv
+        assert ": FITS" in capsys.readouterr().out.splitlines()[0]

@@ -265,6 +265,14 @@ def render_text(p) -> str:
     lines.append(f"{p.model} on {where} (TP={p.tensor_parallel_size}, PP={p.pipeline_parallel_size}, "
                  f"executor {p.executor}): {verdict}")
     lines.append(f"  {p.reason}")
+    if not p.fits:
+        tries = []
+        if p.min_nodes and p.min_nodes != p.nodes:
+            tries.append(f"sparkpilot plan {p.model} --nodes {p.min_nodes}")
+        if p.max_model_len_fit and p.max_model_len_fit < p.max_model_len:
+            tries.append(f"sparkpilot plan {p.model} --nodes {p.nodes} --max-model-len {p.max_model_len_fit}")
+        for t in tries:
+            lines.append(f"  try: {t}")
     lines.append("")
     lines.append("memory per GPU")
     lines.append(f"  total as CUDA reports it  {_gib(p.total_gib)}  x gpu-memory-utilization "
@@ -290,7 +298,7 @@ def render_text(p) -> str:
     lines.append(f"start-up estimate: {eta['total'] / 60:.1f} min ({phases} min)")
     if p.launch is not None:
         lines.append("")
-        lines.append(f"launch ({p.launch.image})")
+        lines.append(f"launch ({p.launch.image})" + ("" if p.fits else ": it does not fit as planned, shown for reference"))
         for node in p.launch.nodes:
             lines.append(f"  # {node.name} ({node.role})")
             lines.append("  " + shell_line(node.docker_run or node.argv))
