@@ -150,3 +150,44 @@ def test_sim_cluster_script_start_status_stop():
     finally:
         stop = subprocess.run([script, "stop", str(slot)], capture_output=True, text=True, timeout=60)
     assert stop.returncode == 0 and leftovers(slot) == []
+
+
+def test_c_stand_ins_answer_exactly_as_the_sh_stand_ins(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from sim import node as nodefiles
+
+    if nodefiles.standin_binary() is None:
+        pytest.skip("no C compiler: the sh stand-ins are the ones in use")
+    tables = {}
+    for mode in ("c", "sh"):
+        if mode == "sh":
+            monkeypatch.setenv("SPARKPILOT_SIM_SH_STANDINS", "1")
+        fake = SimpleNamespace(dir=str(tmp_path / mode))
+        nodefiles.build_bin(fake, nodefiles.choices("driver-590"), delay_scale=0.0)
+        tables[mode] = Path(fake.dir, "bin")
+    assert (tables["c"] / "nvidia-smi").stat().st_nlink > 1 and (tables["sh"] / "nvidia-smi").read_text().startswith("#!")
+    argvs = [list(a) for a in nodefiles._probe_argvs().values()] + [["ethtool", "-i", "enp1s0f0np0"],
+                                                                   ["nvidia-smi", "--no-such-flag"]]
+    for argv in argvs:
+        got = {mode: subprocess.run([str(tables[mode] / argv[0])] + argv[1:], capture_output=True)
+               for mode in tables}
+        assert (got["c"].returncode, got["c"].stdout, got["c"].stderr) == \
+            (got["sh"].returncode, got["sh"].stdout, got["sh"].stderr), argv
+    assert got["c"].returncode == 2 and b"no recording for: --no-such-flag" in got["c"].stderr
+
+
+def test_c_stand_in_answers_after_the_realistic_delay(tmp_path):
+    from types import SimpleNamespace
+
+    from sim import node as nodefiles
+
+    if nodefiles.standin_binary() is None:
+        pytest.skip("no C compiler: the sh stand-ins are the ones in use")
+    fake = SimpleNamespace(dir=str(tmp_path))
+    nodefiles.build_bin(fake, nodefiles.choices("healthy"), delay_scale=1.0)
+    argv = list(nodefiles._probe_argvs()["nvidia-smi"])
+    start = time.monotonic()
+    res = subprocess.run([str(tmp_path / "bin" / argv[0])] + argv[1:], capture_output=True, text=True)
+    assert res.returncode == 0 and "GB10" in res.stdout
+    assert time.monotonic() - start >= nodefiles.DELAYS["nvidia-smi"]
