@@ -43,3 +43,12 @@ def test_capture_says_where_to_copy_the_recording(capsys, tmp_path):
     last = capsys.readouterr().out.strip().splitlines()[-1]
     assert rc in (0, 1)
     assert f"cp -r {tmp_path / 'mine'} {REPLAYS}/ && sparkpilot doctor --host replay://mine" in last
+
+
+def test_failure_fixes_point_a_spark_owner_somewhere_useful(capsys):
+    assert main(["explain", "unrecognised"]) == 0
+    fix = " ".join(capsys.readouterr().out.split("Fix:")[1].split())
+    assert "sparkpilot lint" in fix and "sparkpilot doctor" in fix and "last line of its traceback" in fix
+    assert main(["explain", "cudagraph_hang"]) == 0
+    fix = " ".join(capsys.readouterr().out.split("Fix:")[1].split())
+    assert "nvidia-driver-580-open" in fix   # the package doctor's driver-held check names on DGX OS
