@@ -48,3 +48,10 @@ def test_does_not_fit_says_what_to_try_and_each_suggestion_fits(capsys):
     for argv in tries:
         assert main([*argv, "--offline"]) == 0, argv
         assert ": FITS" in capsys.readouterr().out.splitlines()[0]
+
+
+def test_memory_gib_plans_count_gpus_not_sparks(capsys):
+    assert main(["plan", "Qwen/Qwen3-32B", "--offline", "--memory-gib", "79.18", "--nodes", "2"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Qwen/Qwen3-32B on 2 GPUs (") and "fewest GPUs that fit" in out
+    assert "Spark" not in out.split("launch (")[0]

@@ -206,7 +206,7 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "json":
         print_json(data)
     else:
-        sys.stdout.write(render_text(result))
+        sys.stdout.write(render_text(result, unit="GPU" if args.memory_gib else "Spark"))
     if refused:
         where = f"--stack {args.stack}" if args.stack else "this image"
         print(f"sparkpilot: warning: the launch does not lint clean for {where}: " + "; ".join(refused[:3])
@@ -256,12 +256,13 @@ def _gib(x: float) -> str:
     return f"{x:.1f} GiB"
 
 
-def render_text(p) -> str:
+def render_text(p, unit: str = "Spark") -> str:
+    """The plan as text; unit: what a node is ("GPU" with --memory-gib, which plans for other GPUs)."""
     from sparkpilot.planner.launch import placeholders
 
     lines = []
     verdict = "FITS" if p.fits else "DOES NOT FIT"
-    where = f"{p.nodes} Spark{'s' if p.nodes > 1 else ''}"
+    where = f"{p.nodes} {unit}{'s' if p.nodes > 1 else ''}"
     lines.append(f"{p.model} on {where} (TP={p.tensor_parallel_size}, PP={p.pipeline_parallel_size}, "
                  f"executor {p.executor}): {verdict}")
     lines.append(f"  {p.reason}")
@@ -289,7 +290,7 @@ def render_text(p) -> str:
     lines.append(f"  max concurrency           {p.max_concurrency:.2f} x {p.max_model_len:,} tokens")
     lines.append(f"  largest max-model-len     {p.max_model_len_fit:,}")
     mn = "none up to 16" if p.min_nodes is None else str(p.min_nodes)
-    lines.append(f"  fewest Sparks that fit    {mn}")
+    lines.append(f"  {'fewest ' + unit + 's that fit':<26}{mn}")
     for note in p.notes:
         lines.append(f"  note: {note}")
     lines.append("")
