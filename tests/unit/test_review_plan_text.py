@@ -55,3 +55,10 @@ def test_memory_gib_plans_count_gpus_not_sparks(capsys):
     out = capsys.readouterr().out
     assert out.startswith("Qwen/Qwen3-32B on 2 GPUs (") and "fewest GPUs that fit" in out
     assert "Spark" not in out.split("launch (")[0]
+
+
+def test_the_hint_to_read_the_placeholders_names_the_model_and_every_node(capsys):
+    assert main(["plan", "Qwen/Qwen3-32B", "--nodes", "3", "--offline"]) == 0
+    out = capsys.readouterr().out
+    assert ("run `sparkpilot plan Qwen/Qwen3-32B --host USER@SPARK1 --host USER@SPARK2 --host USER@SPARK3`"
+            in out)

@@ -311,7 +311,8 @@ def render_text(p, unit: str = "Spark") -> str:
         if missing:
             lines.append("")
             lines.append("placeholders to fill (<...> values): " + "; ".join(missing))
-            lines.append("  run `sparkpilot plan MODEL --host USER@SPARK1 --host USER@SPARK2` to read them "
+            hosts = " ".join(f"--host USER@SPARK{i + 1}" for i in range(len(p.launch.nodes)))
+            lines.append(f"  run `sparkpilot plan {p.model} {hosts}` to read them "
                          "from the hosts, or set them from `ibdev2netdev` and `show_gids` on each node")
         lines.append("  HF_TOKEN is passed by name from your environment (never written into the plan)")
     return "\n".join(lines) + "\n"
