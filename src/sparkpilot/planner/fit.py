@@ -208,10 +208,16 @@ def plan(req: PlanRequest, info: ModelInfo) -> Plan:
     fit_len = kv.max_len_fit(lay, m.available, batched, max(model_max, mml))
     if req.max_model_len is None and fit_len < mml and fit_len >= 1024:
         # no context asked for: take the largest that fits (recomputed with its utilisation)
-        mml = fit_len // 1024 * 1024
-        util = util_given or memory.default_utilization(mml)
-        m = _memory(info, req, tp, pp, total_gib, util, batched, seqs)
-        fit_len = kv.max_len_fit(lay, m.available, batched, max(model_max, mml))
+        # the default utilisation depends on the length (higher for shorter contexts), so settle
+        # on a length that fits at its own utilisation
+        for _ in range(6):
+            new = min(fit_len // 1024 * 1024, model_max)
+            if new == mml or new < 1024:
+                break
+            mml = new
+            util = util_given or memory.default_utilization(mml)
+            m = _memory(info, req, tp, pp, total_gib, util, batched, seqs)
+            fit_len = kv.max_len_fit(lay, m.available, batched, max(model_max, mml))
         mml = min(mml, fit_len // 1024 * 1024) or mml
         notes.append(f"max-model-len lowered from the model's {model_max} to {mml} to fit")
     cap = kv.capacity(lay, m.available, mml, batched)
