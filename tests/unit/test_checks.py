@@ -159,6 +159,7 @@ def test_stack_versions_series_compare():
     h = replay("broken")
     r = result(h, "stack-versions")
     assert r.status == "warn" and "cuda 13.1 (reference 13.0)" in r.message
+    assert r.fix and "580 driver" in r.fix          # says what to do for the component that is off
 
 
 def test_pair_cluster_checks_pass():
@@ -184,6 +185,7 @@ def test_image_cuda_against_driver_cuda():
     h.results["image-cuda"] = classify(image_cuda_probe("IMAGE"), 0, img["stdout"], "", 10.0)
     r = result(h, "stack-versions")
     assert r.status == "fail" and "needs CUDA 13.0.2" in r.message and r.data["image_cuda"] == "13.0.2"
+    assert r.fix.startswith("use an image whose CUDA")
     pair = replay("pair/spark-a")                         # driver 580 -> CUDA 13.0
     pair.results["image-cuda"] = h.results["image-cuda"]
     assert "needs CUDA" not in result(pair, "stack-versions").message

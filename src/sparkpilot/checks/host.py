@@ -161,11 +161,30 @@ def stack(facts: Any) -> dict[str, Any]:
     return out
 
 
+# what to do when one component of the stack is off the reference's series
+STACK_FIX = {
+    "os": "DGX OS on Ubuntu 24.04 is the reference: sudo apt update && sudo apt full-upgrade",
+    "kernel": "take the 6.17 NVIDIA kernel of DGX OS (sudo apt update && sudo apt full-upgrade, then reboot)",
+    "cuda": "the host's CUDA follows the driver: stay on a 580 driver (CUDA 13.0)",
+    "docker": "move Docker CE to the 29.x series (`apt list -a docker-ce` shows the versions; "
+              "sudo apt install docker-ce=<29.x version>)",
+    "nvidia-container-toolkit": "move the NVIDIA Container Toolkit to the 1.19 series (`apt list -a "
+                                "nvidia-container-toolkit`; sudo apt install nvidia-container-toolkit=<1.19 version>)",
+    "image": "use an image whose CUDA the 580 driver supports (CUDA 13.0, e.g. nvcr.io/nvidia/vllm:26.04-py3 "
+             "per the reference), or a driver that supports the image's CUDA (not 590.x on GB10)",
+}
+
+
+def _stack_fix(keys: list[str]) -> str | None:
+    return "; ".join(STACK_FIX[k] for k in keys if k in STACK_FIX) or None
+
+
 def check_stack_versions(facts: Any) -> CheckResult:
     s = stack(facts)
     data = {k: (v if isinstance(v, str) else None) for k, v in s.items()}
     data["reference"] = dict(REFERENCE_STACK)
     warns, unknowns, fails = [], [], []
+    off: list[str] = []                          # components off the reference series
     for key, ref in REFERENCE_STACK.items():
         v = s.get(key)
         if key == "driver":
@@ -177,8 +196,10 @@ def check_stack_versions(facts: Any) -> CheckResult:
         if key == "os":
             if not v.startswith(ref[0]) or _series(v.split()[-1]) != _series(ref_v):
                 warns.append(f"OS {v} (reference {ref[0]} {ref_v})")
+                off.append(key)
         elif _series(v) != _series(ref_v):
             warns.append(f"{key} {v} (reference {ref_v})")
+            off.append(key)
     img = s.get("image_cuda")
     drv_cuda = s.get("cuda") if isinstance(s.get("cuda"), str) else None
     drv = s.get("driver")
@@ -187,13 +208,14 @@ def check_stack_versions(facts: Any) -> CheckResult:
     if isinstance(img, str) and drv_cuda:
         if tuple(int(x) for x in _series(img).split(".")) > tuple(int(x) for x in drv_cuda.split(".")):
             fails.append(f"the image needs CUDA {img} but the driver supports CUDA {drv_cuda} (CUDA 13.0 needs a 580 driver)")
+            off.insert(0, "image")
     elif "image_cuda" in s and not isinstance(img, str):
         unknowns.append(f"image CUDA unknown ({getattr(img, 'reason', 'no CUDA_VERSION in the image environment')})")
     if fails:
-        return CheckResult("fail", "; ".join(fails + warns), data=data)
+        return CheckResult("fail", "; ".join(fails + warns), fix=_stack_fix(off), data=data)
     if warns:
         return CheckResult("warn", "differs from the reference stack: " + "; ".join(warns)
-                           + ("; " + "; ".join(unknowns) if unknowns else ""), data=data)
+                           + ("; " + "; ".join(unknowns) if unknowns else ""), fix=_stack_fix(off), data=data)
     known = [k for k in REFERENCE_STACK if isinstance(s.get(k), str)]
     if not known or len(unknowns) >= 4:
         return CheckResult("unknown", "; ".join(unknowns) or "no versions found", data=data)
