@@ -270,6 +270,8 @@ def collect(inventory_or_runners: Any, timeout: float = 10.0, image: str | None 
         else:
             runner = target
         runners[i] = runner
+        if isinstance(target, str) and (i in early or len(nodes) == 1) and hasattr(runner, "one_shot_first"):
+            runner.one_shot_first = True   # one round trip is all this host needs (unless a ping is redone)
         return collect_host(runner, facts, timeout, image, pings=early.get(i, []))
 
     cluster = ClusterFacts(image=image, gid_index=gid_index)

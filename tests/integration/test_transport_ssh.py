@@ -182,3 +182,20 @@ def test_run_many_as_first_command_with_a_wrong_user_is_one_line(ssh_env):
     with pytest.raises(TransportError) as err:
         connect(spec, timeout=3).run_many([["true"]], timeout=3)
     assert "authentication failed" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_one_shot_first_command_needs_no_master(ssh_env):
+    with connect(ssh_env.nodes[1].ssh_spec, timeout=5) as host:
+        host.one_shot_first = True
+        res = host.run_many([["echo", "alone"], ["sh", "-c", "exit 5"]], timeout=5)
+        assert [(r.rc, r.stdout) for r in res] == [(0, "alone\n"), (5, "")]
+        assert host._dir is None and not host.alive()      # no control socket was ever made
+        assert host.run(["echo", "later"]).stdout == "later\n" and host.alive()   # then shared as usual
+
+
+def test_one_shot_first_command_on_a_host_that_is_off_is_one_line(ssh_env):
+    host = connect(node_of(ssh_env, "unreachable").ssh_spec, timeout=2)
+    host.one_shot_first = True
+    with pytest.raises(TransportError) as err:
+        host.run_many([["true"]], timeout=2)
+    assert "\n" not in str(err.value)

@@ -103,6 +103,9 @@ class SshRunner:
         self._sessions = threading.BoundedSemaphore(MAX_SESSIONS)
         self._connected = False
         self._closed = False
+        # set by a caller that expects no further command (doctor when the pings rode along): the
+        # first run_many then goes on a connection of its own; later commands share one as usual
+        self.one_shot_first = False
         _live.add(self)
 
     # -- the ssh command line -------------------------------------------------------------
@@ -113,16 +116,17 @@ class SshRunner:
             _dirs.add(self._dir)
         return os.path.join(self._dir, "%C")
 
-    def ssh_argv(self, *extra: str, command: str | None = None) -> list[str]:
+    def ssh_argv(self, *extra: str, command: str | None = None, shared: bool = True) -> list[str]:
         argv = [self.ssh_binary]
         if self.ssh_config:
             argv += ["-F", self.ssh_config]
-        argv += ["-o", "BatchMode=yes",
-                 "-o", f"ConnectTimeout={self.connect_timeout}",
-                 "-o", "ControlMaster=auto",
-                 "-o", f"ControlPath={self._control_path()}",
-                 "-o", f"ControlPersist={CONTROL_PERSIST}",
-                 "-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=2",
+        argv += ["-o", "BatchMode=yes", "-o", f"ConnectTimeout={self.connect_timeout}"]
+        if shared:
+            argv += ["-o", "ControlMaster=auto", "-o", f"ControlPath={self._control_path()}",
+                     "-o", f"ControlPersist={CONTROL_PERSIST}"]
+        else:   # a connection of its own, gone with the command
+            argv += ["-o", "ControlMaster=no", "-o", "ControlPath=none"]
+        argv += ["-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=2",
                  "-o", "LogLevel=ERROR"]
         for opt in self.options:
             argv += ["-o", opt]
@@ -212,8 +216,11 @@ class SshRunner:
         with self._lock:
             if self._closed:
                 raise self._fail("connection already closed")
-            if not self._connected:   # open the shared connection with this command
+            alone, self.one_shot_first = self.one_shot_first and not self._connected, False
+            if not self._connected and not alone:   # open the shared connection with this command
                 return self._connect_with(remote, max(limit, self.connect_timeout * 2 + 5))
+        if alone:
+            return self._run_alone(remote, max(limit, self.connect_timeout * 2 + 5))
         with self._sessions:
             rc, out, err, _s = run_process_bytes(self.ssh_argv("-T", command=remote), limit)
         if rc is None or rc == RC_SSH:
@@ -221,6 +228,20 @@ class SshRunner:
                 self._connected = False
                 raise self._fail(ssh_reason(err.decode("utf-8", "replace"), self.spec) if rc else
                                  f"stopped answering (no reply within {limit:g}s)")
+        return rc, out, err
+
+    def _run_alone(self, remote: str, limit: float) -> tuple[int | None, bytes, bytes]:
+        """The command on a connection of its own (no master to start, ask and stop afterwards).
+        Without a master there is no asking whether the host still answers: exit 255 or no end
+        within `limit` (the batch's own watchdog ends it well before) is a TransportError."""
+        try:
+            rc, out, err, _s = run_process_bytes(self.ssh_argv("-T", command=remote, shared=False), limit)
+        except FileNotFoundError:
+            raise self._fail("the OpenSSH client `ssh` is not installed") from None
+        if rc is None:
+            raise self._fail(f"stopped answering (no reply within {limit:g}s)")
+        if rc == RC_SSH:
+            raise self._fail(ssh_reason(err.decode("utf-8", "replace"), self.spec))
         return rc, out, err
 
     def _connect_with(self, remote: str, limit: float) -> tuple[int | None, bytes, bytes]:
