@@ -161,7 +161,9 @@ def mask(value: Any, key: str = "") -> Any:
     if isinstance(value, str):
         if key and SECRET_KEY_RE.search(key):
             return "****"
-        return re.sub(r"\bhf_[A-Za-z0-9]{8,}", "hf_****", value)
+        from sparkpilot.secrets import mask_secrets
+
+        return mask_secrets(value)
     return value
 
 

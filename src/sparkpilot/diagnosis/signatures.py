@@ -129,11 +129,10 @@ def failure_from(sig: Signature, line: Line | None, evidence: list[str] | None =
                    rank=sig.rank, index=line.index if line is not None else -1)
 
 
-TOKEN_RE = re.compile(r"\bhf_[A-Za-z0-9]{8,}")
-
-
 def display(line: Line) -> str:
-    text = TOKEN_RE.sub("hf_****", line.raw.strip() or line.text)
+    from sparkpilot.secrets import mask_secrets
+
+    text = mask_secrets(line.raw.strip() or line.text)
     if len(text) > 400:
         text = text[:397] + "..."
     return f"[{line.source}] {text}" if line.source else text

@@ -202,19 +202,4 @@ def _script(spec: LaunchSpec, edits: list[Any]) -> str:
 __all__ = ["apply", "edit_vllm", "quote"]
 
 
-_SECRET_ASSIGN = re.compile(
-    r"\b((?:HF_TOKEN|HUGGING_FACE_HUB_TOKEN|HUGGINGFACE_TOKEN|NGC_API_KEY|[A-Z0-9_]*(?:TOKEN|API_KEY|SECRET|PASSWORD)"
-    r"[A-Z0-9_]*)\s*[=:]\s*[\"']?)([^\s\"'$<{][^\s\"']*)")
-_HF_TOKEN = re.compile(r"\bhf_[A-Za-z0-9]{20,}\b")
-# vLLM's own secret flags and their config-file / JSON keys: --hf-token X, --api-key=X, `api-key: X`,
-# "hf_token": "X"; a bare `--hf-token` (it takes an optional value) followed by a flag stays as it is
-_SECRET_FLAG = re.compile(
-    r"((?:--(?:hf|api)[-_](?:token|key)(?:=|[ \t]+)|[\"']?\b(?:hf|api)[-_](?:token|key)[\"']?[ \t]*:[ \t]*\[?)[\"']?)"
-    r"([^\s\"'$<{\-][^\s\"',}\]]*)")
-
-
-def mask_secrets(text: str) -> str:
-    """Hide secret values (HF tokens, API keys); `$VAR` / `${VAR}` references stay readable."""
-    text = _SECRET_ASSIGN.sub(lambda m: m.group(1) + "***", text)
-    text = _SECRET_FLAG.sub(lambda m: m.group(1) + "***", text)
-    return _HF_TOKEN.sub("hf_***", text)
+from sparkpilot.secrets import mask_secrets  # noqa: E402,F401 - one masking for every command
