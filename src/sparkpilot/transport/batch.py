@@ -78,12 +78,15 @@ def script(argvs: Sequence[Sequence[str]], timeout: float, token: str) -> str:
     for i, argv in enumerate(argvs):
         lines.append(f'{_command(argv)} </dev/null >"$d/{i}.o" 2>"$d/{i}.e" & p{i}=$!')
     pids = " ".join(f"$p{i}" for i in range(n))
-    # the watchdog leaves its sleep's pid, so that no sleeper stays behind on the host
-    lines.append(f'( sleep {secs} & echo $! >"$d/w"; wait $!; : >"$d/late"; kill {pids} ) '
+    # the watchdog leaves its sleep's pid in "$d/w"; at the end the script marks "$d/done" and kills
+    # that sleep (never the watchdog itself, which could die before writing the pid and orphan its
+    # sleep), so no sleeper stays behind on the host and a finished batch kills nothing
+    lines.append(f'( sleep {secs} & echo $! >"$d/w"; wait $!; [ -e "$d/done" ] || {{ : >"$d/late"; kill {pids}; }} ) '
                  '>/dev/null 2>&1 </dev/null & w=$!')
     for i in range(n):
         lines.append(f'wait $p{i}; r{i}=$?')
-    lines.append('kill $w 2>/dev/null; wait $w 2>/dev/null; [ -s "$d/w" ] && read s <"$d/w" && kill $s 2>/dev/null')
+    lines.append(': >"$d/done"; i=0; while [ ! -s "$d/w" ] && [ $i -lt 200000 ]; do i=$((i+1)); done')
+    lines.append('[ -s "$d/w" ] && read s <"$d/w" && kill $s 2>/dev/null; wait $w 2>/dev/null')
     lines.append('[ -e "$d/late" ] && late=1 || late=0')
     rcs = " ".join(f"$r{i}" for i in range(n))
     files = " ".join(f'"$d/{i}.o" "$d/{i}.e"' for i in range(n))
