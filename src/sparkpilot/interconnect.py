@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-PLACEHOLDER_HINT = "run `sparkpilot doctor --host USER@SPARK` (or plan with --inventory/--host) to fill this in"
-
 
 @dataclass
 class RoceDevice:
@@ -34,7 +32,7 @@ class NodeNet:
 
 
 def placeholder(var: str) -> str:
-    """A short marked value, e.g. `<NCCL_IB_HCA>`; say PLACEHOLDER_HINT once wherever they are shown."""
+    """A short marked value, e.g. `<NCCL_IB_HCA>`; whoever shows it says once how to fill it in."""
     return f"<{var}>"
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from sparkpilot.rules.lint import lint_launch
+from sparkpilot.secrets import mask_secrets
 from sparkpilot.vllm import fix
 from sparkpilot.vllm.parse import parse_argv, parse_text
 
@@ -88,8 +89,8 @@ def test_script_fix_changes_only_the_vllm_command():
 
 
 def test_secrets_are_masked():
-    assert fix.mask_secrets("-e HF_TOKEN=hf_abcdefghijklmnopqrstuvwxyz12") == "-e HF_TOKEN=***"
-    assert fix.mask_secrets("HF_TOKEN=${HF_TOKEN}") == "HF_TOKEN=${HF_TOKEN}"
+    assert mask_secrets("-e HF_TOKEN=hf_abcdefghijklmnopqrstuvwxyz12") == "-e HF_TOKEN=***"
+    assert mask_secrets("HF_TOKEN=${HF_TOKEN}") == "HF_TOKEN=${HF_TOKEN}"
 
 
 K8S = """apiVersion: apps/v1

@@ -49,7 +49,7 @@ def test_secret_flag_values_are_masked_in_every_lint_output(capsys):
 
 
 def test_a_bare_hf_token_flag_and_variables_stay_readable():
-    from sparkpilot.vllm.fix import mask_secrets
+    from sparkpilot.secrets import mask_secrets
 
     assert mask_secrets("vllm serve x --hf-token --port 8000") == "vllm serve x --hf-token --port 8000"
     assert mask_secrets("--hf-token $HF_TOKEN --api-key {api_key}") == "--hf-token $HF_TOKEN --api-key {api_key}"

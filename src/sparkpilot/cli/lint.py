@@ -109,13 +109,13 @@ def run(args: argparse.Namespace) -> int:
 def _print_masked(data) -> None:
     import json  # noqa: PLC0415
 
-    from sparkpilot.vllm.fix import mask_secrets  # noqa: PLC0415
+    from sparkpilot.secrets import mask_secrets  # noqa: PLC0415
 
     sys.stdout.write(mask_secrets(json.dumps(data, indent=2, ensure_ascii=False, default=str)) + "\n")
 
 
 def _text(findings, ctx, summ) -> None:
-    from sparkpilot.vllm.fix import mask_secrets  # noqa: PLC0415
+    from sparkpilot.secrets import mask_secrets  # noqa: PLC0415
 
     for f in findings:
         where = f.location or "launch"
@@ -138,6 +138,7 @@ def _text(findings, ctx, summ) -> None:
 def _fix(spec, findings, args, filename, select, ignore) -> int:
     from sparkpilot.rules.lint import build_context, lint_launch  # noqa: PLC0415
     from sparkpilot.rules.modelfacts import parse_model_info  # noqa: PLC0415
+    from sparkpilot.secrets import mask_secrets  # noqa: PLC0415
     from sparkpilot.vllm import fix  # noqa: PLC0415
     from sparkpilot.vllm.parse import parse_text  # noqa: PLC0415
 
@@ -145,7 +146,8 @@ def _fix(spec, findings, args, filename, select, ignore) -> int:
     text = fix.apply(spec, edits)
     if not text.endswith("\n"):
         text += "\n"
-    sys.stdout.write(fix.mask_secrets(text))
+    shown = mask_secrets(text)
+    sys.stdout.write(shown)
     again = parse_text(text, filename)
     ctx = build_context(again, nodes=args.nodes, stack=args.stack,
                         model_info=parse_model_info(args.model_info) or None)
@@ -169,6 +171,6 @@ def _fix(spec, findings, args, filename, select, ignore) -> int:
         print(f"note: {', '.join(cluster_vars)} must reach every node: put them in each node's container "
               "environment before `ray start` (e.g. run_cluster.sh -e VAR=...); on the vLLM command they reach "
               "this process only", file=sys.stderr)
-    if text != fix.mask_secrets(text):
+    if text != shown:
         print("note: secret values are masked in the output (***)", file=sys.stderr)
     return EXIT_FINDINGS if any(f.severity == "error" for f in left) else EXIT_OK

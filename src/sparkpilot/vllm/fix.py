@@ -200,6 +200,3 @@ def _script(spec: LaunchSpec, edits: list[Any]) -> str:
 
 
 __all__ = ["apply", "edit_vllm", "quote"]
-
-
-from sparkpilot.secrets import mask_secrets  # noqa: E402,F401 - one masking for every command
