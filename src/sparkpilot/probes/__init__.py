@@ -148,13 +148,12 @@ def image_cuda_probe(image: str) -> Probe:
                  "packages:parse_image_env", "docker")
 
 
-def ping_probe(address: str, mtu: int, count: int = 1) -> Probe:
-    """With a deadline (-w) ping sends every 0.2 s until `count` replies or the deadline: a first
+def ping_probe(address: str, mtu: int) -> Probe:
+    """With a deadline (-w) ping sends every 0.2 s until the first reply or the deadline: a first
     packet lost to ARP costs 0.2 s instead of a second round, and a local "message too long" ends it
     at once (iputils ping's -w semantics)."""
     size = max(mtu - 28, 0)
-    extra = ("-c", str(count), "-i", "0.2", "-w", "2")
-    return Probe("ping", ("ping", "-M", "do", "-s", str(size), *extra, address),
+    return Probe("ping", ("ping", "-M", "do", "-s", str(size), "-c", "1", "-i", "0.2", "-w", "2", address),
                  "network:parse_ping", "ping", ok_rc=(0, 1))
 
 
