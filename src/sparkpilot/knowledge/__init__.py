@@ -4,6 +4,7 @@ Each `<kind>.yaml` in this folder is a list of entries with at least `id` and `n
   rules.yaml     lint rules        ids SPL###   (sparkpilot.rules)
   checks.yaml    doctor checks     ids SPD###   (sparkpilot.probes / doctor)
   failures.yaml  failure classes   ids SPF###   (sparkpilot.diagnosis)
+  fabric.yaml    QSFP fabric thresholds ids SPN### (sparkpilot.knowledge.fabric: net check, diagnose)
   stacks.yaml    the stacks rules are judged for (image, vLLM version, driver)
 Common fields: id, name, severity, applies_to, summary, why, example, fix, evidence.
 `find(name_or_id)` searches every file, so `sparkpilot explain X` finds any of them.
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).parent
-KINDS = ("rules", "checks", "failures")
+KINDS = ("rules", "checks", "failures", "fabric")
 
 
 @functools.lru_cache(maxsize=None)
