@@ -14,10 +14,12 @@ import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from sparkpilot.errors import TransportError
 from sparkpilot.probes import PROBES, Probe, image_cuda_probe, to_dict
+from sparkpilot.transport.base import Runner, close_all
 
 SUDO_REFUSED = ("a password is required", "a terminal is required", "no tty present",
                 "may not run sudo", "is not in the sudoers")
@@ -140,7 +142,7 @@ def _has_data(probe: Probe, stdout: str) -> bool:
     return probe.id in ("netplan", "ethtool-module") and "## " in stdout or "# file:" in stdout
 
 
-def run_probe(runner: Any, probe: Probe, timeout: float) -> ProbeResult:
+def run_probe(runner: Runner, probe: Probe, timeout: float) -> ProbeResult:
     """Run one probe; TransportError (host gone) propagates, everything else becomes an NA."""
     t = probe.timeout or timeout
     start = time.monotonic()
@@ -153,7 +155,7 @@ def run_probe(runner: Any, probe: Probe, timeout: float) -> ProbeResult:
         res = ProbeResult(probe.id, list(probe.argv), na=NA(f"could not run {probe.tool}: {exc}"))
         return res
     res = classify(probe, out.rc, out.stdout, out.stderr, t)
-    res.seconds = getattr(out, "seconds", time.monotonic() - start)
+    res.seconds = out.seconds if out.seconds else time.monotonic() - start
     res.local_start, res.local_end = wall, time.time()
     return res
 
@@ -168,14 +170,12 @@ def clock_offset(facts: HostFacts) -> tuple[float, float] | None:
     return res.value.epoch - mid, (res.local_end - res.local_start) / 2
 
 
-def run_all(runner: Any, probes: list[Probe], timeout: float) -> list[ProbeResult]:
-    """Every probe in one remote command (transport/batch.py: `runner.run_many`, each probe side by
-    side on the host, framed by byte counts). TransportError (host gone) propagates."""
-    from sparkpilot.transport.batch import run_many
-
+def run_all(runner: Runner, probes: list[Probe], timeout: float) -> list[ProbeResult]:
+    """Every probe in one remote command where the runner can (`runner.run_many`: over ssh each
+    probe side by side on the host, framed by byte counts). TransportError (host gone) propagates."""
     longest = max(p.timeout or timeout for p in probes)
     wall = time.time()
-    outs = run_many(runner, [list(p.argv) for p in probes], timeout=longest)
+    outs = runner.run_many([list(p.argv) for p in probes], timeout=longest)
     end = time.time()
     results = []
     for p, out in zip(probes, outs):
@@ -193,29 +193,22 @@ def _probe_list(image: str | None) -> list[Probe]:
     return probes
 
 
-def collect_host(runner: Any, facts: HostFacts, timeout: float, image: str | None = None,
-                 workers: int = 4, pings: list[Probe] = ()) -> HostFacts:
-    """Fill `facts` by running every probe on one host: all in one remote command when the runner
-    can (`run_many`: ssh, local), else one by one (a recording). `pings` (don't-fragment pings to
-    the peers' inventory addresses, sparkpilot.pings) ride in the same command: facts.early_pings."""
+def collect_host(runner: Runner, facts: HostFacts, timeout: float, image: str | None = None,
+                 pings: Sequence[Probe] = ()) -> HostFacts:
+    """Fill `facts` by running every probe on one host with `runner.run_many` (one remote command
+    over ssh and local; side by side on a recording). `pings` (don't-fragment pings to the peers'
+    inventory addresses, sparkpilot.pings) ride in the same command: facts.early_pings."""
     start = time.monotonic()
-    facts.recorded = bool(getattr(runner, "recorded", False))
+    facts.recorded = runner.recorded
     probes = _probe_list(image)
     try:
-        if callable(getattr(runner, "run_many", None)):
-            results = run_all(runner, probes + list(pings), timeout)
-            facts.results.update({r.probe: r for r in results[:len(probes)]})
-            facts.early_pings = {p.argv: r for p, r in zip(pings, results[len(probes):])}
-        else:
-            first = run_probe(runner, probes[0], timeout)
-            facts.results[first.probe] = first
-            with ThreadPoolExecutor(max_workers=workers) as pool:
-                for res in pool.map(lambda p: run_probe(runner, p, timeout), probes[1:]):
-                    facts.results[res.probe] = res
+        results = run_all(runner, probes + list(pings), timeout)
+        facts.results.update({r.probe: r for r in results[:len(probes)]})
+        facts.early_pings = {p.argv: r for p, r in zip(pings, results[len(probes):])}
     except TransportError as exc:
         facts.reachable = False
         reason = _one_line(str(exc))
-        for prefix in (f"{facts.host}: ", f"{getattr(runner, 'name', '')}: "):
+        for prefix in (f"{facts.host}: ", f"{runner.name}: "):
             if reason.startswith(prefix):
                 reason = reason[len(prefix):]
         facts.reason = reason
@@ -252,7 +245,7 @@ def collect(inventory_or_runners: Any, timeout: float = 10.0, image: str | None 
     from sparkpilot.errors import UsageError
 
     nodes = _as_nodes(inventory_or_runners)
-    runners: dict[int, Any] = {}
+    runners: dict[int, Runner] = {}
     early = early_pings([f for _, f, _ in nodes]) if ping else {}
 
     def one(i: int) -> HostFacts:
@@ -270,8 +263,8 @@ def collect(inventory_or_runners: Any, timeout: float = 10.0, image: str | None 
         else:
             runner = target
         runners[i] = runner
-        if isinstance(target, str) and (i in early or len(nodes) == 1) and hasattr(runner, "one_shot_first"):
-            runner.one_shot_first = True   # one round trip is all this host needs (unless a ping is redone)
+        if isinstance(target, str) and (i in early or len(nodes) == 1):
+            runner.expect_single_command()   # one round trip is all this host needs (unless a ping is redone)
         return collect_host(runner, facts, timeout, image, pings=early.get(i, []))
 
     cluster = ClusterFacts(image=image, gid_index=gid_index)
@@ -287,19 +280,9 @@ def collect(inventory_or_runners: Any, timeout: float = 10.0, image: str | None 
     return cluster
 
 
-def _close(runners: list[Any]) -> None:
-    """Close the runners collect opened; ssh ones side by side (each master exits in its own time)."""
-    ssh = [r for r in runners if callable(getattr(r, "_begin_close", None))]
-    if ssh:
-        from sparkpilot.transport.ssh import close_all
-
-        close_all(ssh)
-    for r in runners:
-        if r not in ssh:
-            try:
-                r.close()
-            except Exception:  # noqa: BLE001
-                pass
+def _close(runners: list[Runner]) -> None:
+    """Close the runners collect opened side by side (each ssh master exits in its own time)."""
+    close_all(runners)
 
 
 def interconnect_addresses(facts: HostFacts) -> list[str]:
@@ -314,11 +297,11 @@ def early_pings(hosts: list[HostFacts]) -> dict[int, list[Probe]]:
     return early(hosts)
 
 
-def run_pings(cluster: ClusterFacts, runners: dict[int, Any], timeout: float) -> list[PingResult]:
+def run_pings(cluster: ClusterFacts, runners: dict[int, Runner], timeout: float) -> list[PingResult]:
     from sparkpilot.pings import run_pings as run
 
     return run(cluster, runners, timeout)
 
 
-def collect_runners(runners: Iterable[Any], **kw: Any) -> ClusterFacts:
+def collect_runners(runners: Iterable[Runner], **kw: Any) -> ClusterFacts:
     return collect(list(runners), **kw)

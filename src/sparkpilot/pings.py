@@ -73,7 +73,7 @@ def early_pings(hosts: list) -> dict[int, list]:
 
 
 def run_pings(cluster: Any, runners: dict[int, Any], timeout: float) -> list:
-    from sparkpilot.facts import PingResult, _one_line, run_all, run_probe
+    from sparkpilot.facts import PingResult, _one_line, run_all
     from sparkpilot.probes.network import parse_ping
 
     hosts = cluster.hosts
@@ -103,11 +103,9 @@ def run_pings(cluster: Any, runners: dict[int, Any], timeout: float) -> list:
         todo = [k for k, r in enumerate(got) if r is None]
         if todo:
             wait = min(timeout, 6.0)
+            fresh: list[Any]
             try:
-                if callable(getattr(runner, "run_many", None)):
-                    fresh = run_all(runner, [probes[k] for k in todo], wait)
-                else:
-                    fresh = [run_probe(runner, probes[k], wait) for k in todo]
+                fresh = run_all(runner, [probes[k] for k in todo], wait)
             except TransportError as exc:
                 fresh = [_one_line(str(exc))] * len(todo)
             for k, r in zip(todo, fresh):

@@ -199,3 +199,48 @@ def test_one_shot_first_command_on_a_host_that_is_off_is_one_line(ssh_env):
     with pytest.raises(TransportError) as err:
         host.run_many([["true"]], timeout=2)
     assert "\n" not in str(err.value)
+
+
+# -- the rest of the Runner interface over ssh: streams, files, detached processes -----------------
+
+def test_stream_over_ssh_rides_the_shared_connection_and_stop_ends_the_remote_command(ssh_env):
+    with connect(ssh_env.nodes[0].ssh_spec, timeout=5) as host:
+        with host.stream(["sh", "-c", "echo a; echo b >&2; exit 4"]) as lines:
+            assert list(lines) == ["a", "b"]
+        assert lines.rc == 4 and host.alive()
+        marker = "sparkpilot-stream-%d" % os.getpid()
+        with host.stream(["sh", "-c", f"echo up; exec sleep 301 {marker}"]) as lines:
+            assert next(iter(lines)) == "up"
+        left = ""
+        for _ in range(50):   # the remote sleep got SIGTERM when our side closed its stdin
+            left = host.run(["sh", "-c", f"ps -eo args | grep -v grep | grep {marker} || true"]).stdout
+            if not left.strip():
+                break
+            time.sleep(0.1)
+        assert left.strip() == ""
+
+
+def test_put_and_get_over_ssh(ssh_env, tmp_path):
+    data = bytes(range(256)) * 64
+    (tmp_path / "f").write_bytes(data)
+    with connect(ssh_env.nodes[0].ssh_spec, timeout=5) as host:
+        remote = host.run(["mktemp"]).stdout.strip()
+        host.put(tmp_path / "f", remote, mode=0o600)
+        host.get(remote, tmp_path / "back")
+        assert (tmp_path / "back").read_bytes() == data
+        assert host.run(["stat", "-c", "%a", remote]).stdout.strip() == "600"
+        with pytest.raises(TransportError, match="cannot read"):
+            host.get(remote + ".missing", tmp_path / "x")
+
+
+def test_detached_process_outlives_the_ssh_session(ssh_env):
+    spec = ssh_env.nodes[0].ssh_spec
+    with connect(spec, timeout=5) as host:
+        handle = host.start_detached(["sleep", "300"], "sparkpilot-test-outlives")
+    with connect(spec, timeout=5) as again:   # the first connection (and its master) is gone
+        handle.runner = again
+        try:
+            assert handle.running()
+        finally:
+            handle.stop()
+        assert not handle.running()

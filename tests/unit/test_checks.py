@@ -213,19 +213,17 @@ def test_clock_skew_between_live_nodes_warns():
 def test_apply_runs_fix_commands_through_the_runner_only_with_apply(capsys, monkeypatch):
     import sparkpilot.transport as transport
     from sparkpilot.cli.main import main
-    from sparkpilot.transport.base import CommandResult
+    from sparkpilot.transport.base import CommandResult, Runner
 
     ran = []
+    answer = {"rc": 0}
 
-    class Recorder:
+    class Recorder(Runner):
         name = "user@spark"
 
         def run(self, argv, timeout=10.0):
             ran.append(list(argv))
-            return CommandResult(0, "", "", 0.0)
-
-        def close(self):
-            pass
+            return CommandResult(answer["rc"], "", "" if answer["rc"] == 0 else "boom\n", 0.0)
 
     real = transport.connect
     monkeypatch.setattr(transport, "connect", lambda spec, **kw: Recorder() if spec == "user@spark" else real(spec, **kw))
@@ -241,6 +239,12 @@ def test_apply_runs_fix_commands_through_the_runner_only_with_apply(capsys, monk
     assert ["sudo", "-n", "sh", "-c", "sync; echo 3 > /proc/sys/vm/drop_caches"] in ran
     assert all(argv[:2] == ["sudo", "-n"] for argv in ran)
     assert "done: sudo -n sh -c" in out
+    # a fix command that fails reaches the exit code, even when doctor had nothing else to fail on
+    monkeypatch.setattr("sparkpilot.checks.failed", lambda report: False)
+    assert main(["doctor", "--host", "replay://broken", "--fix", "--apply"]) == 0
+    answer["rc"] = 1
+    assert main(["doctor", "--host", "replay://broken", "--fix", "--apply"]) == 1
+    assert "failed (exit 1: boom)" in capsys.readouterr().out
 
 
 def test_ping_pattern_all_pairs_small_ring_plus_head_large():

@@ -47,7 +47,9 @@ def test_watchdog_leaves_no_sleeper_behind():
 
 
 def test_runner_without_run_many_runs_the_probes_one_by_one():
-    class Plain:   # a runner with run() only (like a recording)
+    from sparkpilot.transport.base import Runner
+
+    class Plain(Runner):   # a runner with run() only (like a recording): Runner.run_many runs them
         name = "plain"
 
         def run(self, argv, timeout=10.0):

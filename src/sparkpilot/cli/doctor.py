@@ -69,11 +69,10 @@ def run(args: argparse.Namespace) -> int:
         print(render_text(ev))
         if args.fix:
             print(render_fix(ev, args.apply))
-    if args.apply:
-        _apply(ev, args, inv, quiet=args.format == "json")
+    applied = _apply(ev, args, quiet=args.format == "json") if args.apply else True
     from sparkpilot.checks import failed
 
-    return EXIT_FINDINGS if failed(report) else EXIT_OK
+    return EXIT_FINDINGS if failed(report) or not applied else EXIT_OK
 
 
 def _inventory(args: argparse.Namespace):
@@ -172,37 +171,31 @@ def _by_hand(ev: Any) -> list[str]:
     return out
 
 
-def _apply(ev: Any, args: argparse.Namespace, inv: Any, quiet: bool) -> None:
-    import shlex
+def fix_changes(ev: Any) -> list[Any]:
+    """The fix commands of what warned or failed, as Changes (sparkpilot.changes)."""
+    from sparkpilot.changes import Change
 
-    from sparkpilot.errors import TransportError
-    from sparkpilot.transport import connect
+    return [Change(entry["host"], tuple(c["argv"]), description=c["check"])
+            for entry in _fix_plan(ev) for c in entry["commands"]]
 
+
+def _apply(ev: Any, args: argparse.Namespace, quiet: bool) -> bool:
+    """Run the fix commands; print what each did. True when every one was done."""
+    from dataclasses import replace
+
+    from sparkpilot.changes import apply, failed
+
+    changes = [replace(c, timeout=max(args.timeout, 60.0)) for c in fix_changes(ev)]
+    results = apply(changes, timeout=args.timeout)
     out = sys.stderr if quiet else sys.stdout
-    for entry in _fix_plan(ev):
-        host = entry["host"]
-        if host.startswith("replay://"):
-            print(f"  {host}: recorded host, nothing applied", file=out)
-            continue
-        try:
-            runner = connect(host, timeout=args.timeout)
-        except TransportError as exc:
-            print(f"  {host}: not reachable: {exc}", file=out)
-            continue
-        try:
-            for c in entry["commands"]:
-                try:
-                    res = runner.run(c["argv"], timeout=max(args.timeout, 60.0))
-                except TransportError as exc:
-                    print(f"  {host}: {shlex.join(c['argv'])}: not reachable: {exc}", file=out)
-                    break
-                err = (res.stderr.strip().splitlines() or [""])[0]
-                if res.rc == 0:
-                    print(f"  {host}: done: {shlex.join(c['argv'])}", file=out)
-                elif "password is required" in res.stderr:
-                    print(f"  {host}: needs passwordless sudo for {c['argv'][2]}: run it yourself: "
-                          f"{shlex.join(c['argv'][2:])}", file=out)
-                else:
-                    print(f"  {host}: failed (exit {res.rc}): {shlex.join(c['argv'])}: {err}", file=out)
-        finally:
-            runner.close()
+    for r in results:
+        what = r.change.command
+        if r.outcome == "done":
+            print(f"  {r.change.host}: done: {what}", file=out)
+        elif r.outcome == "needs-sudo":
+            print(f"  {r.change.host}: {r.detail}", file=out)
+        elif r.outcome in ("unreachable", "skipped"):
+            print(f"  {r.change.host}: {r.outcome}: {what}" + (f": {r.detail}" if r.detail else ""), file=out)
+        else:
+            print(f"  {r.change.host}: failed ({r.detail}): {what}", file=out)
+    return not failed(results)

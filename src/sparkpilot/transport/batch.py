@@ -8,8 +8,8 @@ runs over, and the script prints everything back framed by byte counts, so any o
 no trailing newline, lines that look like frames) comes back exactly.
 
 A command that does not finish in time is rc 124, as with `run`. SshRunner and LocalRunner run
-the script (`run_script`); a runner without `run_many` (replay) runs the commands one by one
-through `run`, in threads. doctor's probes and pings go through here (facts.run_all).
+the script (`run_script`) as their `run_many`; other runners (replay) inherit Runner.run_many,
+`run` in threads. doctor's probes and pings go through here (facts.run_all).
 """
 
 from __future__ import annotations
@@ -18,32 +18,22 @@ import re
 import secrets
 import shlex
 import time
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
 
-from sparkpilot.transport.base import CommandResult
+from sparkpilot.transport.base import CommandResult, Runner
 
 RC_TIMEOUT = 124
 SLACK = 10.0  # seconds the whole script may take beyond the commands' timeout
 RunBytes = Callable[[list[str], float], "tuple[int | None, bytes, bytes]"]
 
 
-def run_many(runner: Any, argvs: Sequence[Sequence[str]], timeout: float = 10.0,
-             workers: int = 8) -> list[CommandResult]:
-    """Run every argv on the runner's host, at once where the runner can; results in order."""
-    argvs = [list(a) for a in argvs]
-    if not argvs:
-        return []
-    many = getattr(runner, "run_many", None)
-    if callable(many):
-        return many(argvs, timeout=timeout)
-    if len(argvs) == 1:
-        return [runner.run(argvs[0], timeout=timeout)]
-    with ThreadPoolExecutor(max_workers=min(workers, len(argvs))) as pool:
-        return list(pool.map(lambda a: runner.run(a, timeout=timeout), argvs))
+def run_many(runner: Runner, argvs: Sequence[Sequence[str]], timeout: float = 10.0) -> list[CommandResult]:
+    """Run every argv on the runner's host, at once; results in order (`runner.run_many`)."""
+    todo = [list(a) for a in argvs]
+    return runner.run_many(todo, timeout=timeout) if todo else []
 
 
-def run_script(runner: Any, argvs: Sequence[Sequence[str]], timeout: float,
+def run_script(runner: Runner, argvs: Sequence[Sequence[str]], timeout: float,
                run_bytes: RunBytes) -> list[CommandResult]:
     """`run_many` for a runner that runs a shell: `run_bytes(["sh", "-c", SCRIPT], limit)` gives
     (rc or None when it ran over `limit`, stdout, stderr) as bytes. Commands whose result did not
@@ -60,7 +50,7 @@ def run_script(runner: Any, argvs: Sequence[Sequence[str]], timeout: float,
     seconds = time.monotonic() - start
     results = parse(out, len(argvs), token, seconds)
     if rc is None:
-        note = f"sparkpilot: timed out after {timeout:g}s on {getattr(runner, 'name', 'the host')}\n"
+        note = f"sparkpilot: timed out after {timeout:g}s on {runner.name}\n"
         return [res or CommandResult(RC_TIMEOUT, "", note, seconds) for res in results]
     return [res if res is not None else runner.run(argv, timeout) for res, argv in zip(results, argvs)]
 
@@ -130,7 +120,8 @@ def parse(data: bytes, count: int, token: str, seconds: float) -> list[CommandRe
         return none
     if len(rcs) != count or len(sizes) != 2 * count:
         return none
-    body, out = data_at + len(mark), []
+    body = data_at + len(mark)
+    out: list[CommandResult | None] = []
     for i in range(count):
         n_out, n_err = sizes[2 * i], sizes[2 * i + 1]
         stdout, stderr = data[body:body + n_out], data[body + n_out:body + n_out + n_err]

@@ -13,10 +13,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from sparkpilot.errors import UsageError
-from sparkpilot.transport.base import CommandResult
+from sparkpilot.errors import TransportError
+from sparkpilot.transport.base import CommandResult, Runner
+
+if TYPE_CHECKING:
+    from sparkpilot.transport.detached import Detached
 
 REPLAYS = Path(__file__).resolve().parent.parent / "replays"
 NOT_RECORDED = "sparkpilot replay: no recording of this command"
@@ -59,7 +64,7 @@ def expand(spec: str, root: Path = REPLAYS) -> list[str]:
     return [f"replay://{rec}/{n}" for n in nodes]
 
 
-class ReplayRunner:
+class ReplayRunner(Runner):
     """A Runner over one recorded node. `recorded = True` tells doctor not to judge live things
     (clock offsets between hosts, ping timing) from it."""
 
@@ -109,8 +114,8 @@ class ReplayRunner:
             return CommandResult(127, "", NOT_RECORDED + "\n", 0.0)
         return CommandResult(int(rec.get("rc", 0)), rec.get("stdout", ""), rec.get("stderr", ""), 0.0)
 
-    def close(self) -> None:
-        pass
+    def write_bytes(self, remote: str, data: bytes, mode: int | None = None) -> None:
+        raise TransportError(f"{self.name}: a recorded host cannot be changed")
 
-    def __repr__(self) -> str:
-        return f"ReplayRunner({self.name!r})"
+    def start_detached(self, argv: Sequence[str], unit_name: str) -> Detached:
+        raise TransportError(f"{self.name}: a recorded host cannot start anything")

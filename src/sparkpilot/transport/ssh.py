@@ -21,16 +21,18 @@ import atexit
 import os
 import shlex
 import shutil
+import subprocess
 import tempfile
 import threading
 import time
 import weakref
-from typing import Sequence
+from collections.abc import Callable, Sequence
 
 from sparkpilot.errors import TransportError
-from sparkpilot.transport import HostSpec, parse_host_spec
-from sparkpilot.transport.base import CommandResult
-from sparkpilot.transport.local import RC_TIMEOUT, run_process, run_process_bytes
+from sparkpilot.transport import base
+from sparkpilot.transport.base import CommandResult, LineStream, Runner
+from sparkpilot.transport.hosts import HostSpec, parse_host_spec
+from sparkpilot.transport.local import RC_TIMEOUT, ProcessStream, kill_group, run_process, run_process_bytes
 
 SSH_CONFIG_ENV = "SPARKPILOT_SSH_CONFIG"  # an ssh_config file to use instead of ~/.ssh/config
 CONTROL_PERSIST = 15  # seconds an idle shared connection stays open after the last command
@@ -41,11 +43,17 @@ _live: "weakref.WeakSet[SshRunner]" = weakref.WeakSet()
 _dirs: set[str] = set()  # control directories still to remove
 
 
-def close_all(runners) -> None:
+# the remote side of `stream`: the command runs with our stdin held open; when it reaches
+# end-of-file (stop(), or this side gone) the command is sent SIGTERM
+STREAM = ('exec 3<&0; "$@" </dev/null 2>&1 & p=$!; { read -r _ <&3; kill "$p" 2>/dev/null; } & w=$!; '
+          'wait "$p"; r=$?; kill "$w" 2>/dev/null; exit "$r"')
+# the remote side of `put`: written whole under a temporary name, then renamed into place
+WRITE = 't=$(mktemp "$1.XXXXXX") && cat >"$t" && chmod "$2" "$t" && mv -f "$t" "$1" || { rm -f "$t"; exit 1; }'
+
+
+def close_all(runners: Sequence[Runner]) -> None:
     """Close many runners at once: their masters are asked to exit side by side, not one by one."""
-    procs = [(r, r._begin_close()) for r in runners]
-    for r, proc in procs:
-        r._end_close(proc)
+    base.close_all(runners)
 
 
 def _close_all() -> None:
@@ -87,7 +95,7 @@ def ssh_reason(stderr: str, spec: HostSpec) -> str:
     return "ssh exited with 255 and no message"
 
 
-class SshRunner:
+class SshRunner(Runner):
     """Runs argv on one host over ssh; the argv is quoted for the remote shell (shlex.join)."""
 
     def __init__(self, spec: str, *, connect_timeout: float = 10.0, ssh_config: str | None = None,
@@ -103,8 +111,8 @@ class SshRunner:
         self._sessions = threading.BoundedSemaphore(MAX_SESSIONS)
         self._connected = False
         self._closed = False
-        # set by a caller that expects no further command (doctor when the pings rode along): the
-        # first run_many then goes on a connection of its own; later commands share one as usual
+        # set by expect_single_command (doctor when the pings rode along): the first run_many then
+        # goes on a connection of its own; later commands share one as usual
         self.one_shot_first = False
         _live.add(self)
 
@@ -198,7 +206,13 @@ class SshRunner:
             raise self._fail(ssh_reason(err, self.spec))
         return CommandResult(rc, out, err, seconds)
 
-    def run_many(self, argvs: Sequence[Sequence[str]], timeout: float = 10.0) -> list[CommandResult]:
+    def expect_single_command(self) -> None:
+        with self._lock:
+            if not self._connected:
+                self.one_shot_first = True
+
+    def run_many(self, argvs: Sequence[Sequence[str]], timeout: float = 10.0,
+                 workers: int = 8) -> list[CommandResult]:
         """Every argv at once in one ssh session (transport/batch.py); results in order.
 
         Each command has `timeout` (rc 124 when it runs over); commands whose result did not come
@@ -258,13 +272,45 @@ class SshRunner:
         self._remove_dir()
         raise self._fail(reason)
 
+    def stream(self, argv: Sequence[str]) -> LineStream:
+        """The command's lines over the shared connection; stop() closes its stdin, and the
+        remote side then ends the command (SIGTERM)."""
+        argv = [str(a) for a in argv]
+        if not argv:
+            raise ValueError("empty argv")
+        self.connect()
+        remote = shlex.join(["sh", "-c", STREAM, "sh", *argv])
+        return ProcessStream(self.ssh_argv("-T", command=remote), hold_stdin=True)
+
+    def read_bytes(self, remote: str) -> bytes:
+        self.connect()
+        rc, out, err, _s = run_process_bytes(self.ssh_argv("-T", command=shlex.join(["cat", "--", remote])), 120)
+        if rc != 0:
+            text = err.decode("utf-8", "replace")
+            if rc in (None, RC_SSH) and not self.alive():
+                raise self._fail(ssh_reason(text, self.spec) if rc else "stopped answering")
+            raise self._fail(f"cannot read {remote}: {(text.strip().splitlines() or [f'exit {rc}'])[0]}")
+        return out
+
+    def write_bytes(self, remote: str, data: bytes, mode: int | None = None) -> None:
+        self.connect()
+        cmd = shlex.join(["sh", "-c", WRITE, "sh", remote, format(mode if mode is not None else 0o644, "o")])
+        rc, _out, err, _s = run_process_bytes(self.ssh_argv("-T", command=cmd), 120, data=data)
+        if rc != 0:
+            text = err.decode("utf-8", "replace")
+            if rc in (None, RC_SSH) and not self.alive():
+                raise self._fail(ssh_reason(text, self.spec) if rc else "stopped answering")
+            raise self._fail(f"cannot write {remote}: {(text.strip().splitlines() or [f'exit {rc}'])[0]}")
+
     def close(self) -> None:
         close_all([self])
 
-    def _begin_close(self):
-        """Mark closed and ask the master to exit; the `ssh -O exit` process (or None) to wait for."""
-        import subprocess
+    def begin_close(self) -> Callable[[], None]:
+        proc = self._begin_close()
+        return lambda: self._end_close(proc)
 
+    def _begin_close(self) -> subprocess.Popen[bytes] | None:
+        """Mark closed and ask the master to exit; the `ssh -O exit` process (or None) to wait for."""
         with self._lock:
             if self._closed:
                 return None
@@ -280,23 +326,12 @@ class SshRunner:
             self._connected = False
             return proc
 
-    def _end_close(self, proc) -> None:
+    def _end_close(self, proc: subprocess.Popen[bytes] | None) -> None:
         if proc is not None:
             try:
                 proc.wait(timeout=5)
-            except Exception:  # noqa: BLE001 - a master that does not answer: stop waiting for it
-                from sparkpilot.transport.local import kill_group
-
+            except subprocess.TimeoutExpired:  # a master that does not answer: stop waiting for it
                 kill_group(proc)
                 proc.wait()
         with self._lock:
             self._remove_dir()
-
-    def __enter__(self) -> "SshRunner":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        return f"SshRunner({self.name!r})"
