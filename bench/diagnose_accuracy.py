@@ -24,7 +24,7 @@ DEFAULT_DIRS = [REPO.parent / "shared" / "data" / "logs", REPO / "tests" / "data
 # exists, else to `unrecognised` ("any fitting class, or unrecognised")
 CLASS_MAP = {
     "other:kv_cache_insufficient_for_max_model_len": "max_model_len_too_long",
-    "other:engine_dead_during_serving": "worker_lost",   # EngineDeadError: root cause not in the excerpt
+    "other:engine_dead_during_serving": "engine_dead_serving",  # EngineDeadError while serving
     "other:log_ends_during_weight_loading": None,
 }
 INCOMPLETE_LABELS = {"incomplete", "other:log_ends_during_weight_loading"}

@@ -29,6 +29,7 @@ from sparkpilot.diagnosis.figures import extract_figures, finish_figures
 from sparkpilot.diagnosis.phases import PHASES, Phase, PhaseTracker
 from sparkpilot.diagnosis.signatures import Failure
 
+CASCADE_RANK = 20        # worker_lost and below: a consequence whose cause is logged before it
 HANG_FACTOR = 3.0        # a phase is hung when it runs this many times its expected length ...
 HANG_MIN_EXTRA_S = 120.0  # ... and at least this much longer (real seconds, before scaling)
 HANG_PHASES = ("memory_profiling", "cudagraph_capture")  # where the 590.x graph deadlock shows
@@ -95,6 +96,8 @@ class LiveDiagnosis:
         self._pending: list[tuple[sigs.Signature, Line]] = []  # matched, waiting for `needs` context
         self._context_seen: set[str] = set()
         self._first_error: Line | None = None
+        self._recent: list[Line] = []  # the last lines, to join messages wrapped over several
+        self._root_errors: list[Line] = []  # exception lines (rank 3) no signature knows
         self._first_error_rank = 0
         self._late_error: Line | None = None
         self._ready_index: int | None = None  # the line that showed the server ready
@@ -148,8 +151,12 @@ class LiveDiagnosis:
             if entered == "ready":
                 self._ready_index = line.index
             events.append(Event(kind, entered, line=sigs.display(line), message=f"entered {entered}"))
+        before = len(self._matches)
         events.extend(self._match(line))
         rank = sigs.error_rank(line)
+        if rank == 3 and len(self._matches) == before and not any(
+                sig.patterns and sig.match(text) for sig in sigs.signatures()):
+            self._root_errors.append(line)
         if self.tracker.current == "ready":
             # an unknown error once the server is up (a bad request) does not fail the launch
             if rank and self._late_error is None:
@@ -160,8 +167,13 @@ class LiveDiagnosis:
 
     def _match(self, line: Line) -> list[Event]:
         events: list[Event] = []
+        joined = self._joined(line)
         if not sigs.may_match(line.text):
-            return events
+            if joined is None or not sigs.may_match(joined.text):
+                return events
+            line = joined  # a message someone wrapped over lines: match it whole
+        elif joined is not None and not any(sig.patterns and sig.match(line.text) for sig in sigs.signatures()):
+            line = joined
         for sig in sigs.signatures():
             if sig.needs and any(rx.search(line.text) for rx in sig.needs):
                 self._context_seen.add(sig.name)
@@ -198,6 +210,22 @@ class LiveDiagnosis:
                 self._reported.add(sig.name)
                 events.append(Event("failure", self.tracker.current, failure, failure.line, failure.message))
         return events
+
+    def _joined(self, line: Line) -> Line | None:
+        """The line with the one or two before it, when it continues them (a message wrapped by
+        whoever quoted it: no level, no time of its own, the line before not a frame line)."""
+        prev = self._recent[-2:]
+        self._recent.append(line)
+        del self._recent[:-3]
+        if line.level is not None or line.ts is not None or not prev or sigs.is_frame_line(line.text):
+            return None
+        parts = [p for p in prev if p.source == line.source and p.text and not sigs.is_frame_line(p.text)]
+        if not parts or parts[-1] is not prev[-1]:
+            return None
+        text = " ".join(p.text.strip() for p in [*parts, line])
+        raw = " ".join(p.raw.strip() for p in [*parts, line])
+        return Line(raw=raw, text=text, level=parts[0].level, ts=parts[0].ts, ts_text=parts[0].ts_text,
+                    source=line.source, index=parts[0].index)
 
     # ---------------------------------------------------------------- judging
     def best_failure(self) -> Failure | None:
@@ -248,6 +276,12 @@ class LiveDiagnosis:
         if len(self._per_source) > 1:
             phases = self._merged_phases()
         failure = self.best_failure()
+        if failure is not None and failure.rank <= CASCADE_RANK:
+            # a cascade ("see root cause above") with an exception no signature knows before it:
+            # that exception is the root cause, shown as unrecognised
+            roots = [ln for ln in self._root_errors if ln.index < failure.index]
+            if roots:
+                failure = self._unrecognised(roots[-1])
         if failure is None and self._first_error is not None:
             failure = self._unrecognised(self._first_error)
         early: Failure | None = None

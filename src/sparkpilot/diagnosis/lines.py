@@ -25,6 +25,8 @@ PROC_TAG_RE = re.compile(PROC_TAG)
 GLUED_RE = re.compile(r"(?<=\S)(?=" + PROC_TAG + r")")
 PREFIX_RES = [
     re.compile(r"^>\s?"),                                                     # markdown quote
+    re.compile("^[\u258e\u258f\u258c\u2502\u2503]\\s?"),                            # quote bars (\u258e ...)
+    re.compile(r"^`{1,3}(?=\S)"),                                             # a code span's backticks
     re.compile(r"^\s*\|\s(?=\s*\[\d{4}-)"),                                   # CI table column
     re.compile(r"^\[\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?Z?\]\s?"),   # buildkite
     re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})\s"),  # docker logs -t
@@ -86,7 +88,7 @@ def split_lines(text: str) -> list[str]:
 def strip_prefixes(text: str) -> str:
     """Remove every wrapper prefix (repeatedly: a compose prefix before a Ray tag before a vLLM tag)."""
     first = text[:1]
-    if first and first not in "([>| \t" and not first.isdigit() and "|" not in text[:80]:
+    if first and first not in "([>| \t`\u258e\u258f\u258c\u2502\u2503" and not first.isdigit() and "|" not in text[:80]:
         return text  # no prefix can start here (the common case: a bare vLLM line)
     for _ in range(8):
         before = text

@@ -144,9 +144,20 @@ ERROR_WORD_RE = re.compile(r"^(?:\w+: )?error: |\bFATAL\b|\bSegmentation fault\b
 WRAPPER_RE = re.compile(r"See (?:root cause|stack trace)|^Traceback \(most recent")
 
 
+CARET_RE = re.compile(r"^[\s~^]*\^[\s~^]*$")
+
+
+def is_frame_line(text: str) -> bool:
+    """A traceback line that is never the error: a caret marker (`^^^^`), a frame or source line."""
+    return bool(CARET_RE.match(text)) or is_code_line(text) or text.startswith("File \"")
+
+
 def error_rank(line: Line) -> int:
-    """How good a line is to show for an unknown failure: 3 exception, 2 error word, 1 ERROR level."""
+    """How good a line is to show for an unknown failure: 3 exception, 2 error word, 1 ERROR level
+    (0 for caret and frame lines, which are never the error however they are tagged)."""
     text = line.text
+    if not text or is_frame_line(text):
+        return 0
     if EXCEPTION_RE.match(text) and not WRAPPER_RE.search(text):
         return 3
     if ERROR_WORD_RE.search(text):
