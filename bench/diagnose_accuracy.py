@@ -3,8 +3,9 @@
     python bench/diagnose_accuracy.py [--json] [--dir DIR ...]
 
 Reads every NNN.log with its NNN.json label from ../shared/data/logs (the shared set, labelled
-before the contract names existed) and tests/data/logs (labelled with the contract names before
-their signatures were written). Prints per case the expected and found outcome, failure class and
+before the contract names existed), tests/data/logs (labelled with the contract names before
+their signatures were written) and tests/data/logs_unseen (public logs committed before issue 16's
+signatures and never used to write one). "seen" and "unseen" are reported apart. Prints per case the expected and found outcome, failure class and
 phases, then the class accuracy (outcome + failure class right) and the phase accuracy (the set of
 contract phases found equals the labelled set), overall and per source folder.
 Labels are mapped to contract names by the tables below (CONTRACTS.md "Data labels -> names").
@@ -18,7 +19,10 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-DEFAULT_DIRS = [REPO.parent / "shared" / "data" / "logs", REPO / "tests" / "data" / "logs"]
+DEFAULT_DIRS = [REPO.parent / "shared" / "data" / "logs", REPO / "tests" / "data" / "logs",
+                REPO / "tests" / "data" / "logs_unseen"]
+# logs no signature was written from (committed before issue 16's signatures; reported apart)
+UNSEEN_DIRS = {"logs_unseen"}
 
 # shared labels -> contract names; `other:*` not listed maps to the class of that name when one
 # exists, else to `unrecognised` ("any fitting class, or unrecognised")
@@ -99,8 +103,10 @@ def evaluate(dirs: list[Path]) -> dict:
                 "phases_ok": phases == found_phases,
             })
     summary = {}
-    for key, group in [("overall", cases)] + [(f, [c for c in cases if c["folder"] == f])
-                                               for f in sorted({c["folder"] for c in cases})]:
+    unseen = [c for c in cases if Path(c["folder"]).name in UNSEEN_DIRS]
+    seen = [c for c in cases if c not in unseen]
+    for key, group in [("overall", cases), ("seen", seen), ("unseen", unseen)] + [
+            (f, [c for c in cases if c["folder"] == f]) for f in sorted({c["folder"] for c in cases})]:
         n = len(group)
         summary[key] = {"cases": n,
                         "class_accuracy": round(sum(c["class_ok"] for c in group) / n, 3) if n else None,
