@@ -130,7 +130,8 @@ def _text(findings, ctx, summ) -> None:
                                               ("gpt_oss", model["gpt_oss"])) if v is not None) or "unknown"
     print(f"{counts or 'no findings'} | stack {st['name']} ({st['chosen_by']}; flags of vLLM "
           f"{st['flags_checked_against']}) | {lc['nodes']} node{'s' if lc['nodes'] != 1 else ''}"
-          f" ({lc['nodes_from']}) | model {lc['model']}: {facts}")
+          f" ({lc['nodes_from']}) | "
+          + (f"model {lc['model']}: {facts}" if lc["model"] else "no model (no vLLM command)"))
     for note in summ["notes"]:
         print(mask_secrets(f"note: {note}"))
 

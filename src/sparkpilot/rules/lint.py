@@ -56,9 +56,10 @@ def lint_launch(spec: LaunchSpec, *, nodes: int | None = None, stack: str | None
                 context: LintContext | None = None) -> list[Finding]:
     """Findings for one launch, errors first. model_info: a ModelInfo, or a dict such as
     {"moe": True, "quant": "nvfp4", "gpt_oss": False} (what `--model-info` gives)."""
-    from sparkpilot.rules.registry import RULES  # noqa: PLC0415
+    from sparkpilot.rules.registry import CLUSTER_ENV_RULES, RULES  # noqa: PLC0415
 
     ctx = context or build_context(spec, nodes=nodes, stack=stack, model_info=model_info)
+    env_only = bool(spec.origin and spec.origin.get("cluster_only"))
     chosen = {s.lower() for s in select or []}
     skipped = {s.lower() for s in ignore or []}
     findings: list[Finding] = []
@@ -66,7 +67,7 @@ def lint_launch(spec: LaunchSpec, *, nodes: int | None = None, stack: str | None
         keys = {rid.lower(), name}
         if chosen and not keys & chosen:
             continue
-        if keys & skipped:
+        if keys & skipped or (env_only and name not in CLUSTER_ENV_RULES):
             continue
         if not stacks_mod.applies(ctx.meta.get(name, {}).get("applies_to"), ctx.stack):
             continue

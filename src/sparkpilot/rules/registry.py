@@ -26,6 +26,10 @@ RULES: list[tuple[str, str, Callable]] = [
 
 NAMES = {name for _, name, _ in RULES}
 
+# What a launch without a vLLM command (a script that only starts vLLM's Ray containers with
+# run_cluster.sh -e VAR=...) is judged on: the rules that read the containers' environment.
+CLUSTER_ENV_RULES = frozenset({"flashinfer-attention", "ray-memory-monitor", "nccl-gid-index", "datacenter-blackwell"})
+
 
 def by_name_or_id(key: str) -> tuple[str, str, Callable] | None:
     k = key.strip().lower()

@@ -20,21 +20,40 @@ DOCKER_VALUE = {
 }
 
 
-def docker_run_at(argv: list[str]) -> int | None:
-    """Index of the first docker-run option when the command is `[sudo] docker [container] run`."""
+def docker_run_at(argv: list[str], verb: str = "run") -> int | None:
+    """Index of the first option when the command is `[sudo] docker [container] run` (or `exec`)."""
     for i, a in enumerate(argv[:4]):
         if a.rsplit("/", 1)[-1] in ("docker", "podman", "nerdctl"):
             j = i + 1
             if j < len(argv) and argv[j] == "container":
                 j += 1
-            if j < len(argv) and argv[j] == "run":
+            if j < len(argv) and argv[j] == verb:
                 return j + 1
             return None
     return None
 
 
+def from_docker_exec(words: list[Word], at: int, env: dict[str, str], prefix: list[Word], *,
+                     filename: str | None, version: str | None) -> LaunchSpec | None:
+    """`docker exec [-it] [-e VAR=x] CONTAINER bash -c 'vllm serve ...'` (NVIDIA's two-Spark playbook
+    starts the server so, in the Ray container run_cluster.sh made): the command runs in a container
+    that already exists, so the launch has no image of its own and no `docker run` line."""
+    spec = from_docker(words, at, env, prefix, filename=filename, version=version, exec_form=True)
+    if spec is None:
+        return None
+    spec.image = None
+    spec.origin["docker"]["exec"] = True
+    # the container's own environment (run_cluster.sh -e ...) is not in this command
+    box = words[spec.origin["docker"]["image_at"]]
+    unseen = f"the environment of container {box.orig if box.orig is not None else box.text}"
+    spec.env_files.append(unseen)
+    spec.origin["docker"]["unseen_env"] = unseen
+    spec.source_kind = "script" if "inner" in spec.origin else "command"
+    return spec
+
+
 def from_docker(words: list[Word], at: int, env: dict[str, str], prefix: list[Word], *,
-                 filename: str | None, version: str | None) -> LaunchSpec | None:
+                 filename: str | None, version: str | None, exec_form: bool = False) -> LaunchSpec | None:
     host_env = dict(env)
     denv: dict[str, str] = {}
     locs: dict[str, str] = {}
@@ -86,8 +105,8 @@ def from_docker(words: list[Word], at: int, env: dict[str, str], prefix: list[Wo
         spec.origin = {"inner": spec.origin, "vllm_start": None}
     else:
         start = find_vllm_args(inner_argv)
-        if start is None and "vllm" in image.lower() and (not inner_argv or inner_argv[0].startswith("-")
-                                                          or "/" in inner_argv[0]):
+        if start is None and not exec_form and "vllm" in image.lower() and (
+                not inner_argv or inner_argv[0].startswith("-") or "/" in inner_argv[0]):
             # the image's entrypoint is the vLLM server: the words are its arguments
             rest = [Word("<entrypoint>", words[image_at].line, orig="")] + rest
             start, entry_args = (0, 1), True

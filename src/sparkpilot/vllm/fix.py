@@ -149,6 +149,15 @@ def _docker_part(spec: LaunchSpec, env_updates: dict[str, str]) -> list[str]:
 def _render_command(spec: LaunchSpec, edits: list[Any], per_line: bool = True) -> str:
     env_updates = _env_edits(edits)
     o = spec.origin
+    if o.get("cluster_only"):   # run_cluster.sh ... -e VAR=x: the containers' environment, no vLLM command
+        words = [tokens_text(w) for w in o["words"]]
+        for i, t in enumerate(words[:-1]):
+            m = ASSIGN.match(words[i + 1]) if t in ("-e", "--env") else None
+            if m and m.group(1) in env_updates:
+                words[i + 1] = f"{m.group(1)}={env_updates.pop(m.group(1))}"
+        for k, v in env_updates.items():
+            words += ["-e", f"{k}={v}"]
+        return render(words, per_line=per_line)
     if o.get("docker"):
         if "inner" in o:   # docker run IMAGE bash -c "script"
             inner_spec = LaunchSpec(**{**spec.__dict__, "origin": o["inner"], "source_kind": "script"})

@@ -7,7 +7,7 @@ from typing import Any
 
 from sparkpilot.vllm.fix import _env_edits, _render_command, _script, edit_vllm, tokens_text
 from sparkpilot.vllm.launchspec import LaunchSpec
-from sparkpilot.vllm.shell import render
+from sparkpilot.vllm.shell import quote, render
 
 def _yaml_dump(data: Any) -> str:
     import yaml  # noqa: PLC0415
@@ -47,14 +47,21 @@ def _compose(spec: LaunchSpec, edits: list[Any]) -> str:
         svc["command"] = [_shell_text(spec, edits, True)]
     elif isinstance(cmd, list) and len(cmd) >= 3 and str(cmd[0]).rsplit("/", 1)[-1] in ("bash", "sh"):
         svc["command"] = list(cmd[:2]) + [_shell_text(spec, edits, True)] + list(cmd[3:])
-    elif isinstance(cmd, str):
-        svc["command"] = _shell_text(spec, edits, per_line=bool(shell))
+    elif isinstance(cmd, str) and (shell or not entry):
+        svc["command"] = _shell_text(spec, edits, per_line=bool(shell)) if not o.get("entry_vllm") \
+            else " ".join(quote(w) for w in shlex.split(_shell_text(spec, edits, per_line=False))[1:])
     else:
         new = _shell_text(spec, edits, per_line=False)
         words = shlex.split(new)
         if o.get("entry_args") and words[:2] == ["vllm", "serve"]:
             words = words[2:]
-        svc["command"] = words
+        elif o.get("entry_vllm") and words[:1] == ["vllm"]:
+            words = words[1:]      # the image's entrypoint is `vllm`; the command starts at `serve`
+        lead = [str(x) for x in entry] if isinstance(entry, list) else \
+            shlex.split(entry) if isinstance(entry, str) else []
+        if lead and words[:len(lead)] == lead:
+            words = words[len(lead):]   # `entrypoint: ["vllm"]` stays; the command keeps only its own words
+        svc["command"] = words if not isinstance(cmd, str) else " ".join(quote(w) for w in words)
     _set_env_yaml(svc, "environment", _env_edits(edits))
     return _yaml_dump(doc)
 

@@ -47,7 +47,8 @@ class LaunchSpec:
     mounts: list[str] = field(default_factory=list)
     executor: str = "single"                          # "single" | "ray" | "native"
     nodes: list[NodeLaunch] = field(default_factory=list)
-    source_kind: str = "command"                      # command | script | docker | compose | k8s | recipe
+    # command | script | docker | compose | k8s | recipe | cluster (a run_cluster.sh script without vLLM)
+    source_kind: str = "command"
     locations: dict[str, str] = field(default_factory=dict)  # option/env name -> "file:line" where it was set
     # Added by the parsers (all optional, so older callers keep working):
     flag_uses: list[FlagUse] = field(default_factory=list)  # options in the order written

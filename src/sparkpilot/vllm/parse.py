@@ -37,7 +37,7 @@ def parse_argv(argv: list[str], env: dict[str, str] | None = None, *, version: s
     if spec is None:
         raise UsageError(f"no vLLM command found in `{' '.join(argv[:4])}...`: expected `vllm serve MODEL ...`, "
                          "`python -m vllm.entrypoints.openai.api_server ...` or `docker run ... IMAGE vllm serve ...`")
-    spec.source_kind = "docker" if spec.origin.get("docker") else "command"
+    spec.source_kind = _kind_of(spec, "command")
     for use in spec.flag_uses:
         use.location = f"arg {use.index + 1}"
         spec.locations.setdefault(use.dest, use.location)
@@ -88,7 +88,7 @@ def _head_node(spec: LaunchSpec) -> None:
         return
     o = spec.origin or {}
     docker = None
-    if o.get("docker") and o.get("words"):
+    if o.get("docker") and o.get("words") and not o["docker"].get("exec"):
         docker = [w.text for w in o["words"]]
     spec.nodes = [NodeLaunch(name="head", role="head", argv=list(spec.argv), env=dict(spec.env),
                              mounts=list(spec.mounts), docker_run=docker)]
@@ -127,6 +127,7 @@ def parse_script(text: str, filename: str | None = None, *, env: dict[str, str] 
     hints: list[str] = []
     cluster_env: dict[str, str] = {}
     cluster_nodes: int | None = None
+    cluster_cmd: Command | None = None
     found: LaunchSpec | None = None
     for cmd in commands:
         words = expand_words(cmd.words, env)
@@ -150,6 +151,8 @@ def parse_script(text: str, filename: str | None = None, *, env: dict[str, str] 
             continue
         helper = _cluster_helper(argv, cmd.first_line)
         if helper:
+            if "run_cluster.sh" in helper[0] and cluster_cmd is None:
+                cluster_cmd = Command(words=words, sep=cmd.sep)
             hints.append(helper[0])
             cluster_env.update(helper[1])
             if helper[2]:
@@ -161,6 +164,8 @@ def parse_script(text: str, filename: str | None = None, *, env: dict[str, str] 
             if spec is not None:
                 spec.origin["command"] = cmd
                 found = spec
+    if found is None and cluster_cmd is not None:
+        found = _cluster_only(cluster_cmd, cluster_env)
     if found is None:
         raise UsageError(f"{filename or 'input'}: no vLLM command found (expected `vllm serve MODEL ...`, "
                          "`python -m vllm.entrypoints.openai.api_server ...` or `docker run ... vllm serve ...`)")
@@ -173,15 +178,41 @@ def parse_script(text: str, filename: str | None = None, *, env: dict[str, str] 
         found.image = image
     for k, v in cluster_env.items():   # run_cluster.sh -e: the Ray containers' environment
         found.env.setdefault(k, v)
+    unseen = (found.origin.get("docker") or {}).get("unseen_env")
+    if unseen and any("run_cluster.sh" in h for h in hints):
+        found.env_files.remove(unseen)   # docker exec into the container this script's run_cluster.sh made
     if cluster_nodes and not found.node_count:
         found.node_count = cluster_nodes
     if hints and found.executor == "single":
         found.executor = "ray"
     found.origin.update({"kind": "script", "text": text, "script_env": shell_env})
     nlines = len([ln for ln in text.strip().splitlines() if ln.strip() and not ln.strip().startswith("#")])
-    found.source_kind = kind or ("docker" if found.origin.get("docker") else
-                                 "command" if nlines <= 1 or len(commands) == 1 else "script")
+    found.source_kind = kind or _kind_of(found, "command" if nlines <= 1 or len(commands) == 1 else "script")
     return found
+
+
+def _cluster_only(cmd: Command, cluster_env: dict[str, str]) -> LaunchSpec:
+    """A script that only starts vLLM's Ray container (`run_cluster.sh IMAGE HEAD_IP --head|--worker PATH
+    -e VAR=...`, NVIDIA's two-Spark playbook Steps 4-5) and serves later by hand: no vLLM command to
+    judge, but the containers' environment is the cluster's, so that is what lint judges."""
+    argv = [w.text for w in cmd.words]
+    role = "head" if "--head" in argv else "worker" if "--worker" in argv else "node"
+    spec = LaunchSpec(env={k: v for k, v in cluster_env.items() if k != "<image>"}, executor="ray", node_count=2)
+    spec.multi_node_hints.append(f"run_cluster.sh --{role}: one node of a Ray cluster (2 Sparks or more)")
+    spec.notes.append("no vLLM command in this script: only the Ray containers' environment (run_cluster.sh -e) "
+                      "is checked; lint the `vllm serve` line as well")
+    spec.origin = {"cluster_only": True, "words": list(cmd.words), "command": cmd, "prefix": [],
+                   "vllm_start": len(cmd.words), "docker": None}
+    return spec
+
+
+def _kind_of(spec: LaunchSpec, plain: str) -> str:
+    """"docker" for a `docker run` (one container, its own image); a `docker exec` runs in a container
+    made elsewhere (NVIDIA's playbook: run_cluster.sh's Ray container), so it is judged like a command."""
+    if spec.origin.get("cluster_only"):
+        return "cluster"
+    docker = spec.origin.get("docker")
+    return "docker" if docker and not docker.get("exec") else plain
 
 
 def _cluster_helper(argv: list[str], line: int) -> tuple[str, dict[str, str], int | None] | None:
@@ -226,11 +257,14 @@ def _from_command(cmd: Command, env: dict[str, str], *, filename: str | None,
         env[m.group(1)] = m.group(2)
         prefix.append(words.pop(0))
     argv = [w.text for w in words]
-    from sparkpilot.vllm.docker import docker_run_at, from_docker  # noqa: PLC0415
+    from sparkpilot.vllm.docker import docker_run_at, from_docker, from_docker_exec  # noqa: PLC0415
 
     docker = docker_run_at(argv)
     if docker is not None:
         return from_docker(words, docker, env, prefix, filename=filename, version=version)
+    docker = docker_run_at(argv, "exec")
+    if docker is not None:
+        return from_docker_exec(words, docker, env, prefix, filename=filename, version=version)
     start = find_vllm_args(argv)
     if start is None:
         return None
@@ -265,12 +299,21 @@ def find_vllm_args(argv: list[str]) -> tuple[int, int] | None:
         if base == "vllm" and i + 1 < len(argv) and argv[i + 1] == "serve":
             return i, i + 2
         if base.startswith("python") and i + 2 < len(argv) and argv[i + 1] == "-m" \
-                and argv[i + 2] in vargs.ENTRY_MODULES:
+                and is_entry_module(argv[i + 2]):
             j = i + 3
             if argv[i + 2] == "vllm.entrypoints.cli.main" and j < len(argv) and argv[j] == "serve":
                 j += 1
             return i, j
     return None
+
+
+_FORK_ENTRY = re.compile(r"vllm\.entrypoints(\.\w+)*\.api_server")
+
+
+def is_entry_module(module: str) -> bool:
+    """vLLM's own server modules, and forks' `vllm.entrypoints.<anything>.api_server` (e.g. ROCm's
+    `vllm.entrypoints.sync_openai.api_server`), which take vLLM's engine arguments."""
+    return module in vargs.ENTRY_MODULES or bool(_FORK_ENTRY.fullmatch(module))
 
 
 def _parse_vllm_args(spec: LaunchSpec, words: list[Word], start: tuple[int, int], filename: str | None,

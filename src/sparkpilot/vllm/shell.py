@@ -236,7 +236,8 @@ def expand_words(words: list[Word], env: dict[str, str]) -> list[Word]:
             out.append(w)
             continue
         val = expand(w.text, env)
-        if not w.quoted and val != w.text and re.fullmatch(r"\$\{?\w+\}?", w.text):
+        if not w.quoted and val != w.text and re.fullmatch(r"\$\{?\w+\}?", w.text) \
+                and "$(" not in val and "`" not in val:   # a command's output is unknown: one word
             parts = val.split()
             out.extend(Word(p, w.line, start=w.start, end=w.end) for p in parts)
             continue
@@ -254,6 +255,8 @@ def quote(word: str) -> str:
     """Quote one word for a shell, leaving $VAR references and {placeholders} readable."""
     if word and _SAFE.match(word):
         return word
+    if word.startswith("~/") and _SAFE.match(word[2:]):
+        return word                     # quoting would stop the shell expanding ~ (a run_cluster.sh cache path)
     if "$" in word and "'" not in word and '"' not in word and "`" not in word:
         return f'"{word}"'
     return "'" + word.replace("'", "'\"'\"'") + "'"

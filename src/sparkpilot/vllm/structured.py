@@ -125,6 +125,12 @@ def _words_to_spec(parts: list[str] | str, env: dict[str, str], filename: str | 
 # ----------------------------------------------------------------------------- compose
 
 
+def _starts_with_serve(parts: list[str] | str | None) -> bool:
+    if isinstance(parts, list):
+        return bool(parts) and str(parts[0]) == "serve"
+    return isinstance(parts, str) and parts.split(None, 1)[:1] == ["serve"]
+
+
 def _compose(doc: dict, text: str, filename: str | None, version: str | None) -> LaunchSpec:
     best: tuple[str, dict, LaunchSpec] | None = None
     ray_services: list[str] = []
@@ -158,6 +164,14 @@ def _compose(doc: dict, text: str, filename: str | None, version: str | None) ->
             spec = _words_to_spec(["vllm", "serve"] + list(parts), env, filename, version, "compose")
             if spec is not None:
                 spec.origin["entry_args"] = True
+        elif spec is None and entry is None and _starts_with_serve(parts):
+            # the image's entrypoint is `vllm` and the command is `serve MODEL ...`
+            spec = _words_to_spec(["vllm", *parts] if isinstance(parts, list) else "vllm " + str(parts),
+                                  env, filename, version, "compose")
+            if spec is not None:
+                spec.origin["entry_vllm"] = True
+                spec.notes.append(f"service `{name}`: `command: serve ...` read as the arguments of the image's "
+                                  "`vllm` entrypoint")
         if spec is None:
             continue
         spec.env = {**env, **spec.env}
