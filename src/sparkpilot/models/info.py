@@ -54,6 +54,7 @@ class ModelInfo:
     quant_method: str | None = None          # config quantization_config.quant_method as written
     quant_scheme: str | None = None          # e.g. "fp8-block128", "int4-g128", "nvfp4-g16"
     quant_ignored: list[str] = field(default_factory=list)  # modules left unquantised (as the config names them)
+    warnings: list[str] = field(default_factory=list)  # what a plan must say (e.g. a download in progress)
     kv_cache_quant: str | None = None        # KV cache dtype the checkpoint asks for (e.g. modelopt "FP8")
     num_full_layers: int | None = None       # attention layers with a full-length KV cache
     v_head_dim: int | None = None            # MLA value head dim

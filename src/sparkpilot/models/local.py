@@ -49,32 +49,60 @@ def tensor_bytes(header: dict[str, Any]) -> dict[str, int]:
     return out
 
 
+INDEX_NAME = "model.safetensors.index.json"
+SIZE_SLACK = 0.01      # headers vs the index's total_size: tensor bytes agree exactly in HF-saved checkpoints
+
+
+def read_index(folder: Path) -> tuple[set[str], int | None]:
+    """(shard names the index's weight_map lists, its metadata.total_size) — empty/None when absent or unreadable."""
+    try:
+        data = json.loads((folder / INDEX_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return set(), None
+    if not isinstance(data, dict):
+        return set(), None
+    wmap = data.get("weight_map")
+    meta = data.get("metadata")
+    shards = {str(v) for v in wmap.values()} if isinstance(wmap, dict) else set()
+    total = meta.get("total_size") if isinstance(meta, dict) else None
+    return shards, int(total) if isinstance(total, (int, float)) and total > 0 else None
+
+
 def folder_weights(folder: Path) -> tuple[int | None, dict[str, int], str | None]:
-    """(total bytes, bytes per dtype, how) for the checkpoint in `folder`."""
+    """(total bytes, bytes per dtype, how) for the checkpoint in `folder`. A download in progress (the
+    index lists shards that are not there, or the shards hold less than its total_size) is sized by the
+    index and said in `how` ("incomplete download: ..."), never planned as the small model its first
+    shards make; UsageError when the index cannot size it."""
     files = sorted(folder.glob("*.safetensors"))
     by_dtype: dict[str, int] = {}
-    index = folder / "model.safetensors.index.json"
+    wanted, total = read_index(folder)
     if files:
         names = {p.name for p in files}
-        if index.is_file():                 # only the shards the index names (skip consolidated.safetensors)
-            try:
-                wanted = set(json.loads(index.read_text()).get("weight_map", {}).values())
-            except ValueError:
-                wanted = set()
-            if wanted and wanted <= names:
-                files = [p for p in files if p.name in wanted]
+        if wanted & names:                  # only the shards the index names (skip consolidated.safetensors)
+            files = [p for p in files if p.name in wanted]
         for p in files:
             for dt, n in tensor_bytes(read_header(p)).items():
                 by_dtype[dt] = by_dtype.get(dt, 0) + n
-        return sum(by_dtype.values()), by_dtype, f"safetensors headers of {len(files)} file(s)"
-    if index.is_file():
-        try:
-            total = json.loads(index.read_text()).get("metadata", {}).get("total_size")
-        except ValueError:
-            total = None
-        if isinstance(total, (int, float)):
-            return int(total), {}, "model.safetensors.index.json total_size"
+        held = sum(by_dtype.values())
+        missing = sorted(wanted - names) if wanted & names else []
+        short = total is not None and held < total * (1 - SIZE_SLACK)
+        if missing or short:
+            what = (f"{len(missing)} of {len(wanted)} shards missing ({_names(missing)})" if missing else
+                    f"the shards hold {held:,} bytes of the index's total_size {total:,}" if total else "")
+            if total is None:
+                raise UsageError(f"{folder}: incomplete download: {what}; its {INDEX_NAME} gives no total_size "
+                                 "to size the model by: finish the download (or plan the model by its Hub id)")
+            return total, {}, (f"incomplete download: {what}; sized by {INDEX_NAME} total_size "
+                               f"({total / 1e9:.2f} GB), the shards present hold {held / 1e9:.2f} GB")
+        return held, by_dtype, f"safetensors headers of {len(files)} file(s)"
+    if total is not None:
+        return total, {}, f"{INDEX_NAME} total_size"
     return None, {}, None
+
+
+def _names(missing: list[str], most: int = 4) -> str:
+    shown = ", ".join(missing[:most])
+    return shown + (f" and {len(missing) - most} more" if len(missing) > most else "")
 
 
 def load_folder(folder: Path):
@@ -108,6 +136,8 @@ def load_folder(folder: Path):
     info = from_config(config, model_id=str(folder), weight_bytes=total, quant_config=quant_config,
                        sources={"config": str(cfg_path), **({"weight_bytes": f"{folder} ({how})"} if how else {})})
     info.source = "local"
+    if how and how.startswith("incomplete download"):
+        info.warnings.append(f"{folder}: {how}: finish the download before starting it")
     if by_dtype:
         info.extra["weight_bytes_by_dtype"] = by_dtype
     return info

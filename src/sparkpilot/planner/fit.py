@@ -184,7 +184,7 @@ def plan(req: PlanRequest, info: ModelInfo) -> Plan:
             raise UsageError(f"--gpu-memory-utilization {util_given} is above 0.90: on a Spark the page "
                              "cache shares the memory and CUDA runs out at start (0.85-0.87 is safe)")
     model_max = info.max_position_embeddings or FALLBACK_CONTEXT
-    notes: list[str] = []
+    notes: list[str] = list(info.warnings)   # what the model loader found (e.g. a download in progress)
     if info.kv_lora_rank and kv_dtype == "auto" and not req.kv_cache_dtype:
         notes.append("MLA model: KV cache left in the model dtype, because TRITON_MLA on this vLLM has no FP8 KV "
                      "cache (vllm-project/vllm#35577); use --kv-cache-dtype fp8 on a vLLM that has it")
