@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "doctor": ("doctor", "check one or many Sparks over SSH and say what to do"),
     "capture": ("capture", "record every probe's output on a Spark as test fixtures"),
     "diagnose": ("diagnose", "explain a vLLM start-up log: phases, figures, failure and fix"),
+    "bench": ("bench", "tokens per second you can trust, against what a Spark should give"),
     "completion": ("completion", "print a shell completion script (bash or zsh)"),
 }
 
