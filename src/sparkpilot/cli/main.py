@@ -25,6 +25,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "capture": ("capture", "record every probe's output on a Spark as test fixtures"),
     "diagnose": ("diagnose", "explain a vLLM start-up log: phases, figures, failure and fix"),
     "bench": ("bench", "tokens per second you can trust, against what a Spark should give"),
+    "up": ("up", "serve a model on 1..N Sparks from a plan: pre-flight, sync, launch, progress, smoke test"),
+    "down": ("down", "stop a deployment everywhere: its supervisor and every container"),
+    "status": ("status", "per node: state, model, phase, uptime, endpoint and memory of deployments"),
+    "logs": ("logs", "every node's log of a deployment, merged by time (--follow)"),
     "completion": ("completion", "print a shell completion script (bash or zsh)"),
 }
 

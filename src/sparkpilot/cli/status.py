@@ -1,0 +1,84 @@
+"""`sparkpilot status [NAME]`: per node, the deployment's state, model, phase, uptime, endpoint, memory."""
+
+from __future__ import annotations
+
+import argparse
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from sparkpilot.cli.common import add_format, print_json
+from sparkpilot.cli.common_deploy import add_target, close, runners_for, target
+
+EXAMPLES = """\
+  sparkpilot status                      every deployment this machine started
+  sparkpilot status qwen3-32b --format json
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_target(parser)
+    add_format(parser)
+
+
+def node_status(node: str, runner: Any, name: str | None) -> list[dict[str, Any]]:
+    from sparkpilot.diagnosis import diagnose
+    from sparkpilot.launcher import containers
+
+    try:
+        found = containers.ps(runner, name)
+    except Exception as exc:  # noqa: BLE001 - one node's trouble is its row, not the end
+        return [{"node": node, "state": "unknown", "error": str(exc)}]
+    rows = []
+    for c in found:
+        row: dict[str, Any] = {"node": node, "deployment": c.labels.get("sparkpilot.deployment"),
+                               "container": c.name, "state": c.state, "status": c.status,
+                               "model": c.labels.get("sparkpilot.model"), "role": c.labels.get("sparkpilot.role"),
+                               "port": c.labels.get("sparkpilot.port"), "phase": None, "memory": None}
+        logs = runner.run(containers.logs_argv(c.name, follow=False, tail="3000"), timeout=30.0)
+        if logs.rc == 0:
+            d = diagnose(logs.stdout + logs.stderr)
+            row["phase"] = "ready" if d.outcome == "ready" else (d.stopped_in or d.outcome)
+            if d.failure is not None:
+                row["failure"] = d.failure.cls
+        if c.running:
+            stats = runner.run(["docker", "stats", "--no-stream", "--format", "{{.MemUsage}}", c.name], timeout=30.0)
+            row["memory"] = stats.stdout.strip() or None
+        rows.append(row)
+    return rows
+
+
+def run(args: argparse.Namespace) -> int:
+    from sparkpilot.launcher import state, supervisor
+
+    name, nodes = target(args, need_name=False)
+    runners = runners_for(nodes)
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, len(runners))) as pool:
+            rows = [r for rs in pool.map(lambda nr: node_status(nr[0], nr[1], name), runners) for r in rs]
+    finally:
+        close(runners)
+    sups = {}
+    for dep in sorted({r.get("deployment") for r in rows if r.get("deployment")} | ({name} if name else set())):
+        data = state.load(dep) or {}
+        pid = data.get("supervisor_pid")
+        sups[dep] = {"pid": pid, "running": supervisor.alive(pid), "policy": data.get("restart")} if pid else None
+        for r in rows:
+            if r.get("deployment") == dep and r.get("role") == "head" and r.get("port"):
+                host = next((h for n, h in nodes if n == r["node"]), r["node"])
+                r["endpoint"] = f"http://{host.rsplit('@', 1)[-1].split(':')[0] if host != 'local' else '127.0.0.1'}:{r['port']}/v1"
+    if args.format == "json":
+        print_json({"nodes": rows, "supervisors": sups})
+        return 0
+    if not rows:
+        print(f"{name or 'no deployment'}: no container on {', '.join(n for n, _ in nodes) or 'any node'}")
+        return 0
+    cols = ("node", "deployment", "role", "state", "phase", "status", "memory", "endpoint")
+    widths = {c: max(len(c), *(len(str(r.get(c) or "-")) for r in rows)) for c in cols}
+    print("  ".join(c.upper().ljust(widths[c]) for c in cols))
+    for r in rows:
+        print("  ".join(str(r.get(c) or "-").ljust(widths[c]) for c in cols))
+    for dep, sup in sups.items():
+        if sup:
+            word = "running" if sup["running"] else "not running"
+            print(f"{dep}: supervisor {word} (pid {sup['pid']}, --restart {sup['policy']})")
+    return 0

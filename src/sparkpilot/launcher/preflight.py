@@ -1,0 +1,148 @@
+"""Pre-flight for `up`: before anything starts, on every node.
+
+- doctor's blocking checks (an unreachable node, driver 590.x, MTU mismatch or a failed
+  don't-fragment ping between nodes, a page cache that leaves too little memory, memory held by
+  others); the rest of doctor's findings are shown, not blocking;
+- lint on each node's final launch (the docker run up will run, labels and all);
+- unified memory per node: free memory (the page cache counted as what it is, not as free)
+  against the plan's budget (--gpu-memory-utilization x total). Short because of the page cache:
+  with --drop-caches it is dropped (sudo -n, through changes.Change); without, the command is shown.
+Errors refuse the launch (LaunchFailed) unless --force.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from sparkpilot.launcher.deployment import Deployment
+from sparkpilot.launcher.events import Event, LaunchFailed
+
+BLOCKING = ("driver-version", "page-cache", "memory-budget", "mtu-match", "peer-reachable")
+DROP_CACHES = ["sudo", "-n", "sh", "-c", "sync; echo 3 > /proc/sys/vm/drop_caches"]
+GIB_KB = 1024 * 1024
+
+
+class Preflight:
+    def __init__(self, dep: Deployment, runners: dict[int, Any], opts: Any):
+        self.dep, self.runners, self.opts = dep, runners, opts
+        self.errors: list[str] = []
+        self.driver_version: str | None = None
+
+    def run(self) -> Iterator[Event]:
+        yield from self.doctor()
+        yield from self.lint()
+        yield from self.memory()
+        if self.errors:
+            if self.opts.dry_run:
+                yield Event("check", f"a real run would stop here: {len(self.errors)} pre-flight error(s) "
+                                     "(--force starts anyway)", data={"status": "fail", "errors": self.errors})
+            elif self.opts.force:
+                yield Event("check", f"{len(self.errors)} pre-flight error(s) overridden by --force",
+                            data={"status": "warn", "errors": self.errors})
+            else:
+                raise LaunchFailed("pre-flight: " + "; ".join(self.errors) + " (--force starts anyway)")
+
+    # ------------------------------------------------------------------ doctor
+    def doctor(self) -> Iterator[Event]:
+        from sparkpilot import checks, facts
+
+        runners = [self.runners[n.rank] for n in self.dep.nodes]
+        self.cluster = facts.collect(runners, ping=len(runners) > 1, image=self.dep.image or None)
+        for node, hf in zip(self.dep.nodes, self.cluster.hosts):
+            hf.name = node.name
+        ev = checks.evaluate(self.cluster)
+        for node, (hf, results) in zip(self.dep.nodes, ev.hosts):
+            if not hf.reachable:
+                self.errors.append(f"{node.name} not reachable: {hf.reason}")
+                yield Event("check", f"not reachable: {hf.reason}", node=node.name,
+                            data={"id": "", "name": "reachable", "status": "fail"})
+                continue
+            drv = next((r.data.get("driver_version") for r in results if r.name == "driver-version"), None)
+            self.driver_version = self.driver_version or drv
+            yield from self._results(node.name, results)
+        yield from self._results(None, ev.cluster)
+
+    def _results(self, node: str | None, results: list[Any]) -> Iterator[Event]:
+        for r in results:
+            blocking = r.name in BLOCKING and r.status == "fail"
+            if blocking:
+                self.errors.append(f"{node + ': ' if node else ''}{r.name} ({r.id}): {r.message}")
+            if r.status in ("fail", "warn") or blocking:
+                yield Event("check", f"{r.name} ({r.id}): {r.message}", node=node,
+                            data={"id": r.id, "name": r.name, "status": r.status, "fix": r.fix,
+                                  "blocking": blocking})
+
+    # ------------------------------------------------------------------ lint
+    def lint(self) -> Iterator[Event]:
+        from sparkpilot.rules.lint import lint_launch
+        from sparkpilot.vllm.parse import parse_argv
+
+        for node in self.dep.nodes:
+            try:
+                spec = parse_argv(node.launch.docker_run)
+            except Exception as exc:  # noqa: BLE001 - a launch lint cannot read is said, not a crash
+                yield Event("check", f"lint could not read this node's launch: {exc}", node=node.name,
+                            data={"name": "lint", "status": "unknown"})
+                continue
+            for f in lint_launch(spec, nodes=len(self.dep.nodes), stack=self.opts.stack):
+                if f.severity == "error":
+                    self.errors.append(f"{node.name}: lint {f.rule} ({f.id}): {f.message}")
+                if f.severity in ("error", "warning"):
+                    yield Event("check", f"lint {f.rule} ({f.id}): {f.message}", node=node.name,
+                                data={"id": f.id, "name": f.rule, "status": "fail" if f.severity == "error" else "warn",
+                                      "fix": f.fix, "blocking": f.severity == "error"})
+
+    # ------------------------------------------------------------------ unified memory
+    def memory(self) -> Iterator[Event]:
+        util = float(self.dep.plan.get("gpu_memory_utilization") or 0)
+        drops = []
+        for node, hf in zip(self.dep.nodes, self.cluster.hosts):
+            mem = hf.get("meminfo") if hf.reachable else None
+            if not util or not mem or getattr(mem, "mem_free_kb", None) is None:
+                yield Event("check", "unified memory: unknown (no /proc/meminfo)", node=node.name,
+                            data={"name": "unified-memory", "status": "unknown"})
+                continue
+            total = mem.mem_total_kb / GIB_KB
+            free = mem.mem_free_kb / GIB_KB
+            cache = (mem.page_cache_kb or 0) / GIB_KB
+            budget = util * total
+            data = {"name": "unified-memory", "budget_gib": round(budget, 1), "free_gib": round(free, 1),
+                    "page_cache_gib": round(cache, 1), "total_gib": round(total, 1)}
+            text = (f"unified memory: {free:.1f} GiB free, {cache:.1f} GiB page cache; the plan needs "
+                    f"{budget:.1f} GiB ({util:.2f} x {total:.1f} GiB)")
+            if free >= budget:
+                yield Event("check", text, node=node.name, data={**data, "status": "pass"})
+            elif free + cache >= budget:
+                cmd = " ".join(DROP_CACHES[:4]) + " '" + DROP_CACHES[4] + "'"
+                if self.opts.drop_caches:
+                    drops.append(node)
+                    yield Event("check", text + ": dropping the page cache (--drop-caches)", node=node.name,
+                                data={**data, "status": "warn", "fix": cmd})
+                else:
+                    self.errors.append(f"{node.name}: the page cache holds memory the plan needs; "
+                                       f"drop it with `{cmd}` or give --drop-caches")
+                    yield Event("check", text + f": drop the page cache first: {cmd} (or --drop-caches)",
+                                node=node.name, data={**data, "status": "fail", "fix": cmd, "blocking": True})
+            else:
+                self.errors.append(f"{node.name}: {budget - free - cache:.1f} GiB short of the plan's budget "
+                                   "even without the page cache: other processes hold it")
+                yield Event("check", text + ": other processes hold the rest; stop them or plan with a lower "
+                                            "--gpu-memory-utilization", node=node.name,
+                            data={**data, "status": "fail", "blocking": True})
+        if drops and not self.opts.dry_run:
+            yield from self._drop(drops)
+
+    def _drop(self, nodes: list[Any]) -> Iterator[Event]:
+        from sparkpilot import changes
+
+        todo = [changes.Change(n.host, tuple(DROP_CACHES), description="up --drop-caches") for n in nodes]
+        results = changes.apply(todo, runners={n.host: self.runners[n.rank] for n in nodes})
+        for node, res in zip(nodes, results):
+            ok = res.outcome == "done"
+            if ok:   # the memory check's error for this node is answered
+                self.errors = [e for e in self.errors if not e.startswith(f"{node.name}: the page cache")]
+            else:
+                self.errors.append(f"{node.name}: dropping the page cache: {res.outcome} {res.detail}".strip())
+            yield Event("check", f"drop caches: {res.outcome} {res.detail}".strip(), node=node.name,
+                        data={"name": "drop-caches", "status": "pass" if ok else "fail"})

@@ -1,0 +1,168 @@
+"""`up --restart on-failure[:N]`: a supervisor that outlives `up`, on this machine.
+
+It watches the deployment as a whole: when any rank's container exits, or the head's /health
+fails HEALTH_FAILS times in a row, it removes every container on every node and starts them all
+again (a lone restarted rank would leave an orphaned cluster), with back-off, at most N times,
+and logs why to the deployment's supervisor log. Never Docker's per-container restart policy.
+`status` shows it (pid in the deployment's state file); `down` stops it first.
+
+    python -m sparkpilot.launcher.supervisor NAME       # what `up` starts, detached
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from sparkpilot.launcher import state
+from sparkpilot.launcher.events import Event
+
+HEALTH_FAILS = 3
+CHECK_EVERY_S = 5.0
+BACKOFF_S = (5.0, 15.0, 60.0, 300.0)
+
+
+def parse_policy(text: str) -> int | None:
+    """`on-failure` -> None (no limit), `on-failure:N` -> N; anything else is a UsageError."""
+    from sparkpilot.errors import UsageError
+
+    kind, _, n = text.partition(":")
+    if kind != "on-failure" or (n and (not n.isdigit() or int(n) < 1)):
+        raise UsageError(f"bad --restart {text!r}: give on-failure or on-failure:N (N >= 1)")
+    return int(n) if n else None
+
+
+def start(dep: Any, policy: str) -> Iterator[Event]:
+    """Start the supervisor for a deployment that is ready (its state file is written by up)."""
+    data = state.load(dep.name) or {}
+    data["restart"] = policy
+    argv = [sys.executable, "-m", "sparkpilot.launcher.supervisor", dep.name]
+    log = state.log_path(dep.name)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True, env=dict(os.environ), close_fds=True)
+    data["supervisor_pid"] = proc.pid
+    state.save(dep.name, data)
+    yield Event("supervisor", f"supervisor started (pid {proc.pid}, --restart {policy}); log: {log}",
+                data={"pid": proc.pid, "log": str(log), "policy": policy})
+
+
+def alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except (ProcessLookupError, PermissionError, ValueError):
+        return False
+    try:  # a zombie (our own child, not yet reaped) is not alive
+        with open(f"/proc/{int(pid)}/stat", encoding="ascii") as fh:
+            return fh.read().split(") ", 1)[1][:1] != "Z"
+    except OSError:
+        return True
+
+
+def stop(name: str) -> int | None:
+    """Stop a deployment's supervisor; its pid when one was running."""
+    data = state.load(name) or {}
+    pid = data.get("supervisor_pid")
+    if not alive(pid):
+        return None
+    os.kill(int(pid), signal.SIGTERM)
+    for _ in range(50):
+        if not alive(pid):
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(int(pid), signal.SIGKILL)
+    return int(pid)
+
+
+def _log(msg: str) -> None:
+    print(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {msg}", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from sparkpilot.launcher import containers, readiness
+    from sparkpilot.launcher.deployment import Deployment
+    from sparkpilot.launcher.up import Up, UpOptions, teardown
+    from sparkpilot.transport import connect
+
+    name = (argv or sys.argv[1:])[0]
+    data = state.load(name)
+    if not data:
+        _log(f"no state for {name}: nothing to supervise")
+        return 1
+    limit = parse_policy(data.get("restart") or "on-failure")
+    dep = Deployment.from_plan(data["plan"], data["hosts"], name=name, port=data.get("port"))
+    runners = {n.rank: connect(n.host) for n in dep.nodes}
+    stopping = False
+
+    def on_term(*_: Any) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, on_term)
+    restarts, fails = 0, 0
+    _log(f"supervising {name} on {', '.join(n.name for n in dep.nodes)} (restart {data.get('restart')})")
+    while not stopping:
+        time.sleep(CHECK_EVERY_S)
+        if stopping:
+            break
+        why = None
+        try:
+            for n in dep.nodes:
+                status, code = containers.state(runners[n.rank], dep.container)
+                if status not in ("running", "restarting"):
+                    why = f"{n.name}: container {status}" + (f" (exit {code})" if code is not None else "")
+                    break
+            if why is None:
+                fails = 0 if readiness.health(runners[0], dep.port) else fails + 1
+                if fails >= HEALTH_FAILS:
+                    why = f"/health failed {fails} times in a row"
+        except Exception as exc:  # noqa: BLE001 - a host that stops answering is a reason, not the end
+            why = f"{type(exc).__name__}: {exc}"
+        if why is None or stopping:
+            continue
+        if limit is not None and restarts >= limit:
+            _log(f"{why}; {restarts} restart(s) done, the limit: tearing down and stopping")
+            for ev in teardown(name, [(n.name, runners[n.rank]) for n in dep.nodes]):
+                _log(f"{ev.node}: {ev.message}")
+            break
+        delay = BACKOFF_S[min(restarts, len(BACKOFF_S) - 1)] * _scale()
+        restarts += 1
+        _log(f"{why}: restarting every container on every node in {delay:.0f} s (restart {restarts})")
+        time.sleep(delay)
+        if stopping:
+            break
+        for ev in teardown(name, [(n.name, runners[n.rank]) for n in dep.nodes]):
+            _log(f"{ev.node}: {ev.message}")
+        opts = UpOptions(preflight=False, sync=False, smoke=True)
+        try:
+            for ev in Up(dep, runners, opts).events():
+                if ev.kind in ("phase", "ready", "failure", "done", "teardown"):
+                    _log(f"{ev.node or '-'}: {ev.kind}: {ev.message}")
+            fails = 0
+        except Exception as exc:  # noqa: BLE001 - a failed restart is logged and counted; the loop goes on
+            _log(f"restart {restarts} failed: {exc}")
+    _log("supervisor stopped")
+    data = state.load(name) or {}
+    if data.get("supervisor_pid") == os.getpid():
+        data.pop("supervisor_pid", None)
+        state.save(name, data)
+    return 0
+
+
+def _scale() -> float:
+    from sparkpilot.timescale import time_scale
+
+    return time_scale()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
