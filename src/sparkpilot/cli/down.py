@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
                               for e in events]})
     else:
         if pid:
-            print(f"{name}: supervisor (pid {pid}) stopped")
+            print(f"{name}: supervisor {pid} stopped")
         for e in events:
             print(f"{name}: {e.node}: {e.message}")
         if not any(e.data.get("removed") for e in events) and not errors:

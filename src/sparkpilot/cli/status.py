@@ -58,10 +58,11 @@ def run(args: argparse.Namespace) -> int:
     finally:
         close(runners)
     sups = {}
-    for dep in sorted({r.get("deployment") for r in rows if r.get("deployment")} | ({name} if name else set())):
+    deps: set[str] = {str(r["deployment"]) for r in rows if r.get("deployment")} | ({name} if name else set())
+    for dep in sorted(deps):
         data = state.load(dep) or {}
-        pid = data.get("supervisor_pid")
-        sups[dep] = {"pid": pid, "running": supervisor.alive(pid), "policy": data.get("restart")} if pid else None
+        sup = data.get("supervisor")
+        sups[dep] = {**sup, "running": supervisor.alive(dep), "policy": data.get("restart")} if sup else None
         for r in rows:
             if r.get("deployment") == dep and r.get("role") == "head" and r.get("port"):
                 host = next((h for n, h in nodes if n == r["node"]), r["node"])
@@ -80,5 +81,5 @@ def run(args: argparse.Namespace) -> int:
     for dep, sup in sups.items():
         if sup:
             word = "running" if sup["running"] else "not running"
-            print(f"{dep}: supervisor {word} (pid {sup['pid']}, --restart {sup['policy']})")
+            print(f"{dep}: supervisor {word} ({sup['kind']} {sup['unit']}, --restart {sup['policy']})")
     return 0

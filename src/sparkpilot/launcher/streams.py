@@ -65,7 +65,4 @@ class Merged:
 
 
 def open_stream(runner: Any, argv: Sequence[str]) -> Any:
-    """runner.stream(argv) when the transport has a real one; else a process streamed here."""
-    from sparkpilot.launcher import compat
-
-    return compat.stream(runner, argv)
+    return runner.stream(argv)

@@ -4,7 +4,7 @@ It watches the deployment as a whole: when any rank's container exits, or the he
 fails HEALTH_FAILS times in a row, it removes every container on every node and starts them all
 again (a lone restarted rank would leave an orphaned cluster), with back-off, at most N times,
 and logs why to the deployment's supervisor log. Never Docker's per-container restart policy.
-`status` shows it (pid in the deployment's state file); `down` stops it first.
+`status` shows it (its unit in the deployment's state file); `down` stops it first.
 
     python -m sparkpilot.launcher.supervisor NAME       # what `up` starts, detached
 """
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -37,50 +36,58 @@ def parse_policy(text: str) -> int | None:
     return int(n) if n else None
 
 
+# what the supervisor needs from up's environment (systemd-run starts it with a clean one)
+PASS_ENV = ("SPARKPILOT_SSH_CONFIG", "SPARKPILOT_TIME_SCALE", "XDG_STATE_HOME", "HOME", "PATH")
+
+
+def unit(name: str) -> str:
+    return f"sparkpilot-supervisor-{name}"
+
+
 def start(dep: Any, policy: str) -> Iterator[Event]:
-    """Start the supervisor for a deployment that is ready (its state file is written by up)."""
+    """Start the supervisor for a deployment that is ready (its state file is written by up),
+    detached from this session (transport start_detached: systemd-run, or setsid nohup)."""
+    from sparkpilot.transport.local import LocalRunner
+
     data = state.load(dep.name) or {}
     data["restart"] = policy
-    argv = [sys.executable, "-m", "sparkpilot.launcher.supervisor", dep.name]
-    log = state.log_path(dep.name)
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "ab") as out:
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True, env=dict(os.environ), close_fds=True)
-    data["supervisor_pid"] = proc.pid
     state.save(dep.name, data)
-    yield Event("supervisor", f"supervisor started (pid {proc.pid}, --restart {policy}); log: {log}",
-                data={"pid": proc.pid, "log": str(log), "policy": policy})
+    env = [f"{k}={os.environ[k]}" for k in PASS_ENV if os.environ.get(k)]
+    argv = ["env", *env, sys.executable, "-m", "sparkpilot.launcher.supervisor", dep.name]
+    handle = LocalRunner().start_detached(argv, unit(dep.name))
+    data["supervisor"] = {"unit": handle.unit, "kind": handle.kind, "pid": handle.pid}
+    state.save(dep.name, data)
+    yield Event("supervisor", f"supervisor started ({handle.kind} {handle.unit}"
+                              f"{f', pid {handle.pid}' if handle.pid else ''}, --restart {policy})",
+                data={"unit": handle.unit, "kind": handle.kind, "pid": handle.pid, "policy": policy})
 
 
-def alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except (ProcessLookupError, PermissionError, ValueError):
-        return False
-    try:  # a zombie (our own child, not yet reaped) is not alive
-        with open(f"/proc/{int(pid)}/stat", encoding="ascii") as fh:
-            return fh.read().split(") ", 1)[1][:1] != "Z"
-    except OSError:
-        return True
+def _handle(name: str) -> Any:
+    from sparkpilot.transport.detached import Detached
+    from sparkpilot.transport.local import LocalRunner
 
-
-def stop(name: str) -> int | None:
-    """Stop a deployment's supervisor; its pid when one was running."""
-    data = state.load(name) or {}
-    pid = data.get("supervisor_pid")
-    if not alive(pid):
+    sup = (state.load(name) or {}).get("supervisor")
+    if not sup:
         return None
-    os.kill(int(pid), signal.SIGTERM)
+    return Detached(LocalRunner(), sup["unit"], sup["kind"], sup.get("pid"))
+
+
+def alive(name: str) -> bool:
+    h = _handle(name)
+    return bool(h and h.running())
+
+
+def stop(name: str) -> str | None:
+    """Stop a deployment's supervisor; its unit name when one was running."""
+    h = _handle(name)
+    if h is None or not h.running():
+        return None
+    h.stop()
     for _ in range(50):
-        if not alive(pid):
+        if not h.running():
             break
         time.sleep(0.1)
-    else:
-        os.kill(int(pid), signal.SIGKILL)
-    return int(pid)
+    return h.unit
 
 
 def _log(msg: str) -> None:
@@ -151,10 +158,6 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as exc:  # noqa: BLE001 - a failed restart is logged and counted; the loop goes on
             _log(f"restart {restarts} failed: {exc}")
     _log("supervisor stopped")
-    data = state.load(name) or {}
-    if data.get("supervisor_pid") == os.getpid():
-        data.pop("supervisor_pid", None)
-        state.save(name, data)
     return 0
 
 

@@ -175,7 +175,7 @@ class Sync:
         res = self.runners[rank].run(argv, timeout=6 * 3600)
         if res.rc != 0:
             raise LaunchFailed(f"download of {self.dep.model} on {node.name} failed: "
-                               f"{(res.stderr.strip().splitlines() or ['exit %d' % res.rc])[-1]}")
+                               f"{(res.stderr.strip().splitlines() or [f'exit {res.rc}'])[-1]}")
 
     # ------------------------------------------------------------------ image
     def image(self) -> Iterator[Event]:
@@ -192,7 +192,8 @@ class Sync:
                 yield Event("sync", f"image {image} present ({(ref or '')[7:19]})", node=n.name,
                             data={"what": "image", "state": "complete", "id": ref})
                 continue
-            why = "missing" if not ids[n.rank] else f"a different id ({ids[n.rank][7:19]})"
+            other = ids[n.rank]
+            why = f"a different id ({other[7:19]})" if other else "missing"
             yield Event("sync", f"image {image} {why}: sending it from {self.dep.nodes[src].name}", node=n.name,
                         data={"what": "image", "state": "missing" if not ids[n.rank] else "different"})
             yield from self.send(src, n.rank, ["docker", "save", image], ["docker", "load"], f"image {image}", None)

@@ -153,14 +153,14 @@ class RichRenderer(TextRenderer):
             d = ev.data
             if d.get("shards_total"):
                 self.progress.update(self.tasks[ev.node], description=f"weights {d['shards_done']}/{d['shards_total']}")
-        if ev.kind in ("ready", "failure", "done", "step") and self.started and ev.kind != "phase":
-            if ev.kind != "step" or ev.data.get("step") == "teardown":
-                self.progress.stop()
-                self.started = False
+        ends = ev.kind in ("ready", "failure", "done") or (ev.kind == "step" and ev.data.get("step") == "teardown")
+        if ends and self.started:
+            self.progress.stop()
+            self.started = False
         if ev.kind != "phase" or not self.started:
             super().event(ev)
         if self.started:
-            for node, task in self.tasks.items():
+            for task in self.tasks.values():
                 t = self.progress.tasks[task] if isinstance(task, int) else None
                 if t is not None and t.total:
                     self.progress.update(task, completed=min(t.elapsed or 0, t.total))

@@ -1,0 +1,218 @@
+"""The launcher's pure parts: a plan bound to hosts, the docker run a deployment runs, the judge,
+the smoke chat's stream, the model copy check, merged logs, and the text progress."""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from sparkpilot.errors import UsageError
+from sparkpilot.launcher import containers, readiness
+from sparkpilot.launcher.deployment import LABEL, Deployment, default_name, set_port, validate_plan
+from sparkpilot.launcher.events import Event
+from sparkpilot.launcher.judge import judge, mixed_scripts_reason
+from sparkpilot.launcher.sync import judge_copy, model_root
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+SINGLE = json.loads((DATA / "up" / "plan-single-qwen3-32b.json").read_text())
+
+
+def filled_pair() -> dict:
+    """A native pair plan with the interconnect values a --host plan would read."""
+    from sparkpilot.cli.main import main  # noqa: F401 - the package imports
+
+    plan = copy.deepcopy(SINGLE)
+    head = plan["launch"]["nodes"][0]
+    nodes = []
+    for rank, ip in enumerate(("192.168.100.10", "192.168.100.11")):
+        argv = [a for a in head["argv"]] + ["--distributed-executor-backend", "mp", "--nnodes", "2",
+                                             "--node-rank", str(rank), "--master-addr", "192.168.100.10",
+                                             "--master-port", "29501"] + (["--headless"] if rank else [])
+        env = {"VLLM_HOST_IP": ip, "GLOO_SOCKET_IFNAME": "enp1s0f1np1"}
+        run = ["docker", "run", "-d", "--name", "sparkpilot-vllm", "--gpus", "all", "--ipc=host", "--network",
+               "host", "-v", "$HOME/.cache/huggingface:/root/.cache/huggingface", "-e", "HF_TOKEN"]
+        for k, v in env.items():
+            run += ["-e", f"{k}={v}"]
+        nodes.append({"name": f"spark-{rank + 1}", "role": "head" if rank == 0 else "worker", "argv": argv,
+                      "env": env, "mounts": head["mounts"], "docker_run": run + [plan["launch"]["image"], *argv]})
+    plan["launch"] = {"image": plan["launch"]["image"], "executor": "native", "nodes": nodes}
+    return plan
+
+
+def test_single_plan_binds_to_this_machine():
+    dep = Deployment.from_plan(SINGLE, [], name=None)
+    assert dep.name == "qwen3-32b" and dep.nodes[0].host == "local" and dep.executor == "single"
+    assert dep.port == 8000 and dep.endpoint == "http://127.0.0.1:8000/v1"
+
+
+def test_pair_needs_one_host_per_node():
+    with pytest.raises(UsageError, match="one --host per node"):
+        Deployment.from_plan(filled_pair(), [])
+    with pytest.raises(UsageError, match="2 node"):
+        Deployment.from_plan(filled_pair(), ["a@x"])
+    dep = Deployment.from_plan(filled_pair(), ["me@spark-1", "me@spark-2:2222"], name="pair", port=8001)
+    assert [n.role for n in dep.nodes] == ["head", "worker"]
+    assert dep.endpoint == "http://spark-1:8001/v1"
+    assert all("8001" in n.launch.argv for n in dep.nodes)
+
+
+def test_placeholders_and_bad_plans_are_bad_input():
+    plan = filled_pair()
+    plan["launch"]["nodes"][1]["docker_run"][-3] = "<HEAD_IP>"
+    with pytest.raises(UsageError, match="HEAD_IP"):
+        validate_plan(plan)
+    with pytest.raises(UsageError, match="schema"):
+        validate_plan({**SINGLE, "schema_version": 99})
+    with pytest.raises(UsageError, match="does not fit"):
+        validate_plan({**SINGLE, "fits": False})
+    with pytest.raises(UsageError, match="no launch"):
+        validate_plan({"model": "x"})
+    with pytest.raises(UsageError, match="bad --name"):
+        Deployment.from_plan(SINGLE, [], name="Bad Name")
+
+
+def test_port_only_changes_vllm_in_a_ray_head_script():
+    script = ["bash", "-c", "ray start --head --port=6379 && exec vllm serve M --port 8000"]
+    assert set_port(script, 9000)[2] == "ray start --head --port=6379 && exec vllm serve M --port 9000"
+    assert default_name("Qwen/Qwen3-235B-A22B-GPTQ-Int4") == "qwen3-235b-a22b-gptq-int4"
+
+
+def test_run_argv_adds_labels_name_cache_and_keeps_the_plan():
+    dep = Deployment.from_plan(filled_pair(), ["me@a", "me@b"], name="pair")
+    node = dep.nodes[1]
+    argv = containers.run_argv(dep, node, "/home/me")
+    plan_run = node.launch.docker_run
+    at = argv.index(dep.image)
+    assert argv[at:] == plan_run[plan_run.index(dep.image):]          # image and command as planned
+    assert argv[argv.index("--name") + 1] == "sparkpilot-pair" and argv.count("--name") == 1
+    labels = [argv[i + 1] for i, a in enumerate(argv) if a == "--label"]
+    assert f"{LABEL}=pair" in labels and "sparkpilot.role=worker" in labels and "sparkpilot.rank=1" in labels
+    assert "/home/me/.cache/sparkpilot/vllm-cache:/root/.cache/vllm" in argv
+    assert "/home/me/.cache/huggingface:/root/.cache/huggingface" in argv    # $HOME expanded on the node
+    assert "--restart" not in argv and "-d" in argv[:at]
+
+
+def test_run_argv_drops_a_docker_restart_policy():
+    plan = copy.deepcopy(SINGLE)
+    run = plan["launch"]["nodes"][0]["docker_run"]
+    run[2:2] = ["--restart", "unless-stopped"]
+    dep = Deployment.from_plan(plan, [])
+    assert "--restart" not in containers.run_argv(dep, dep.nodes[0], "/root")
+
+
+def test_ps_parses_docker_json_lines():
+    line = json.dumps({"ID": "0123456789abcdef", "Names": "sparkpilot-x", "State": "exited",
+                       "Status": "Exited (1) 3 seconds ago", "Labels": f"{LABEL}=x,sparkpilot.role=head",
+                       "Image": "img", "CreatedAt": "2026-01-01"})
+    (c,) = containers.parse_ps(line + "\nnot json\n")
+    assert c.id == "0123456789ab" and not c.running and c.labels["sparkpilot.role"] == "head"
+
+
+@pytest.mark.parametrize("path", sorted((DATA / "judge").glob("*.json")), ids=lambda p: p.stem)
+def test_judge_on_public_answers(path):
+    case = json.loads(path.read_text())
+    verdict = judge(case["answer"])
+    assert verdict.ok == (case["verdict"] == "ok"), verdict.reason
+    if not verdict.ok:
+        assert verdict.failure.cls == "cutlass_fp4_garbage" and verdict.failure.fix
+
+
+def test_judge_mixed_scripts():
+    soup = "Kerala пример 東京タワー ciudadanos مرحبا Straße indeed вообще 大学 العربية"
+    assert mixed_scripts_reason(soup)
+    assert not judge(soup).ok
+    assert judge("The simulated Spark answered from a real vLLM engine.").ok
+    assert judge("Paris est la capitale de la France (巴黎).").ok
+
+
+def test_chat_stream_parse():
+    text = ('data: {"choices":[{"delta":{"role":"assistant"}}]}\n\n'
+            'data: {"choices":[{"delta":{"content":"Paris is"}}]}\n\n'
+            'data: {"choices":[{"delta":{"content":" the capital."},"finish_reason":"stop"}]}\n\n'
+            'data: [DONE]\n\n__sparkpilot_ttfb=0.123\n')
+    assert readiness.parse_chat_stream(text) == ("Paris is the capital.", 0.123, "stop", None)
+    err = '{"error":{"message":"model not found"}}\n__sparkpilot_ttfb=0.01\n'
+    assert readiness.parse_chat_stream(err)[3] == "model not found"
+    argv = readiness.chat_argv(8000, "m")
+    assert argv[0] == "curl" and json.loads(argv[argv.index("-d") + 1])["temperature"] == 0
+
+
+def _listing(files, index=None, incomplete=()):
+    out = "DIR /h/.cache/huggingface/hub/models--o--m/snapshots/abc\n"
+    out += "".join(f"F\t{n}\t{s}\t{t}\n" for n, s, t in files)
+    out += "".join(f"I\t{n}\n" for n in incomplete)
+    if index is not None:
+        out += "INDEX\n" + json.dumps(index)
+    return out
+
+
+def test_model_copy_against_its_index():
+    index = {"metadata": {"total_size": 2000}, "weight_map": {"a": "m-1.safetensors", "b": "m-2.safetensors"}}
+    ok = judge_copy("n", "p", "r", _listing([("config.json", 10, "f"), ("m-1.safetensors", 1008, "f"),
+                                             ("m-2.safetensors", 1008, "f")], index))
+    assert ok.state == "complete", ok.problems
+    cut = judge_copy("n", "p", "r", _listing([("config.json", 10, "f"), ("m-1.safetensors", 1008, "f"),
+                                              ("m-2.safetensors", 500, "f")], index))
+    assert cut.state == "partial" and "cut short" in cut.problems[0]
+    gone = judge_copy("n", "p", "r", _listing([("config.json", 10, "f"), ("m-1.safetensors", 1008, "f")], index,
+                                              incomplete=["abc.incomplete"]))
+    assert gone.state == "partial" and any("1 of 2 shards missing" in p for p in gone.problems)
+    assert any("unfinished" in p for p in gone.problems)
+    broken = judge_copy("n", "p", "r", _listing([("config.json", 10, "f"), ("model.safetensors", 0, "l")]))
+    assert any("does not resolve" in p for p in broken.problems)
+    assert judge_copy("n", "p", "r", "MISSING\n").state == "missing"
+
+
+def test_model_root_hub_and_local():
+    dep = Deployment.from_plan(SINGLE, [])
+    check, send = model_root(dep, dep.nodes[0], "/home/me")
+    assert check == "/home/me/.cache/huggingface/hub/models--Qwen--Qwen3-32B/snapshots/*"
+    assert send.endswith("models--Qwen--Qwen3-32B")
+
+
+def test_logs_merge_by_time():
+    from sparkpilot.cli.logs import merged
+
+    a = "2026-01-01T00:00:01.000000000Z head one\n2026-01-01T00:00:03.000000000Z head two\n"
+    b = "2026-01-01T00:00:02.000000000Z worker one\n"
+    assert [r[1:] for r in merged([("a", a), ("b", b)])] == [("a", "head one"), ("b", "worker one"),
+                                                               ("a", "head two")]
+
+
+def test_text_progress_renders_a_failure():
+    from sparkpilot.ui.progress import TextRenderer
+
+    buf = io.StringIO()
+    r = TextRenderer(buf)
+    r.event(Event("phase", "weight loading", node="spark-1", phase="weight_loading", data={"eta_s": 60, "elapsed_s": 3}))
+    r.event(Event("failure", "no memory", node="spark-2", phase="memory_profiling",
+                  data={"failure": {"class": "oom_at_startup", "id": "SPF001", "message": "no memory",
+                                    "fix": "lower it", "evidence": ["line"]}}))
+    text = buf.getvalue()
+    assert "spark-1" in text and "failed: oom_at_startup (SPF001) on spark-2 in memory_profiling" in text
+    assert "fix: lower it" in text and "sparkpilot explain oom_at_startup" in text
+
+
+def test_events_are_json_lines():
+    from sparkpilot.ui.progress import JsonRenderer
+
+    buf = io.StringIO()
+    JsonRenderer(buf).event(Event("ready", "ok", node="n", phase="ready", data={"seconds_to_ready": 1.5}))
+    row = json.loads(buf.getvalue())
+    assert row["event"] == "ready" and row["node"] == "n" and row["seconds_to_ready"] == 1.5
+
+
+def test_up_cli_bad_input_is_one_line(tmp_path, capsys):
+    from sparkpilot.cli.main import main
+
+    bad = tmp_path / "plan.json"
+    bad.write_text("{not json")
+    assert main(["up", str(bad)]) == 2
+    assert main(["up", str(DATA / "up" / "plan-single-qwen3-32b.json"), "--restart", "always"]) == 2
+    assert main(["up", str(DATA / "up" / "plan-single-qwen3-32b.json"), "--port", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 3 and "Traceback" not in err
