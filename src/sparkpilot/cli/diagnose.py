@@ -4,6 +4,7 @@
     sparkpilot diagnose head.log worker.log      # several logs of one multi-node start, merged by time
     sparkpilot diagnose --container vllm [--host user@spark-1 --host user@spark-2]
     sparkpilot diagnose vllm.log --answer "..."  # also judge the smoke test's answer (garbage output)
+    nvidia-smi | sparkpilot diagnose -          # a host tool's output: says which tool, judges it
 
 Exit codes: 0 ready; 1 failed, or incomplete (the log stops before the server is ready: not a
 success); 2 bad input (missing or unreadable file, no such container, malformed host).
@@ -123,6 +124,16 @@ def run(args: argparse.Namespace) -> int:
     logs = gather(args)
     if not any(text.strip() for _, text in logs) and args.answer is None:
         raise UsageError("the log is empty")
+    if len(logs) == 1 and not args.container and args.answer is None:
+        pasted = _pasted(logs[0][1])
+        if pasted is not None:
+            if args.format == "json":
+                print_json(mask({"outcome": None, "pasted": pasted.to_dict()}))
+            else:
+                from sparkpilot.diagnosis.pasted import render as render_paste
+
+                print(mask(render_paste(pasted)))
+            return EXIT_FINDINGS if pasted.failed else EXIT_OK
     live = LiveDiagnosis()
     if len(logs) == 1:
         live.feed(logs[0][1])
@@ -151,6 +162,18 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(render(data))
     return EXIT_OK if d.outcome == "ready" else EXIT_FINDINGS
+
+
+VLLM_LINE_RE = re.compile(r"(?:INFO|WARNING|ERROR|DEBUG) \d{2}-\d{2} \d{2}:\d{2}:\d{2}")
+
+
+def _pasted(text: str):
+    """A host tool's output (nvidia-smi, ip, ibv_devinfo, ib_write_bw, nccl-tests, ...), not a vLLM log."""
+    if VLLM_LINE_RE.search(text):
+        return None  # a vLLM log (NCCL lines inside it are judged as part of the log)
+    from sparkpilot.diagnosis.pasted import recognise
+
+    return recognise(text)
 
 
 def mask(value: Any, key: str = "") -> Any:

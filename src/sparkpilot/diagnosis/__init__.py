@@ -4,7 +4,8 @@
     d = diagnose(log_text); d.outcome, d.failure, d.phases, d.figures; d.to_dict()  # CONTRACTS.md shape
 
 Modules: lines (cleaning, prefixes, timestamps), phases (phase markers, figures), signatures
-(knowledge/failures.yaml, garbage and hang checks), analyze (batch and live diagnosis).
+(knowledge/failures.yaml, garbage and hang checks), analyze (batch and live diagnosis), pasted and
+pasted_net (host-tool output an owner pastes: nvidia-smi, ip, ibv_devinfo, ib_write_bw, nccl-tests, ...).
 """
 
 from __future__ import annotations
