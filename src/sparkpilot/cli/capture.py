@@ -2,7 +2,7 @@
 
     sparkpilot capture --host user@spark --mask --out spark-capture
 writes spark-capture/recording.json and spark-capture/<node>/<probe-id>.json (the format of
-sparkpilot/replays/, so `doctor --host replay://...` can read it once copied there, and of
+sparkpilot/replays/, so `doctor --host replay:///abs/spark-capture` replays it from where it is, and of
 tests/data/probes/ cases). --mask replaces host names, IP and MAC addresses, serial numbers and
 GUIDs with stable placeholders, so owners can contribute real hosts.
 """
@@ -152,10 +152,9 @@ def run(args: argparse.Namespace) -> int:
         for s in summary:
             state = f"{s['probes']} probe outputs" if s["reachable"] else f"NOT REACHABLE: {s['reason']}"
             print(f"{s['host']}: {state} -> {out / s['node']}")
-        from sparkpilot.transport.replay import REPLAYS
-
-        print(f"wrote {out}/; to check it offline as a replay: cp -r {shlex.quote(str(out))} "
-              f"{shlex.quote(str(REPLAYS))}/ && sparkpilot doctor --host replay://{out.name}", file=sys.stdout)
+        where = shlex.quote(f"replay://{out.expanduser().absolute()}")
+        print(f"wrote {out}/; check it offline from anywhere: sparkpilot doctor --host {where} "
+              f"(or sparkpilot plan MODEL --host {where})", file=sys.stdout)
     return EXIT_OK if all(s["reachable"] for s in summary) else EXIT_FINDINGS
 
 

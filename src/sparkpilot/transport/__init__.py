@@ -35,8 +35,8 @@ def connect(spec: str, *, timeout: float = 10.0, **ssh_options: Any) -> Runner:
 
         return LocalRunner()
     if spec.startswith(REPLAY_PREFIX):
-        name = spec[len(REPLAY_PREFIX):].strip("/")
-        if not name:
+        name = spec[len(REPLAY_PREFIX):]
+        if not name.strip("/"):
             raise UsageError(f"bad host `{spec}`: give a recording name, e.g. replay://single")
         from sparkpilot.transport.replay import ReplayRunner
 

@@ -5,6 +5,9 @@ Recordings ship in sparkpilot/replays/<recording>/:
     <node>/<probe-id>.json  {"probe", "argv", "stdout", "stderr", "rc", "source", "reconstructed"?}
 `replay://single` is a one-node recording; `replay://pair/spark-a` is one node of a recording;
 `replay://pair` given to doctor stands for all its nodes (inventory.from_hosts expands it).
+A recording anywhere else (what `sparkpilot capture --out DIR` writes) is named by its path:
+`replay:///abs/DIR`, `replay://./DIR`, `replay://~/DIR` (a NODE may follow: `replay:///abs/DIR/node-1`),
+or `replay://DIR` when DIR is a folder here and no shipped recording has that name.
 A command the recording does not have answers rc 127 with NOT_RECORDED on stderr, which the
 facts layer reports as unknown ("not in the recording").
 """
@@ -27,12 +30,47 @@ REPLAYS = Path(__file__).resolve().parent.parent / "replays"
 NOT_RECORDED = "sparkpilot replay: no recording of this command"
 
 
+MANIFEST = "recording.json"
+
+
 def _manifest(name: str, root: Path = REPLAYS) -> dict[str, Any]:
-    path = root / name / "recording.json"
+    path = root / name / MANIFEST
     if not path.is_file():
         known = ", ".join(r["name"] for r in list_replays(root)) or "none"
-        raise UsageError(f"no recorded host `replay://{name}` (recorded: {known})")
-    return json.loads(path.read_text(encoding="utf-8"))
+        raise UsageError(f"no recorded host `replay://{name}` (recorded: {known}; a capture elsewhere: "
+                         "replay:///path/to/it)")
+    return _read_manifest(path)
+
+
+def _read_manifest(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise UsageError(f"{path}: not a readable recording ({e})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("nodes", []), list):
+        raise UsageError(f"{path}: not a recording (expected {{\"name\", \"nodes\": [...]}})")
+    return data
+
+
+def locate(name: str, root: Path = REPLAYS) -> tuple[Path, str, str]:
+    """(recording folder, its replay:// base, node or "") for what follows `replay://`: a shipped
+    recording's NAME[/NODE], or the path of a capture (/abs, ./rel, ~/x, or a folder here)."""
+    name = name.rstrip("/") or "/"
+    shipped = (root / name.strip("/").partition("/")[0] / MANIFEST).is_file()
+    here = Path(name)
+    is_path = name.startswith(("/", "./", "../", "~")) or (
+        not shipped and ((here / MANIFEST).is_file() or (here.parent / MANIFEST).is_file()))
+    if not is_path:
+        rec, _, node = name.strip("/").partition("/")
+        _manifest(rec, root)
+        return root / rec, rec, node
+    path = Path(name).expanduser().absolute()
+    if (path / MANIFEST).is_file():
+        return path, str(path), ""
+    if (path.parent / MANIFEST).is_file() and path.parent != path:
+        return path.parent, str(path.parent), path.name
+    hint = "it is a folder without recording.json" if path.is_dir() else "no such folder"
+    raise UsageError(f"no recording at `{name}` ({hint}): make one with `sparkpilot capture --out {name}`")
 
 
 def list_replays(root: Path = REPLAYS) -> list[dict[str, Any]]:
@@ -50,11 +88,13 @@ def list_replays(root: Path = REPLAYS) -> list[dict[str, Any]]:
 
 def expand(spec: str, root: Path = REPLAYS) -> list[str]:
     """replay://pair -> [replay://pair/spark-a, replay://pair/spark-b]; a node spec stays as it is."""
-    name = spec[len("replay://"):].strip("/")
-    if not name:
+    name = spec[len("replay://"):]
+    if not name.strip("/"):
         raise UsageError(f"bad host `{spec}`: give a recording name, e.g. replay://single")
-    rec, _, node = name.partition("/")
-    nodes = list(_manifest(rec, root).get("nodes", []))
+    folder, rec, node = locate(name, root)
+    nodes = [str(n) for n in _read_manifest(folder / MANIFEST).get("nodes", [])]
+    if not nodes:
+        raise UsageError(f"replay://{rec} records no reachable node")
     if node:
         if node not in nodes:
             raise UsageError(f"replay://{rec} has no node `{node}` (nodes: {', '.join(nodes)})")
@@ -71,9 +111,8 @@ class ReplayRunner(Runner):
     recorded = True
 
     def __init__(self, name: str, root: Path = REPLAYS):
-        rec, _, node = name.strip("/").partition("/")
-        manifest = _manifest(rec, root)
-        nodes = list(manifest.get("nodes", []))
+        folder, rec, node = locate(name, root)
+        nodes = [str(n) for n in _read_manifest(folder / MANIFEST).get("nodes", [])]
         if not node:
             if len(nodes) != 1:
                 raise UsageError(f"replay://{rec} records {len(nodes)} nodes: give replay://{rec}/NODE "
@@ -82,11 +121,16 @@ class ReplayRunner(Runner):
         if node not in nodes:
             raise UsageError(f"replay://{rec} has no node `{node}` (nodes: {', '.join(nodes)})")
         self.name = f"replay://{rec}/{node}" if len(nodes) > 1 else f"replay://{rec}"
-        self.dir = root / rec / node
+        self.dir = folder / node
         self.by_argv: dict[tuple[str, ...], dict[str, Any]] = {}
         self.by_probe: dict[str, dict[str, Any]] = {}
         for f in sorted(self.dir.glob("*.json")):
-            rec_ = json.loads(f.read_text(encoding="utf-8"))
+            try:
+                rec_ = json.loads(f.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as e:
+                raise UsageError(f"{f}: not a readable recorded output ({e})") from None
+            if not isinstance(rec_, dict):
+                raise UsageError(f"{f}: not a recorded output (expected {{\"probe\", \"argv\", \"stdout\", ...}})")
             self.by_argv[tuple(rec_.get("argv", []))] = rec_
             if rec_.get("probe") and rec_.get("probe") != "ping":
                 self.by_probe[rec_["probe"]] = rec_
