@@ -72,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
                 ("Applies to", _applies(entry)),
                 ("Example", _example(entry.get("example"))),
                 ("Fix", entry.get("fix")),
+                ("Raised by", entry.get("source_code")),
                 ("Evidence", entry.get("evidence"))]
     for title, body in sections:
         if not body:
@@ -79,6 +80,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"\n{title}:")
         if title == "Example":
             print(body)
+        elif title == "Raised by" and isinstance(body, list):
+            for item in body:                    # failure classes: the code that prints the message
+                print(f"  - {item.get('repo')} {item.get('file')} ({item.get('version')})")
+                print(textwrap.fill(" ".join(str(item.get("text", "")).split()), width=100,
+                                    initial_indent="    ", subsequent_indent="    ",
+                                    break_on_hyphens=False, break_long_words=False))
         elif title == "Evidence" and isinstance(body, list):
             for item in body:                    # failure classes: real log lines with their sources
                 if isinstance(item, dict):

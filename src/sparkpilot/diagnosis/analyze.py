@@ -147,10 +147,10 @@ class LiveDiagnosis:
         if entered:
             self._phase_since = now if now is not None else line.wall if line.wall is not None else self.clock()
             self._since_is_wall = now is None and line.wall is not None
-            kind = "ready" if entered == "ready" else "phase"
+            event_kind = "ready" if entered == "ready" else "phase"
             if entered == "ready":
                 self._ready_index = line.index
-            events.append(Event(kind, entered, line=sigs.display(line), message=f"entered {entered}"))
+            events.append(Event(event_kind, entered, line=sigs.display(line), message=f"entered {entered}"))
         before = len(self._matches)
         events.extend(self._match(line))
         rank = sigs.error_rank(line)

@@ -38,7 +38,7 @@ def _literals(items) -> list[str] | None:
         elif op is _sre_parse.BRANCH:
             alts = [_literals(branch) for branch in arg[1]]
             if all(alts):
-                consider([c for alt in alts for c in alt])
+                consider([c for alt in alts if alt for c in alt])
     return best
 
 
