@@ -35,14 +35,14 @@ def test_explain_gpu_memory_utilization_agrees_with_plan(capsys):
     assert f"{default_utilization(262144):.2f}" in fix and f"{default_utilization(65536):.2f}" in fix
 
 
-def test_capture_says_where_to_copy_the_recording(capsys, tmp_path):
-    """capture used to say `copy it under sparkpilot/replays/`; a pip user cannot know where that is."""
-    from sparkpilot.transport.replay import REPLAYS  # noqa: PLC0415
-
+def test_capture_says_how_to_replay_the_recording(capsys, tmp_path):
+    """capture used to say `copy it under sparkpilot/replays/`; a pip user cannot know where that is.
+    Now no copy is needed: the last line replays the capture where it was written."""
     rc = main(["capture", "--mask", "--out", str(tmp_path / "mine")])
     last = capsys.readouterr().out.strip().splitlines()[-1]
     assert rc in (0, 1)
-    assert f"cp -r {tmp_path / 'mine'} {REPLAYS}/ && sparkpilot doctor --host replay://mine" in last
+    assert f"sparkpilot doctor --host replay://{tmp_path / 'mine'}" in last
+    assert main(["doctor", "--host", f"replay://{tmp_path / 'mine'}", "--format", "json"]) in (0, 1)
 
 
 def test_failure_fixes_point_a_spark_owner_somewhere_useful(capsys):
