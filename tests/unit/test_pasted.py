@@ -74,3 +74,11 @@ def test_cli_says_what_it_is_and_exits_by_the_findings():
                         timeout=60, check=False)
     data = json.loads(js.stdout)
     assert data["pasted"]["tool"] == "free" and data["pasted"]["findings"][0]["check"] == "page-cache"
+
+
+def test_a_failing_nccl_log_is_read_as_a_log_not_as_init_lines():
+    unseen = DATA.parent / "logs_unseen"
+    for name in ("209.log", "210.log", "211.log", "212.log"):
+        out = subprocess.run([sys.executable, "-m", "sparkpilot", "diagnose", str(unseen / name)],
+                             capture_output=True, text=True, timeout=60, check=False)
+        assert out.returncode == 1 and "failure: nccl_" in out.stdout, (name, out.stdout)

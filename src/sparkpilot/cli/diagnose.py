@@ -171,9 +171,15 @@ def _pasted(text: str):
     """A host tool's output (nvidia-smi, ip, ibv_devinfo, ib_write_bw, nccl-tests, ...), not a vLLM log."""
     if VLLM_LINE_RE.search(text):
         return None  # a vLLM log (NCCL lines inside it are judged as part of the log)
+    from sparkpilot.diagnosis import diagnose
     from sparkpilot.diagnosis.pasted import recognise
 
-    return recognise(text)
+    found = recognise(text)
+    if found is not None:
+        failure = diagnose(text).failure
+        if failure is not None and failure.cls != "unrecognised":
+            return None  # a known failure in it (NCCL WARN lines beside the init lines): read it as a log
+    return found
 
 
 def mask(value: Any, key: str = "") -> Any:

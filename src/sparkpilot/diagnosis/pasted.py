@@ -95,6 +95,9 @@ def nvidia_smi_csv(text: str) -> Paste | None:
     p = Paste("nvidia-smi", "nvidia-smi --query-gpu CSV")
     p.facts["gpus"] = [g.name for g in q.gpus]
     _judge_driver(p, q.gpus[0].driver_version)
+    if "memory.total" in first and q.gpus[0].memory_total_mib is None and "GB10" in (q.gpus[0].name or ""):
+        p.add("info", "gb10", "memory.total is [N/A]: normal on GB10 (CPU and GPU share the 128 GB; read "
+              "memory with `free`)")
     return p
 
 

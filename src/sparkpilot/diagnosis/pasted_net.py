@@ -169,13 +169,18 @@ def show_gids(text: str) -> Paste | None:
 
 
 def ibdev2netdev(text: str) -> Paste | None:
-    rows = re.findall(r"^(\S+) port (\d+) ==> (\S+) \((\w+)\)", text, re.MULTILINE)
-    if not rows:
+    if not re.search(r"^\S+ port \d+ ==> \S+ \(\w+\)", text, re.MULTILINE):
         return None
+    from sparkpilot.probes.rdma import (
+        parse_ibdev2netdev,  # doctor's parser: the same format
+    )
+
+    devices = parse_ibdev2netdev(_strip_prompt(text))
+    rows = [(m.ibdev, m.netdev, m.state) for m in devices.mappings]
     p = Paste("ibdev2netdev", "ibdev2netdev")
-    p.facts["ports"] = {dev: {"netdev": net, "state": st} for dev, _, net, st in rows}
-    up = [dev for dev, _, _, st in rows if st == "Up"]
-    for dev, _, net, st in rows:
+    p.facts["ports"] = {dev: {"netdev": net, "state": st} for dev, net, st in rows}
+    up = [dev for dev, _, st in rows if st == "Up"]
+    for dev, net, st in rows:
         p.add("ok" if st == "Up" else "info", "qsfp-ports", f"{dev} ==> {net} ({st})")
     if not up:
         p.add("fail", "qsfp-ports", "no RDMA device is Up: no QSFP link", _fabric("link-speed")["fix"])
