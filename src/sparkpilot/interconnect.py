@@ -40,9 +40,13 @@ def is_placeholder(value: str) -> bool:
     return value.startswith("<") and value.endswith(">")
 
 
-def interconnect_env(node: NodeNet | None) -> dict[str, str]:
+def interconnect_env(node: NodeNet | None, pin_gid: bool = True) -> dict[str, str]:
     """NCCL_IB_HCA, NCCL_IB_GID_INDEX, NCCL_SOCKET_IFNAME, GLOO_SOCKET_IFNAME, UCX_NET_DEVICES and
-    VLLM_HOST_IP for one node; placeholders (see is_placeholder) where the facts are unknown."""
+    VLLM_HOST_IP for one node; placeholders (see is_placeholder) where the facts are unknown.
+
+    pin_gid=False (a stack whose NCCL is 2.21 or newer, CONTRACTS.md "The interconnect environment"):
+    NCCL_IB_GID_INDEX is left out, since NCCL's default (-1) picks the RoCEv2 GID by address family and
+    a pinned index breaks when the GID table reorders (tonyd2wild/...-2x-DGX-Spark PR 40: 3 -> 4)."""
     devices = [d for d in (node.up_devices if node else []) if d.ipv4 or d.gid_index is not None] \
         or (node.up_devices if node else [])
     env: dict[str, str] = {}
@@ -51,9 +55,9 @@ def interconnect_env(node: NodeNet | None) -> dict[str, str]:
     else:
         env["NCCL_IB_HCA"] = placeholder("NCCL_IB_HCA")
     gids = {d.gid_index for d in devices if d.gid_index is not None}
-    if len(gids) == 1:
+    if pin_gid and len(gids) == 1:
         env["NCCL_IB_GID_INDEX"] = str(gids.pop())
-    else:  # unknown, or devices of one node that disagree: NCCL takes one index per process
+    elif pin_gid:  # unknown, or devices of one node that disagree: NCCL takes one index per process
         env["NCCL_IB_GID_INDEX"] = placeholder("NCCL_IB_GID_INDEX")
     first = next((d for d in devices if d.ipv4), devices[0] if devices else None)
     for var in ("NCCL_SOCKET_IFNAME", "GLOO_SOCKET_IFNAME", "UCX_NET_DEVICES"):

@@ -52,7 +52,8 @@ def test_quantised_checkpoints_run_through_marlin():
 
 
 def test_two_sparks_ray_without_hosts_has_marked_placeholders():
-    p = plan(PlanRequest("Qwen/Qwen3-32B", nodes=2), catalog("Qwen/Qwen3-32B"))
+    # eugr's image has Ray and does not publish its NCCL: Ray by default, and the GID index pinned per node
+    p = plan(PlanRequest("Qwen/Qwen3-32B", nodes=2, stack="eugr"), catalog("Qwen/Qwen3-32B"))
     assert p.launch.executor == "ray" and [n.role for n in p.launch.nodes] == ["head", "worker"]
     for node in p.launch.nodes:
         assert node.env["RAY_memory_monitor_refresh_ms"] == "0"
@@ -67,7 +68,8 @@ def test_two_sparks_ray_without_hosts_has_marked_placeholders():
 def test_interconnect_env_per_node_from_host_facts():
     nets = [NodeNet("a", [RoceDevice("rocep1s0f1", "enp1s0f1np1", "Up", 3, "192.168.100.10")]),
             NodeNet("b", [RoceDevice("roceP2p1s0f1", "enP2p1s0f1np1", "Up", 5, "192.168.100.11")])]
-    p = plan(PlanRequest("Qwen/Qwen3-32B", node_names=["a", "b"], node_nets=nets), catalog("Qwen/Qwen3-32B"))
+    p = plan(PlanRequest("Qwen/Qwen3-32B", node_names=["a", "b"], node_nets=nets, stack="eugr"),
+             catalog("Qwen/Qwen3-32B"))
     a, b = p.launch.nodes
     assert (a.env["NCCL_IB_GID_INDEX"], b.env["NCCL_IB_GID_INDEX"]) == ("3", "5")
     assert (a.env["NCCL_IB_HCA"], b.env["NCCL_IB_HCA"]) == ("rocep1s0f1", "roceP2p1s0f1")
@@ -99,7 +101,7 @@ def test_pipeline_parallel_when_heads_do_not_divide():
     assert choose_parallel(info, 2) == (2, 1)
     assert choose_parallel(info, 3) == (1, 3)
     assert choose_parallel(info, 6) == (2, 3)
-    p = plan(PlanRequest("Qwen/Qwen3-32B", nodes=3), info)
+    p = plan(PlanRequest("Qwen/Qwen3-32B", nodes=3, executor="ray"), info)
     assert (p.tensor_parallel_size, p.pipeline_parallel_size) == (1, 3)
     assert opt(p.launch.nodes[0].argv[-1].split(), "--pipeline-parallel-size") == "3"
 

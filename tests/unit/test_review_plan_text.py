@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 from sparkpilot.cli.main import main
@@ -28,13 +29,14 @@ def test_start_order_is_said_for_several_nodes_only(capsys):
     assert "(head) first" not in capsys.readouterr().out
 
 
-def test_a_plan_for_an_old_stack_warns_that_its_vllm_lacks_the_flags(capsys):
-    """plan --stack ngc-26.01 writes --attention-backend / --moe-backend, which vLLM 0.11.1 refuses;
-    the user used to get no word of it."""
-    assert main(["plan", "Qwen/Qwen3-30B-A3B-FP8", "--stack", "ngc-26.01", "--offline"]) == 0
-    err = capsys.readouterr().err
-    assert err.startswith("sparkpilot: warning: the launch does not lint clean for --stack ngc-26.01")
-    assert "--moe-backend: vLLM 0.11.1 has no such flag" in err and err.count("\n") == 1
+def test_a_plan_for_an_old_stack_writes_what_its_vllm_has(capsys):
+    """plan --stack ngc-26.01 used to write --attention-backend / --moe-backend, which vLLM 0.11.1 refuses;
+    now it writes the environment variable that version has, or leaves the setting out (issue 8, point 6)."""
+    assert main(["plan", "Qwen/Qwen3-30B-A3B-FP8", "--stack", "ngc-26.01", "--offline", "--format", "json"]) == 0
+    out, err = capsys.readouterr()
+    node = json.loads(out)["launch"]["nodes"][0]
+    assert "--attention-backend" not in node["argv"] and "--moe-backend" not in node["argv"]
+    assert node["env"]["VLLM_ATTENTION_BACKEND"] == "TRITON_ATTN" and err == ""
     assert main(["plan", "Qwen/Qwen3-30B-A3B-FP8", "--offline"]) == 0
     assert capsys.readouterr().err == ""
 

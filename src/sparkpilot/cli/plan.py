@@ -192,7 +192,7 @@ def run(args: argparse.Namespace) -> int:
         quantization=args.quantization, memory_gib=args.memory_gib,
         image=args.image or inv_image or stack_image, node_names=names, node_nets=nets,
         vllm_version=vllm_version, local_path=local, node_memory=mems,
-        speculative_tokens=args.speculative_tokens)
+        speculative_tokens=args.speculative_tokens, stack=args.stack)
     result = plan(req, info)
     refused = launch_lint_errors(result, info, args.stack)
     data = result.to_dict()

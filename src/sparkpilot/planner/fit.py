@@ -12,6 +12,7 @@ from sparkpilot.planner import kv, memory
 from sparkpilot.planner.eta import startup_eta
 from sparkpilot.planner.launch import DEFAULT_IMAGE, LaunchRequest, build
 from sparkpilot.planner.memory import GIB
+from sparkpilot.planner.stackcaps import StackCaps, for_stack
 from sparkpilot.vllm.launchspec import LaunchSpec
 
 MAX_NODES = 16
@@ -40,6 +41,8 @@ class PlanRequest:
     local_path: str | None = None
     node_memory: list[tuple[float, float] | None] = field(default_factory=list)  # (free, page cache) GiB now
     speculative_tokens: int = 0         # MTP draft tokens (--speculative-config num_speculative_tokens)
+    stack: str | None = None            # knowledge/stacks.yaml name (None: by image, else the default)
+    ray_detected: bool | None = None    # `import ray` in the image, when it was tried on a host
 
 
 @dataclass
@@ -148,6 +151,23 @@ def _fits(info, req, gpus, total_gib, util, mml, kv_dtype, batched, seqs) -> boo
     return m.available > 0 and kv.need_bytes(lay, mml, batched) <= m.available
 
 
+def choose_executor(gpus: int, asked: str | None, caps: StackCaps) -> tuple[str, str]:
+    """(executor, why) for a plan: one node needs none; several follow the stack's image
+    (CONTRACTS.md "Executors": an image without Ray gets native)."""
+    if gpus == 1:
+        return "single", ""
+    if asked:
+        return asked, ""
+    native = caps.has("--nnodes")
+    if caps.ray is True or not native:
+        why = f"the image of {caps.name} has Ray" if caps.ray else \
+            f"vLLM {caps.vllm} of {caps.name} has no native multi-node mode (--nnodes)"
+        return "ray", f"executor ray: {why} (knowledge/stacks.yaml)"
+    state = "has no Ray" if caps.ray is False else "may not have Ray (not published)"
+    return "native", (f"executor native (vLLM's own --nnodes/--node-rank/--master-addr): the image of {caps.name} "
+                      f"{state}; --executor ray installs Ray in each container first")
+
+
 def plan(req: PlanRequest, info: ModelInfo) -> Plan:
     spark = req.memory_gib is None
     gpus = req.nodes or len(req.node_names) or None
@@ -191,9 +211,11 @@ def plan(req: PlanRequest, info: ModelInfo) -> Plan:
     mml = req.max_model_len or model_max
     if req.max_model_len is not None and req.max_model_len < 1:
         raise UsageError(f"--max-model-len must be positive, not {req.max_model_len}")
-    if req.max_model_len and req.max_model_len > model_max:
-        notes.append(f"max-model-len {req.max_model_len} is above the model's {model_max} "
-                     "(vLLM refuses it without VLLM_ALLOW_LONG_MAX_MODEL_LEN=1)")
+    if req.max_model_len and info.max_position_embeddings and req.max_model_len > model_max:
+        # vLLM: "User-specified max_model_len (X) is greater than the derived max_model_len ..." at start
+        # unless VLLM_ALLOW_LONG_MAX_MODEL_LEN=1 (outputs past the trained positions are not reliable)
+        raise UsageError(f"--max-model-len {req.max_model_len} is above the {model_max} positions of {info.id} "
+                         f"(max_position_embeddings): vLLM refuses it at start; the largest valid is {model_max}")
     util = util_given or memory.default_utilization(mml)
     if req.speculative_tokens and req.speculative_tokens < 0:
         raise UsageError(f"--speculative-tokens must be 0 or more, not {req.speculative_tokens}")
@@ -248,7 +270,10 @@ def plan(req: PlanRequest, info: ModelInfo) -> Plan:
         if _fits(info, req, n, total_gib, util, mml, kv_dtype, batched, seqs):
             min_nodes = n
             break
-    executor = "single" if gpus == 1 else (req.executor or "ray")
+    caps = for_stack(req.stack, req.image, req.ray_detected)
+    executor, executor_why = choose_executor(gpus, req.executor, caps)
+    if executor_why:
+        notes.append(executor_why)
     names = list(req.node_names) or ([f"spark-{i + 1}" for i in range(gpus)] if spark else
                                      [f"gpu-{i}" for i in range(gpus)])
     launch = build(info, LaunchRequest(
@@ -256,7 +281,8 @@ def plan(req: PlanRequest, info: ModelInfo) -> Plan:
         gpu_memory_utilization=util, kv_cache_dtype=kv_dtype, max_num_seqs=req.max_num_seqs,
         max_num_batched_tokens=req.max_num_batched_tokens, quantization=req.quantization,
         image=req.image or DEFAULT_IMAGE, node_names=names, node_nets=list(req.node_nets),
-        local_path=req.local_path, speculative_tokens=req.speculative_tokens))
+        local_path=req.local_path, speculative_tokens=req.speculative_tokens, caps=caps))
+    notes.extend(launch.notes)
     eta = startup_eta(m.weights, gpus, executor)
     return Plan(
         model=req.model, nodes=gpus, tensor_parallel_size=tp, pipeline_parallel_size=pp,

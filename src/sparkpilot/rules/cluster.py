@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sparkpilot.interconnect import is_placeholder
 from sparkpilot.rules.context import LintContext
 from sparkpilot.rules.finding import Edit, Finding
 
@@ -62,17 +63,80 @@ def ray_memory_monitor(ctx: LintContext) -> list[Finding]:
 
 
 def nccl_gid_index(ctx: LintContext) -> list[Finding]:
-    if not ctx.multi_node or ctx.env("NCCL_IB_GID_INDEX"):
+    """CONTRACTS.md "The interconnect environment": by the stack's NCCL version (knowledge/stacks.yaml)."""
+    if not ctx.multi_node:
         return []
     if ctx.spec.launcher == "sparkrun":
         return []   # sparkrun detects the RoCEv2 GID index on each host and sets it (LAUNCHERS)
+    from sparkpilot.rules.stacks import nccl_auto_gid  # noqa: PLC0415
+
+    auto = nccl_auto_gid(ctx.stack)
+    pinned = ctx.env("NCCL_IB_GID_INDEX")
+    nccl = ctx.stack.get("nccl")
+    stack = ctx.stack["name"]
+    where = ctx.where("NCCL_IB_GID_INDEX", "distributed_executor_backend", "nnodes", "tensor_parallel_size")
+    if auto is True:
+        if pinned and not is_placeholder(pinned) and pinned.strip() != "-1":
+            return [ctx.finding("nccl-gid-index", f"NCCL_IB_GID_INDEX={pinned} pinned on {stack}, whose NCCL ({nccl}) picks "
+                                "the RoCEv2 GID itself: a pinned index breaks when the GID table reorders (3 -> 4 seen "
+                                "within half an hour: ibv_modify_qp errors or a silent hang); leave it unset and give "
+                                "every QSFP port its IPv4 address", severity="warning", location=where)]
+        if pinned:
+            return []
+        return [ctx.finding("nccl-gid-index", f"NCCL_IB_GID_INDEX unset on {stack} (NCCL {nccl}): NCCL picks the RoCEv2 "
+                            "GID by address family, so every QSFP port NCCL uses needs its IPv4 address "
+                            "(`sparkpilot net check`)", severity="info", location=where)]
+    if pinned:
+        return []
+    if auto is None:
+        return [ctx.finding("nccl-gid-index", f"multi-node launch on {stack}, whose NCCL version is not known here, "
+                            "without NCCL_IB_GID_INDEX: NCCL 2.21+ picks the RoCEv2 GID itself, older NCCL needs the "
+                            "index of each node; run `sparkpilot net check` on the nodes", severity="warning",
+                            location=where)]
     sev = "warning" if ctx.spec.env_files or ctx.nodes_assumed else None
     return [ctx.finding("nccl-gid-index",
-                        f"multi-node launch ({ctx.nodes} Sparks: {ctx.nodes_why}) without NCCL_IB_GID_INDEX: NCCL may "
-                        "pick a GID that is not RoCEv2 + IPv4; find it per node with `show_gids | grep <QSFP interface>` "
-                        f"or `sparkpilot doctor --host USER@SPARK` (3 on the reference's pair){_env_note(ctx)}",
-                        severity=sev, location=ctx.where("distributed_executor_backend", "nnodes", "tensor_parallel_size"),
+                        f"multi-node launch ({ctx.nodes} Sparks: {ctx.nodes_why}) on {stack} (NCCL {nccl}, older than "
+                        "2.21) without NCCL_IB_GID_INDEX: NCCL may pick a GID that is not RoCEv2 + IPv4; find it per "
+                        "node with `show_gids | grep <QSFP interface>` or `sparkpilot doctor --host USER@SPARK`"
+                        f"{_env_note(ctx)}", severity=sev, location=where,
                         edits=[Edit("set_env", "NCCL_IB_GID_INDEX", "3")])]
+
+
+def rdma_devices(ctx: LintContext) -> list[Finding]:
+    """A multi-node `docker run` without the RDMA devices, unlimited locked memory or the host's IPC
+    namespace: NCCL quietly falls back to sockets (CONTRACTS.md "Executors")."""
+    args = ctx.spec.docker_args
+    if not ctx.multi_node or args is None:
+        return []
+    opts = _docker_opts(args)
+    missing = []
+    if "--privileged" not in opts and not any(d.split(":")[0].startswith("/dev/infiniband") for d in opts.get("--device", [])):
+        missing.append("--device /dev/infiniband (or --privileged)")
+    if not any(u.replace(" ", "").startswith("memlock=-1") for u in opts.get("--ulimit", [])):
+        missing.append("--ulimit memlock=-1")
+    if "host" not in opts.get("--ipc", []) and not opts.get("--shm-size"):
+        missing.append("--ipc=host (or a --shm-size that holds NCCL's buffers and Ray's object store)")
+    if not missing:
+        return []
+    return [ctx.finding("rdma-devices", f"multi-node container without {', '.join(missing)}: NCCL cannot open the RoCE "
+                        "devices and falls back to sockets, about half the decode speed", location=ctx.where("image"))]
+
+
+def _docker_opts(args: list[str]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a.startswith("--") and "=" in a:
+            k, v = a.split("=", 1)
+            out.setdefault(k, []).append(v)
+        elif a in ("--device", "--ulimit", "--ipc", "--shm-size") and i + 1 < len(args):
+            out.setdefault(a, []).append(args[i + 1])
+            i += 1
+        else:
+            out.setdefault(a, [])
+        i += 1
+    return out
 
 
 def _int(v) -> int:

@@ -122,19 +122,74 @@ def mxfp4_non_gpt_oss(ctx: LintContext) -> list[Finding]:
 
 
 def moe_backend(ctx: LintContext) -> list[Finding]:
+    """CONTRACTS.md "MoE backend": Marlin for quantised experts, never for unquantised ones (vLLM's
+    map_unquantized_backend raises), and an unquantised MTP drafter under Marlin needs its own backend."""
     if not ctx.model.is_moe:
         return []
     current = str(ctx.opt("moe_backend") or "")
-    if current.lower() == "marlin" or "{" in current or "$" in current:
+    if "{" in current or "$" in current:
         return []
+    cur = current.lower()
+    quantized = ctx.model.experts_quantized
     exists = ctx.flag_exists("--moe-backend")
-    state = f"--moe-backend {current}" if current else "no --moe-backend"
-    msg = f"MoE model ({ctx.model.source_of('moe')}) with {state}: Marlin is the MoE backend that works on SM121"
-    edits = [Edit("set_flag", "--moe-backend", "marlin")]
-    if exists is False:
-        msg += f"; vLLM {ctx.flags_version} has no --moe-backend, use a newer image (the flag is in 0.17.1 and later)"
-        edits = []
-    return [ctx.finding("moe-backend", msg, location=ctx.where("moe_backend", "model"), edits=edits)]
+    src = ctx.model.source_of("quant")
+    where = ctx.where("moe_backend", "model")
+    out: list[Finding] = []
+    if quantized is False and cur == "marlin":
+        out.append(ctx.finding(
+            "moe-backend", f"--moe-backend marlin on an unquantised MoE ({src}): vLLM refuses it at start "
+            "(\"moe_backend='marlin' is not supported for unquantized MoE\"); use triton",
+            severity="error" if ctx.model.quant_known else "warning", location=where,
+            edits=[Edit("set_flag", "--moe-backend", "triton")]))
+    elif quantized and cur != "marlin" and (ctx.model.quant not in FP4 or (ctx.model.quant == "mxfp4" and not cur)):
+        # FP8, AWQ, GPTQ experts run without it (vLLM picks a kernel), Marlin is the one that works best
+        state = f"--moe-backend {current}" if current else "no --moe-backend"
+        msg = f"quantised MoE ({ctx.model.quant}, {src}) with {state}: Marlin is the MoE backend that works on SM121"
+        edits = [Edit("set_flag", "--moe-backend", "marlin")]
+        if exists is False:
+            msg += f"; vLLM {ctx.flags_version} has no --moe-backend and picks the kernel itself"
+            edits = []
+        out.append(ctx.finding("moe-backend", msg, severity="warning" if exists is not False else "info",
+                               location=where, edits=edits))
+    elif quantized and ctx.model.quant == "mxfp4" and cur not in ("marlin", "triton", ""):
+        out.append(ctx.finding("moe-backend", f"--moe-backend {current} on gpt-oss mxfp4: its supported paths on "
+                               "SM121 are Marlin and Triton", severity="warning", location=where,
+                               edits=[Edit("set_flag", "--moe-backend", "marlin")]))
+    elif quantized is None and not cur and exists is not False:
+        out.append(ctx.finding("moe-backend", f"MoE model ({ctx.model.source_of('moe')}) with no --moe-backend and "
+                               "its quantisation unknown: marlin for quantised experts, triton for unquantised ones "
+                               "(pass --model-info quant=...)", severity="info", location=where))
+    out += _drafter_backend(ctx, cur)
+    return out
+
+
+def _speculative(ctx: LintContext) -> dict | None:
+    raw = ctx.opt("speculative_config")
+    if isinstance(raw, dict):
+        return raw
+    if isinstance(raw, str) and raw.strip().startswith("{"):
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            return None
+        return data if isinstance(data, dict) else None
+    return None
+
+
+def _drafter_backend(ctx: LintContext, body: str) -> list[Finding]:
+    spec = _speculative(ctx)
+    if body != "marlin" or not spec or ctx.model.drafter_quantized is not False:
+        return []
+    if str(spec.get("method", "")).lower() not in ("mtp", "") and "mtp" not in str(spec.get("method", "")).lower():
+        return []
+    if spec.get("moe_backend") and str(spec["moe_backend"]).lower() != "marlin":
+        return []
+    fixed = {**spec, "moe_backend": "triton"}
+    return [ctx.finding("moe-backend", "--moe-backend marlin is global and this checkpoint's MTP drafter is unquantised "
+                        f"({ctx.model.source_of('quant')}: its quantization ignore list keeps mtp.* in BF16): the drafter "
+                        "aborts at construction (vllm-project/vllm#56832); add \"moe_backend\": \"triton\" to "
+                        "--speculative-config", severity="error", location=ctx.where("speculative_config", "moe_backend"),
+                        edits=[Edit("set_flag", "--speculative-config", json.dumps(fixed, separators=(",", ":")))])]
 
 
 def gptq_marlin(ctx: LintContext) -> list[Finding]:

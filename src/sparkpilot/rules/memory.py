@@ -107,3 +107,26 @@ def _int(v: Any) -> int | None:
         return int(float(str(v)))
     except (TypeError, ValueError):
         return None
+
+
+def max_model_len(ctx: LintContext) -> list[Finding]:
+    """--max-model-len beyond the model's positions: vLLM stops at start ("User-specified max_model_len
+    (X) is greater than the derived max_model_len ..."), unless VLLM_ALLOW_LONG_MAX_MODEL_LEN=1."""
+    try:
+        mml = int(str(ctx.opt("max_model_len")))
+    except (TypeError, ValueError):
+        return []
+    limit = ctx.model.max_positions
+    if not limit or mml <= limit:
+        return []
+    if ctx.opt("hf_overrides") and "rope" in str(ctx.opt("hf_overrides")) or ctx.opt("rope_scaling"):
+        return []     # the launch extends the positions itself
+    where = ctx.where("max_model_len")
+    allowed = str(ctx.env("VLLM_ALLOW_LONG_MAX_MODEL_LEN") or "").strip().lower() in ("1", "true")
+    if allowed:
+        return [ctx.finding("max-model-len", f"--max-model-len {mml} is above the model's {limit} positions with "
+                            "VLLM_ALLOW_LONG_MAX_MODEL_LEN=1: vLLM starts, but positions past the trained ones give "
+                            "garbage or NaN", severity="warning", location=where)]
+    return [ctx.finding("max-model-len", f"--max-model-len {mml} is above the model's {limit} positions "
+                        f"(max_position_embeddings): vLLM refuses it at start; use {limit}",
+                        location=where, edits=[Edit("set_flag", "--max-model-len", str(limit))])]

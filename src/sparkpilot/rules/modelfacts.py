@@ -21,6 +21,14 @@ class ModelFacts:
     is_gpt_oss: bool | None = None
     quant: str | None = None          # nvfp4 | mxfp4 | gptq | awq | autoround | fp8 | ... | None (unquantised/unknown)
     sources: dict[str, str] = field(default_factory=dict)   # fact -> where it came from
+    experts_quantized: bool | None = None   # the body's MoE experts stored quantised (None: unknown)
+    drafter_quantized: bool | None = None   # the MTP drafter's MoE stored quantised (None: unknown / no MTP)
+    max_positions: int | None = None        # max_position_embeddings (None: unknown)
+
+    @property
+    def quant_known(self) -> bool:
+        """The quantisation (or its absence) comes from the checkpoint's facts, not a guess."""
+        return self.source_of("quant") in ("model catalog", "model info", "built-in model facts", "--model-info")
 
     def source_of(self, fact: str) -> str:
         return self.sources.get(fact, "unknown")
@@ -88,7 +96,7 @@ def parse_model_info(text: str | None) -> dict[str, Any]:
         key, sep, value = part.partition("=")
         key = key.strip().lower().replace("-", "_")
         if not sep:
-            raise UsageError(f"--model-info: `{part}` is not KEY=VALUE (keys: moe, gpt_oss, quant)")
+            raise UsageError(f"--model-info: `{part}` is not KEY=VALUE (keys: moe, gpt_oss, quant, drafter_quant)")
         value = value.strip()
         if key in ("moe", "is_moe", "gpt_oss", "is_gpt_oss"):
             if value.lower() not in ("true", "false", "yes", "no", "1", "0"):
@@ -96,8 +104,12 @@ def parse_model_info(text: str | None) -> dict[str, Any]:
             out["gpt_oss" if "gpt" in key else "moe"] = value.lower() in ("true", "yes", "1")
         elif key in ("quant", "quantization"):
             out["quant"] = norm_quant(value)
+        elif key in ("drafter_quant", "mtp_quant"):
+            if value.lower() not in ("true", "false", "yes", "no", "1", "0"):
+                raise UsageError(f"--model-info: {key} must be true or false, not `{value}`")
+            out["drafter_quant"] = value.lower() in ("true", "yes", "1")
         else:
-            raise UsageError(f"--model-info: unknown key `{key}` (keys: moe, gpt_oss, quant)")
+            raise UsageError(f"--model-info: unknown key `{key}` (keys: moe, gpt_oss, quant, drafter_quant)")
     return out
 
 
@@ -112,6 +124,7 @@ def facts_for(model_id: str | None, *, overrides: dict[str, Any] | None = None,
         facts.is_gpt_oss = bool(getattr(info, "is_gpt_oss", False))
         facts.quant = norm_quant(getattr(info, "quantization", None))
         facts.sources.update({"moe": src, "gpt_oss": src, "quant": src})
+        _moe_parts(facts, info)
     if quantization_flag and norm_quant(quantization_flag) and (facts.quant is None or facts.source_of("quant") == "model name"):
         facts.quant = norm_quant(quantization_flag)
         facts.sources["quant"] = f"--quantization {quantization_flag}"
@@ -119,7 +132,28 @@ def facts_for(model_id: str | None, *, overrides: dict[str, Any] | None = None,
         if overrides and key in overrides:
             setattr(facts, attr, overrides[key])
             facts.sources[key] = "--model-info"
+    if overrides and "drafter_quant" in overrides:
+        facts.drafter_quantized = bool(overrides["drafter_quant"])
+        facts.sources["drafter_quant"] = "--model-info"
+    qsrc = facts.source_of("quant")
+    if qsrc in ("--model-info", "model name") or qsrc.startswith("--quantization"):
+        # a quantisation named by the launch or the name: its experts are quantised; none named is unknown
+        facts.experts_quantized = (True if facts.quant is not None else facts.experts_quantized) if facts.is_moe else None
     return facts
+
+
+def _moe_parts(facts: ModelFacts, info: Any) -> None:
+    """Which MoE parts a catalog / local / Hub checkpoint stores quantised (its ignore list decides)."""
+    try:
+        from sparkpilot.models import moe  # noqa: PLC0415
+
+        if getattr(info, "is_moe", False):
+            facts.experts_quantized = moe.experts_quantized(info)
+            if getattr(info, "num_mtp_layers", 0):
+                facts.drafter_quantized = moe.drafter_quantized(info)
+        facts.max_positions = getattr(info, "max_position_embeddings", None)
+    except Exception:  # noqa: BLE001 - a half-built ModelInfo must not break lint
+        return
 
 
 def _catalog(model_id: str | None) -> Any:
@@ -141,7 +175,10 @@ def _apply_name(facts: ModelFacts, model_id: str | None) -> None:
         facts.is_moe = known.get("moe")
         facts.is_gpt_oss = known.get("gpt_oss")
         facts.quant = known.get("quant")
-        facts.sources.update({k: "built-in model facts" for k in ("moe", "gpt_oss", "quant")})
+        facts.sources.update({k: "built-in model facts" for k in ("moe", "gpt_oss") if k in known})
+        if "quant" in known:
+            facts.sources["quant"] = "built-in model facts"
+            facts.experts_quantized = facts.quant is not None if facts.is_moe else None
         return
     name = key.rsplit("/", 1)[-1] if "/" in key else key
     if _MOE_NAME.search(name):

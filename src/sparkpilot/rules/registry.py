@@ -22,6 +22,8 @@ RULES: list[tuple[str, str, Callable]] = [
     ("SPL013", "cudagraph-capture-size", memory.cudagraph_capture_size),
     ("SPL014", "datacenter-blackwell", datacenter.datacenter_blackwell),
     ("SPL015", "unknown-flag", unknown_flag.unknown_flag),
+    ("SPL016", "rdma-devices", cluster.rdma_devices),
+    ("SPL017", "max-model-len", memory.max_model_len),
 ]
 
 NAMES = {name for _, name, _ in RULES}

@@ -124,3 +124,32 @@ def _compare(version: str, cond: str) -> bool:
         return True
     a, b = _key(version), _key(m.group(2))
     return {">=": a >= b, "<=": a <= b, "==": a == b, ">": a > b, "<": a < b}[m.group(1)]
+
+
+# NCCL_IB_GID_INDEX defaults to -1 from NCCL 2.21: NCCL picks the RoCEv2 GID by address family itself
+# (knowledge/rules.yaml nccl-gid-index has the sources)
+NCCL_AUTO_GID = (2, 21)
+RAY_DROPPED = (0, 18)     # vLLM's own requirements stop installing Ray (vllm-project/vllm#33351)
+
+
+def nccl_auto_gid(stack: dict[str, Any]) -> bool | None:
+    """Whether the stack's NCCL selects the RoCEv2 GID itself (2.21 or newer); None: unknown."""
+    v = stack.get("nccl")
+    if not v:
+        return None
+    return _key(str(v))[:2] >= NCCL_AUTO_GID
+
+
+def has_ray(stack: dict[str, Any]) -> bool | None:
+    """Whether the stack's image has Ray (knowledge/stacks.yaml `ray`); None: unknown (detect it)."""
+    if stack.get("ray_detected") is not None:
+        return bool(stack["ray_detected"])
+    if stack.get("ray") is not None:
+        return bool(stack["ray"])
+    if stack.get("ray_from_vllm") and stack.get("vllm"):
+        return _key(str(stack["vllm"]))[:2] < RAY_DROPPED
+    return None
+
+
+def version_key(v: str | None) -> tuple[int, ...] | None:
+    return _key(v) if v else None

@@ -58,6 +58,7 @@ class LaunchSpec:
     notes: list[str] = field(default_factory=list)       # things the parser could not follow
     filename: str | None = None
     launcher: str | None = None          # "sparkrun" | "eugr" when a known launcher starts the cluster
+    docker_args: list[str] | None = None  # `docker run` options before the image (None: not a docker run)
     origin: Any = field(default=None, repr=False, compare=False)  # parser state used by --fix
 
     def origin_is_local(self) -> bool:

@@ -1,5 +1,6 @@
 # source: https://github.com/eugr/spark-vllm-docker/issues/29 (../shared/data/commands/017.json)
-# expect: severity=error
+# note: issue 8: eugr images do not publish their NCCL version: unset is a warning pointing to `sparkpilot net check`
+# expect: severity=warning
 ./launch-cluster.sh -t vllm-node-mxfp4 exec vllm serve \
   openai/gpt-oss-120b \
         --host 0.0.0.0 \

@@ -1,4 +1,7 @@
 # source: https://github.com/ecohash-co/deepseek-v4-flash-dgx-spark-vllm027/blob/9be18d9a1df42d56e11ac5c0dcabf150e1e4cdff/docker/docker-compose.castor.yml (../shared/data/commands/029.json: command and environment)
+# note: the image is a community build of vLLM 0.27 whose NCCL version is not published: judged as a stack of unknown
+# NCCL (upstream), where a per-node index is the user's call
+# lint: --stack upstream
 export NCCL_NET=IB NCCL_IB_DISABLE=0 NCCL_IB_HCA=rocep1s0f0 NCCL_SOCKET_IFNAME=enp1s0f0np0 NCCL_IB_GID_INDEX=3
 export NCCL_CROSS_NIC=1 NCCL_CUMEM_ENABLE=0 NCCL_IGNORE_CPU_AFFINITY=1 NCCL_NVLS_ENABLE=0
 export VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS=0 TORCH_CUDA_ARCH_LIST=12.1a FLASHINFER_CUDA_ARCH_LIST=12.1a

@@ -1,4 +1,7 @@
 # source: https://github.com/timothystewart6/vllm-gb10/blob/e6fdb700da99d5e3f462c7cfaf9b7a532b7630e1/examples/two-node-cluster/docker-compose.head.yaml (../shared/data/commands/023.json)
+# note: issue 8: judged for the default stack (NGC 26.04, NCCL 2.27.7+): a pinned index is a warning (GID drift 3 -> 4,
+# https://github.com/tonyd2wild/DeepSeek-v4-Flash-Vision-Exp-DSpark-1M-NVFP4-KV-2x-DGX-Spark/pull/40)
+# expect: severity=warning
 
 services:
   vllm-ray-head:

@@ -1,0 +1,6 @@
+# source: the head's docker run that `sparkpilot plan Qwen/Qwen3-32B --nodes 2 --executor native` wrote before issue 8 (main 3eb2460,
+# addresses filled as on the reference's pair): no /dev/infiniband in the container, so NCCL falls back to sockets.
+# Public measurement of the same gap: https://github.com/timothystewart6/vllm-gb10/blob/e6fdb700da99d5e3f462c7cfaf9b7a532b7630e1/examples/two-node-cluster/docker-compose.head.yaml
+# ("privileged is required on GB10 to reach full throughput (~40+ t/s). Without it, generation drops to ~24 t/s.")
+# expect: severity=warning
+docker run -d --name sparkpilot-vllm --gpus all --ipc=host --network host --ulimit memlock=-1 --ulimit stack=67108864 -v "$HOME/.cache/huggingface:/root/.cache/huggingface" -e HF_TOKEN -e NCCL_IB_HCA=rocep1s0f1,roceP2p1s0f1 -e NCCL_IB_GID_INDEX=3 -e NCCL_SOCKET_IFNAME=enp1s0f1np1 -e GLOO_SOCKET_IFNAME=enp1s0f1np1 -e UCX_NET_DEVICES=enp1s0f1np1 -e VLLM_HOST_IP=192.168.100.10 nvcr.io/nvidia/vllm:26.04-py3 vllm serve Qwen/Qwen3-32B --host 0.0.0.0 --port 8000 --tensor-parallel-size 2 --max-model-len 40960 --gpu-memory-utilization 0.87 --attention-backend TRITON_ATTN --kv-cache-dtype fp8 --max-cudagraph-capture-size 2048 --distributed-executor-backend mp --nnodes 2 --node-rank 0 --master-addr 192.168.100.10 --master-port 29501
