@@ -129,5 +129,5 @@ def from_docker(words: list[Word], at: int, env: dict[str, str], prefix: list[Wo
                         "vllm_words": rest, "entry_args": entry_args,
                         "entrypoint_word": bool(entrypoint)})
     spec.source_kind = "docker"
-    spec.docker_args = [w.text for w in words[at:image_at]]
+    spec.docker_args = None if exec_form else [w.text for w in words[at:image_at]]  # exec: the container exists
     return spec
