@@ -83,7 +83,8 @@ class Up:
             yield from self._ready()
         except LaunchFailed as exc:
             yield from self._teardown("the launch failed")
-            yield Event("done", str(exc), data={"outcome": "failed", "exit": exc.exit_code})
+            yield Event("done", str(exc), data={"outcome": "failed", "exit": exc.exit_code,
+                                                "torn_down": self.launched})
             raise
         except KeyboardInterrupt:
             yield from self._teardown("interrupted before ready")

@@ -109,7 +109,7 @@ class TextRenderer:
             outcome = d.get("outcome")
             if outcome == "ready":
                 self.out(f"serving: {d.get('endpoint')} (model {d.get('served_model')})")
-            elif outcome == "failed":
+            elif outcome == "failed" and d.get("torn_down"):
                 self.out("every container of the deployment was removed; exit 1")
             elif outcome == "dry-run":
                 self.out(ev.message)
