@@ -1,0 +1,111 @@
+"""`up` / `status` / `logs` / `down` on the simulated cluster's real vLLM (its CPU build).
+
+Written against tests/sim's engine API (sim_docker_factory, models.place, images.ENGINE_IMAGE,
+engine.SERVE_FLAGS). The plan comes from `sparkpilot plan` on the node's model folder; its vLLM
+flags for a GB10 (graph capture size, TRITON_ATTN, fp8 KV cache, 0.87 of a GPU) are swapped for
+the flags the CPU build accepts (engine.SERVE_FLAGS) and the CPU build's per-node environment:
+that is the only change, and it is the simulated engine's, not up's.
+After every scenario no container of the deployment is left on any node (asserted).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+engine = pytest.importorskip("sim.engine", reason="the simulated vLLM engine (tests/sim/engine.py) is not here yet")
+from sim import images, models
+from sim.fixture import sim_docker_factory  # noqa: F401
+
+pytestmark = pytest.mark.slow
+
+
+def sparkpilot(cluster, *args, timeout=600):
+    env = {**cluster.env(), "XDG_STATE_HOME": str(cluster.dir) + "/state"}
+    return subprocess.run([sys.executable, "-m", "sparkpilot", *args], capture_output=True, text=True,
+                          env=env, timeout=timeout, check=False)
+
+
+def cpu_plan(cluster, nodes, model="fixed-sentence", executor=None, tmp_path=None):
+    snaps = [models.place(n, model) for n in nodes]
+    hosts = [a for n in nodes for a in ("--host", n.ssh_spec)]
+    extra = ["--executor", executor] if executor else []
+    out = tmp_path / "plan.json"
+    res = sparkpilot(cluster, "plan", snaps[0], *hosts, *extra, "--image", images.ENGINE_IMAGE,
+                     "--output", str(out), "--format", "json")
+    assert out.exists(), res.stderr
+    plan = json.loads(out.read_text())
+    for rank, node in enumerate(plan["launch"]["nodes"]):
+        argv = node["argv"]
+        keep = argv[:argv.index("--max-model-len")]
+        tail = [a for i, a in enumerate(argv) if a in ("--nnodes", "--node-rank", "--master-addr", "--master-port",
+                                                       "--distributed-executor-backend")
+                or (i and argv[i - 1] in ("--nnodes", "--node-rank", "--master-addr", "--master-port",
+                                          "--distributed-executor-backend")) or a == "--headless"]
+        node["argv"] = keep + list(engine.SERVE_FLAGS) + tail
+        run = node["docker_run"]
+        at = run.index(plan["launch"]["image"])
+        env = ["-e", f"VLLM_CPU_OMP_THREADS_BIND={rank}", "-e", f"TMPDIR=/tmp/rank{rank}"]
+        node["docker_run"] = [a for a in run[:at] if a not in ("--device", "/dev/infiniband")] + env + \
+            [run[at]] + node["argv"]
+    out.write_text(json.dumps(plan))
+    return out, hosts
+
+
+def containers_left(cluster, name):
+    left = []
+    for n in cluster.nodes:
+        out = n.docker.docker("ps", "-aq", "--filter", f"label=sparkpilot.deployment={name}", check=False)
+        left += out.stdout.split()
+    return left
+
+
+def test_single_node_plan_to_chat_to_down(request, tmp_path):
+    sim_docker_factory = request.getfixturevalue("sim_docker_factory")
+    cluster = sim_docker_factory(["healthy"])
+    plan, hosts = cpu_plan(cluster, cluster.nodes, tmp_path=tmp_path)
+    up = sparkpilot(cluster, "up", str(plan), *hosts, "--name", "one", "--format", "json")
+    events = [json.loads(x) for x in up.stdout.splitlines() if x.startswith("{")]
+    assert up.returncode == 0, up.stdout[-3000:] + up.stderr
+    smoke = next(e for e in events if e["event"] == "smoke")
+    assert smoke["answer"].strip().startswith(models.FIXED_SENTENCE[:20]) and smoke["verdict"] == "ok"
+    assert events[-1]["event"] == "done" and events[-1]["outcome"] == "ready"
+    assert [e["phase"] for e in events if e["event"] == "phase"][-1] == "ready"
+    again = sparkpilot(cluster, "up", str(plan), *hosts, "--name", "one")
+    assert again.returncode == 1 and "already running" in again.stderr
+    status = sparkpilot(cluster, "status", "one", "--format", "json")
+    assert json.loads(status.stdout)["nodes"][0]["state"] == "running"
+    down = sparkpilot(cluster, "down", "one")
+    assert down.returncode == 0 and "removed sparkpilot-one" in down.stdout
+    assert containers_left(cluster, "one") == []
+
+
+def test_random_weights_is_garbage_and_torn_down(request, tmp_path):
+    sim_docker_factory = request.getfixturevalue("sim_docker_factory")
+    cluster = sim_docker_factory(["healthy"])
+    plan, hosts = cpu_plan(cluster, cluster.nodes, model="tiny-random", tmp_path=tmp_path)
+    up = sparkpilot(cluster, "up", str(plan), *hosts, "--name", "rnd")
+    assert up.returncode == 1, up.stdout[-2000:]
+    assert "cutlass_fp4_garbage" in up.stdout and "removed sparkpilot-rnd" in up.stdout
+    assert containers_left(cluster, "rnd") == []
+
+
+def test_native_pair_tp2_and_a_flag_vllm_rejects(request, tmp_path):
+    sim_docker_factory = request.getfixturevalue("sim_docker_factory")
+    cluster = sim_docker_factory(["healthy", "healthy"], fabric="cable")
+    plan, hosts = cpu_plan(cluster, cluster.nodes, executor="native", tmp_path=tmp_path)
+    up = sparkpilot(cluster, "up", str(plan), *hosts, "--name", "pair")
+    assert up.returncode == 0, up.stdout[-3000:] + up.stderr
+    assert "executor native" in up.stdout and "smoke chat" in up.stdout
+    assert sparkpilot(cluster, "down", "pair").returncode == 0
+    assert containers_left(cluster, "pair") == []
+    data = json.loads(plan.read_text())
+    for node in data["launch"]["nodes"]:
+        node["docker_run"].append("--no-such-flag")
+    plan.write_text(json.dumps(data))
+    bad = sparkpilot(cluster, "up", str(plan), *hosts, "--name", "pair", "--force")
+    assert bad.returncode == 1 and "cli_unrecognized_argument" in bad.stdout, bad.stdout[-2000:]
+    assert containers_left(cluster, "pair") == []
