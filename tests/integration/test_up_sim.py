@@ -64,8 +64,8 @@ def containers_left(cluster, name):
 
 
 def test_single_node_plan_to_chat_to_down(request, tmp_path):
-    sim_docker_factory = request.getfixturevalue("sim_docker_factory")
-    cluster = sim_docker_factory(["healthy"])
+    start = request.getfixturevalue("sim_docker_factory")
+    cluster = start(["healthy"])
     plan, hosts = cpu_plan(cluster, cluster.nodes, tmp_path=tmp_path)
     up = sparkpilot(cluster, "up", str(plan), *hosts, "--name", "one", "--format", "json")
     events = [json.loads(x) for x in up.stdout.splitlines() if x.startswith("{")]
@@ -84,8 +84,8 @@ def test_single_node_plan_to_chat_to_down(request, tmp_path):
 
 
 def test_random_weights_is_garbage_and_torn_down(request, tmp_path):
-    sim_docker_factory = request.getfixturevalue("sim_docker_factory")
-    cluster = sim_docker_factory(["healthy"])
+    start = request.getfixturevalue("sim_docker_factory")
+    cluster = start(["healthy"])
     plan, hosts = cpu_plan(cluster, cluster.nodes, model="tiny-random", tmp_path=tmp_path)
     up = sparkpilot(cluster, "up", str(plan), *hosts, "--name", "rnd")
     assert up.returncode == 1, up.stdout[-2000:]
@@ -94,8 +94,8 @@ def test_random_weights_is_garbage_and_torn_down(request, tmp_path):
 
 
 def test_native_pair_tp2_and_a_flag_vllm_rejects(request, tmp_path):
-    sim_docker_factory = request.getfixturevalue("sim_docker_factory")
-    cluster = sim_docker_factory(["healthy", "healthy"], fabric="cable")
+    start = request.getfixturevalue("sim_docker_factory")
+    cluster = start(["healthy", "healthy"], fabric="cable")
     plan, hosts = cpu_plan(cluster, cluster.nodes, executor="native", tmp_path=tmp_path)
     up = sparkpilot(cluster, "up", str(plan), *hosts, "--name", "pair")
     assert up.returncode == 0, up.stdout[-3000:] + up.stderr
