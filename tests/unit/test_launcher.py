@@ -12,7 +12,13 @@ import pytest
 
 from sparkpilot.errors import UsageError
 from sparkpilot.launcher import containers, readiness
-from sparkpilot.launcher.deployment import LABEL, Deployment, default_name, set_port, validate_plan
+from sparkpilot.launcher.deployment import (
+    LABEL,
+    Deployment,
+    default_name,
+    set_port,
+    validate_plan,
+)
 from sparkpilot.launcher.events import Event
 from sparkpilot.launcher.judge import judge, mixed_scripts_reason
 from sparkpilot.launcher.sync import judge_copy, model_root
