@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).parent
-KINDS = ("rules", "checks", "failures", "fabric")
+KINDS = ("rules", "checks", "failures", "fabric", "monitor")
 
 
 @functools.lru_cache(maxsize=None)

@@ -1,0 +1,164 @@
+"""The per-node sampler: one remote `sh` loop per node, streamed back over one kept-open runner.
+
+Each node runs ONE shell process for the whole watch (no SSH connection and no new session per
+sample). Every `interval` seconds it prints a frame:
+
+    ##sparkpilot frame EPOCH
+    ##sparkpilot gpu          nvidia-smi --query-gpu (the latest line of a looping nvidia-smi)
+    ##sparkpilot apps         nvidia-smi --query-compute-apps (every APPS_EVERY frames)
+    ##sparkpilot meminfo      /proc/meminfo
+    ##sparkpilot psi          /proc/pressure/memory
+    ##sparkpilot thermal      ZONE<TAB>TYPE<TAB>MILLIDEGREES per /sys/class/thermal zone
+    ##sparkpilot tegra        the latest tegrastats line (when tegrastats runs with sudo -n)
+    ##sparkpilot net          /sys/class/net/en*np*/{operstate,speed,mtu,statistics/*}  (grep -H)
+    ##sparkpilot ib           /sys/class/infiniband/*/ports/*/{state,rate,counters,hw_counters} (grep -H)
+    ##sparkpilot vllm RC      the vLLM server's /metrics (its families that sparkpilot reads)
+    ##sparkpilot end
+
+nvidia-smi and tegrastats loop by themselves (`-lms`, `--interval`) in the background, each
+writing its latest line to a file that the frame prints: a nvidia-smi process per sample would
+cost the node more than everything else together. Files are read as ${SPARKPILOT_HOST_ROOT:-}/path
+(as the probes do); /sys/class/net is the host's own (a simulated node's ports are real veths).
+When the stream is closed the remote loop dies on its next write (SIGPIPE) and its trap ends the
+background loops.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+MARK = "##sparkpilot "
+
+# nvidia-smi fields, in this order (csv,noheader,nounits); the parser reads them by position
+GPU_FIELDS = ("temperature.gpu", "power.draw", "clocks.sm", "clocks.max.sm", "clocks_event_reasons.active",
+              "utilization.gpu", "pstate")
+GPU_ARGV = ("nvidia-smi", "--query-gpu=" + ",".join(GPU_FIELDS), "--format=csv,noheader,nounits")
+APPS_ARGV = ("nvidia-smi", "--query-compute-apps=pid,process_name,used_memory", "--format=csv,noheader,nounits")
+TEGRASTATS_ARGV = ("tegrastats", "--interval")
+APPS_EVERY = 5
+
+# the vLLM families the monitor reads and re-exports (names as vLLM's own Grafana dashboard uses them)
+VLLM_FAMILIES = (
+    "num_requests_running", "num_requests_waiting", "kv_cache_usage_perc", "gpu_cache_usage_perc",
+    "generation_tokens", "prompt_tokens", "request_success", "num_preemptions",
+    "time_to_first_token_seconds", "inter_token_latency_seconds", "time_per_output_token_seconds",
+    "e2e_request_latency_seconds", "request_queue_time_seconds",
+    "spec_decode_num_drafts", "spec_decode_num_draft_tokens", "spec_decode_num_accepted_tokens",
+)
+IB_COUNTERS = ("port_xmit_data", "port_rcv_data", "symbol_error", "link_downed", "port_rcv_errors",
+               "port_xmit_discards", "link_error_recovery", "local_link_integrity_errors")
+IB_HW_COUNTERS = ("out_of_sequence", "packet_seq_err", "local_ack_timeout_err", "np_cnp_sent",
+                  "rp_cnp_handled", "rx_icrc_encapsulated")
+NET_FILES = ("operstate", "speed", "mtu", "statistics/rx_bytes", "statistics/tx_bytes",
+             "statistics/rx_errors", "statistics/tx_errors", "statistics/rx_dropped", "statistics/tx_dropped")
+
+
+def _q(args) -> str:
+    import shlex
+
+    return " ".join(shlex.quote(a) for a in args)
+
+
+def script(interval: float = 1.0, vllm_port: int | None = 8000, tegrastats: bool = True) -> str:
+    """The POSIX sh program one node runs for the whole watch."""
+    from sparkpilot.probes import _THERMAL
+
+    ms = max(100, int(interval * 1000))
+    secs = f"{max(interval, 0.1):g}"
+    net = " ".join(f"/sys/class/net/en*np*/{f}" for f in NET_FILES)
+    ib = " ".join([f'"$R"/sys/class/infiniband/*/ports/*/{f}' for f in ("state", "rate")]
+                  + [f'"$R"/sys/class/infiniband/*/ports/*/counters/{c}' for c in IB_COUNTERS]
+                  + [f'"$R"/sys/class/infiniband/*/ports/*/hw_counters/{c}' for c in IB_HW_COUNTERS])
+    fams = "|".join(VLLM_FAMILIES)
+    vllm = ""
+    if vllm_port:
+        vllm = (f'if command -v curl >/dev/null 2>&1; then curl -s -m 2 http://127.0.0.1:{int(vllm_port)}/metrics > "$T/v"; '
+                f'rc=$?; else rc=127; : > "$T/v"; fi; echo "{MARK}vllm $rc"; '
+                f"grep -E '^(# (HELP|TYPE) )?vllm:({fams})(_total|_bucket|_sum|_count)?[{{ ]' \"$T/v\"; ")
+    tegra = ""
+    if tegrastats:
+        tegra = ('if command -v tegrastats >/dev/null 2>&1 && sudo -n true 2>/dev/null; then '
+                 f'( sudo -n tegrastats --interval {ms} 2>/dev/null | while IFS= read -r l; do '
+                 'printf "%s\\n" "$l" > "$T/t"; done ) & fi; ')
+    return (
+        'R="${SPARKPILOT_HOST_ROOT:-}"; T=$(mktemp -d "${TMPDIR:-/tmp}/sparkpilot-watch.XXXXXX") || exit 1; '
+        "trap 'trap - EXIT HUP INT TERM PIPE; rm -rf \"$T\"; kill 0 2>/dev/null; exit 0' EXIT HUP INT TERM PIPE; "
+        'if command -v nvidia-smi >/dev/null 2>&1; then '
+        f'( while :; do {_q(GPU_ARGV)} -lms {ms} 2>&1 | while IFS= read -r l; do printf "%s\\n" "$l" > "$T/g"; done; '
+        f'sleep {secs}; done ) & else echo "nvidia-smi: command not found" > "$T/g"; fi; '
+        + tegra +
+        f'n=0; while :; do echo "{MARK}frame $(date +%s.%N)"; '
+        f'echo "{MARK}gpu"; cat "$T/g" 2>/dev/null; '
+        f'if [ $((n % {APPS_EVERY})) -eq 0 ]; then echo "{MARK}apps"; {_q(APPS_ARGV)} 2>&1; fi; n=$((n+1)); '
+        f'echo "{MARK}meminfo"; cat "$R/proc/meminfo" 2>/dev/null; '
+        f'echo "{MARK}psi"; cat "$R/proc/pressure/memory" 2>/dev/null; '
+        f'echo "{MARK}thermal"; {_THERMAL}; '
+        f'echo "{MARK}tegra"; cat "$T/t" 2>/dev/null; '
+        f'echo "{MARK}net"; grep -H "" {net} 2>/dev/null; '
+        f'echo "{MARK}ib"; grep -H "" {ib} 2>/dev/null; '
+        + vllm +
+        f'echo "{MARK}end"; sleep {secs}; done'
+    )
+
+
+def argv(interval: float = 1.0, vllm_port: int | None = 8000, tegrastats: bool = True) -> list[str]:
+    return ["sh", "-c", script(interval, vllm_port, tegrastats)]
+
+
+@dataclass
+class Frame:
+    """One sample's raw sections, as the node printed them."""
+    epoch: float
+    sections: dict[str, str] = field(default_factory=dict)
+    vllm_rc: int | None = None
+
+
+class FrameReader:
+    """Feed lines of the stream; complete frames come out of `feed`."""
+
+    def __init__(self) -> None:
+        self._frame: Frame | None = None
+        self._section: str | None = None
+        self._lines: list[str] = []
+
+    def _close_section(self) -> None:
+        if self._frame is not None and self._section is not None:
+            self._frame.sections[self._section] = "\n".join(self._lines)
+        self._section, self._lines = None, []
+
+    def feed(self, line: str) -> Frame | None:
+        line = line.rstrip("\n")
+        if not line.startswith(MARK):
+            if self._section is not None:
+                self._lines.append(line)
+            return None
+        words = line[len(MARK):].split()
+        if not words:
+            return None
+        self._close_section()
+        kind = words[0]
+        if kind == "frame":
+            try:
+                self._frame = Frame(float(words[1]))
+            except (IndexError, ValueError):
+                self._frame = None
+            return None
+        if kind == "end":
+            done, self._frame = self._frame, None
+            return done
+        if self._frame is None:
+            return None
+        self._section = kind
+        if kind == "vllm" and len(words) > 1 and words[1].lstrip("-").isdigit():
+            self._frame.vllm_rc = int(words[1])
+        return None
+
+
+def split_frames(text: str) -> list[Frame]:
+    """Every complete frame in a recorded stream."""
+    reader, frames = FrameReader(), []
+    for line in text.splitlines():
+        f = reader.feed(line)
+        if f is not None:
+            frames.append(f)
+    return frames
