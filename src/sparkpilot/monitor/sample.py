@@ -37,7 +37,7 @@ class NodeSample:
         """What the flight recorder keeps of a sample (and `watch --format json` prints)."""
         return {
             "t": round(self.t, 3), "node": self.node, "role": self.role,
-            "metrics": {k: (round(v, 4) if isinstance(v, float) else v) for k, v in self.metrics.items()},
+            "metrics": {k: _finite(v) for k, v in self.metrics.items()},
             "clock_reasons": self.gpu.clock_reasons if self.gpu else None,
             "cuda_processes": None if self.apps is None else
             [{"pid": a.pid, "name": a.name, "used_mib": a.used_mib} for a in self.apps],
@@ -46,6 +46,14 @@ class NodeSample:
             "model": self.vllm.model if self.vllm else None,
             "errors": self.errors,
         }
+
+
+def _finite(v: float | None) -> float | None:
+    import math
+
+    if v is None or not math.isfinite(v):
+        return None
+    return round(v, 4)
 
 
 def _rate(now: float | None, before: float | None, dt: float) -> float | None:
