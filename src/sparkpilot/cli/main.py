@@ -29,6 +29,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "down": ("down", "stop a deployment everywhere: its supervisor and every container"),
     "status": ("status", "per node: state, model, phase, uptime, endpoint and memory of deployments"),
     "logs": ("logs", "every node's log of a deployment, merged by time (--follow)"),
+    "watch": ("watch", "live dashboard of every Spark and its vLLM: GPU, unified memory, thermals, QSFP, alerts"),
+    "exporter": ("exporter", "the watch's metrics on a Prometheus endpoint; --rules / --dashboard for Prometheus and Grafana"),
+    "report": ("report", "draw a flight recording (watch --record DIR) as PNG and HTML"),
     "completion": ("completion", "print a shell completion script (bash or zsh)"),
 }
 

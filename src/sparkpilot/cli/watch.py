@@ -47,7 +47,10 @@ def run(args: argparse.Namespace) -> int:
 
 def _once(c, args: argparse.Namespace) -> int:
     c.wait(samples=1, timeout=max(args.timeout * 2 + 10, args.interval * 3 + 5))
-    latest, alerts = c.latest, c.alerts
+    from sparkpilot.monitor.thresholds import evaluate
+
+    latest = c.latest
+    alerts = {n: evaluate(c.history(n), instant=True) for n in latest}
     nodes = []
     for t in c.targets:
         st = c.state[t.name]
@@ -63,7 +66,7 @@ def _once(c, args: argparse.Namespace) -> int:
     else:
         from sparkpilot.ui.watch import text_summary
 
-        print(text_summary(c))
+        print(text_summary(c, alerts))
     return 1 if firing or down else EXIT_OK
 
 

@@ -13,8 +13,9 @@ from __future__ import annotations
 import collections
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from sparkpilot.monitor import sample as sample_mod
 from sparkpilot.monitor import sampler, stream, thresholds
@@ -68,7 +69,7 @@ class Collector:
         return list(self.state[node].history)
 
     # -- life -------------------------------------------------------------------------------
-    def start(self) -> "Collector":
+    def start(self) -> Collector:
         for t in self.targets:
             th = threading.Thread(target=self._run, args=(t,), name=f"sampler-{t.name}", daemon=True)
             th.start()

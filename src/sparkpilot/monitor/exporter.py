@@ -8,7 +8,8 @@ names (vllm:...) with `node` and `role` added, so vLLM's Grafana queries work pe
 from __future__ import annotations
 
 import time
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from sparkpilot.monitor import vllm
 from sparkpilot.monitor.metrics import METRICS

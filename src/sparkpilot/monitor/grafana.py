@@ -52,8 +52,8 @@ PANELS: list[tuple[str, str, list[tuple[str, str]]]] = [
      [(f"histogram_quantile(0.5, sum by (le, node) (rate(vllm:inter_token_latency_seconds_bucket{{{NODE}}}[5m])))", "{{node}} p50"),
       (f"histogram_quantile(0.99, sum by (le, node) (rate(vllm:inter_token_latency_seconds_bucket{{{NODE}}}[5m])))", "{{node}} p99")]),
     ("Speculative decoding acceptance", "percentunit",
-     [(f"sum by (node) (rate(vllm:spec_decode_num_accepted_tokens_total{{{NODE}}}[5m])) / "
-       f"sum by (node) (rate(vllm:spec_decode_num_draft_tokens_total{{{NODE}}}[5m]))", "{{node}}")]),
+     [((f"sum by (node) (rate(vllm:spec_decode_num_accepted_tokens_total{{{NODE}}}[5m])) / "
+        f"sum by (node) (rate(vllm:spec_decode_num_draft_tokens_total{{{NODE}}}[5m]))"), "{{node}}")]),
     ("sparkpilot alerts firing (knowledge/monitor.yaml)", "short",
      [(f"sparkpilot_alert{{{NODE}}}", "{{node}} {{name}}")]),
     ("Sampler up / sample age", "short",

@@ -14,8 +14,9 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 PREFIX = "samples-"
 SEGMENT_BYTES = 16 * 1024 * 1024
@@ -81,10 +82,10 @@ class Recorder:
             os.close(self._fd)
             self._fd = None
 
-    def __enter__(self) -> "Recorder":
+    def __enter__(self) -> Recorder:  # noqa: PYI034 - typing.Self needs Python 3.11
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
 

@@ -5,6 +5,7 @@ matplotlib is imported here only (the `[report]` extra)."""
 from __future__ import annotations
 
 import html
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,8 +68,8 @@ def draw(nodes: dict[str, Series], png: Path) -> None:
         for ni, (node, s) in enumerate(sorted(nodes.items())):
             xs = [(t - t0) / 60 for t in s.t]
             for li, (key, label, scale) in enumerate(lines):
-                ys = [m.get(key) * scale if isinstance(m.get(key), (int, float)) else float("nan") for m in s.metrics]
-                if all(y != y for y in ys):
+                ys = [float(v) * scale if isinstance(v := m.get(key), (int, float)) else float("nan") for m in s.metrics]
+                if all(math.isnan(y) for y in ys):
                     continue
                 ax.plot(xs, ys, styles[ni % len(styles)], color=f"C{li}", lw=1.3, label=f"{node} {label}")
                 drawn = True
@@ -114,13 +115,14 @@ def write(directory: str | Path, out: str | Path | None = None) -> dict[str, Any
     t1 = max(s.t[-1] for s in nodes.values())
     alert_html = "".join(f"<tr><td>{html.escape(a)}</td><td>{html.escape(b)}</td><td>{c}</td><td>{d}</td></tr>"
                          for a, b, c, d in rows) or "<tr><td colspan=4>no alert fired</td></tr>"
+    torn = f"; {stats['torn']} torn line(s) skipped" if stats.get("torn") else ""
     page.write_text(
         "<!doctype html><meta charset=utf-8><title>sparkpilot recording</title>"
         "<style>body{font-family:sans-serif;margin:2em}td,th{padding:2px 10px;text-align:left}</style>"
         f"<h1>sparkpilot recording</h1><p>{html.escape(str(directory))}: {stats['samples']} samples from "
         f"{len(nodes)} node(s), {time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(t0))} to "
         f"{time.strftime('%H:%M:%S UTC', time.gmtime(t1))}"
-        f"{'; %d torn line(s) skipped' % stats['torn'] if stats.get('torn') else ''}.</p>"
+        f"{torn}.</p>"
         f"<img src='{png.name}' alt='temperature, clock, memory, link and tokens per second over time'>"
         "<h2>Alerts</h2><table><tr><th>node</th><th>alert</th><th>first</th><th>last</th></tr>"
         f"{alert_html}</table>", encoding="utf-8")

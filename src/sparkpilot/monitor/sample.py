@@ -62,6 +62,10 @@ def _rate(now: float | None, before: float | None, dt: float) -> float | None:
     return (now - before) / dt
 
 
+def _bits(bytes_per_s: float | None) -> float | None:
+    return None if bytes_per_s is None else bytes_per_s * 8
+
+
 def _sum(values) -> float | None:
     vals = [v for v in values if v is not None]
     return sum(vals) if vals else None
@@ -120,7 +124,7 @@ def build(node: str, role: str, frame: Frame, prev: NodeSample | None = None,
           for n, p in s.ports.items() if n in p_prev]
     err = [_rate(_sum(p.counters.get(k) for k in NET_ERRORS), _sum(p_prev[n].counters.get(k) for k in NET_ERRORS), dt)
            for n, p in s.ports.items() if n in p_prev]
-    m.update(net_rx_bps=None if _sum(rx) is None else _sum(rx) * 8, net_tx_bps=None if _sum(tx) is None else _sum(tx) * 8,
+    m.update(net_rx_bps=_bits(_sum(rx)), net_tx_bps=_bits(_sum(tx)),
              net_errors_per_s=_sum(err),
              ports_up=float(sum(1 for p in s.ports.values() if p.up)) if s.ports else None,
              ports_down=float(sum(1 for p in s.ports.values() if p.up is False)) if s.ports else None)
@@ -134,8 +138,7 @@ def build(node: str, role: str, frame: Frame, prev: NodeSample | None = None,
     rerr = [_rate(_sum(p.counters.get(k) for k in RDMA_ERRORS), _sum(r_prev[n].counters.get(k) for k in RDMA_ERRORS), dt)
             for n, p in s.rdma.items() if n in r_prev]
     rates = [p.rate_gbps for p in s.rdma.values() if p.active and p.rate_gbps is not None]
-    m.update(rdma_rx_bps=None if _sum(rrx) is None else _sum(rrx) * 8,
-             rdma_tx_bps=None if _sum(rtx) is None else _sum(rtx) * 8,
+    m.update(rdma_rx_bps=_bits(_sum(rrx)), rdma_tx_bps=_bits(_sum(rtx)),
              rdma_errors_per_s=_sum(rerr), rdma_min_rate_gbps=min(rates) if rates else None,
              rdma_ports_active=float(sum(1 for p in s.rdma.values() if p.active)) if s.rdma else None)
     m["link_errors_per_s"] = _sum([m["net_errors_per_s"], m["rdma_errors_per_s"]])

@@ -20,7 +20,8 @@ writing its latest line to a file that the frame prints: a nvidia-smi process pe
 cost the node more than everything else together. Files are read as ${SPARKPILOT_HOST_ROOT:-}/path
 (as the probes do); /sys/class/net is the host's own (a simulated node's ports are real veths).
 When the stream is closed the remote loop dies on its next write (SIGPIPE) and its trap ends the
-background loops.
+background loops (a sampler killed outright leaves its folder, named by its pid; the next
+sampler on that host removes the folders of dead pids).
 """
 
 from __future__ import annotations
@@ -81,7 +82,9 @@ def script(interval: float = 1.0, vllm_port: int | None = 8000, tegrastats: bool
                  f'( sudo -n tegrastats --interval {ms} 2>/dev/null | while IFS= read -r l; do '
                  'printf "%s\\n" "$l" > "$T/t"; done ) & fi; ')
     return (
-        'R="${SPARKPILOT_HOST_ROOT:-}"; T=$(mktemp -d "${TMPDIR:-/tmp}/sparkpilot-watch.XXXXXX") || exit 1; '
+        'R="${SPARKPILOT_HOST_ROOT:-}"; for d in "${TMPDIR:-/tmp}"/sparkpilot-watch.*; do '
+        '[ -d "$d" ] && ! kill -0 "${d##*.}" 2>/dev/null && rm -rf "$d"; done; '
+        'T="${TMPDIR:-/tmp}/sparkpilot-watch.$$"; mkdir -m 700 "$T" || exit 1; '
         "trap 'trap - EXIT HUP INT TERM PIPE; rm -rf \"$T\"; kill 0 2>/dev/null; exit 0' EXIT HUP INT TERM PIPE; "
         'if command -v nvidia-smi >/dev/null 2>&1; then '
         f'( while :; do {_q(GPU_ARGV)} -lms {ms} 2>&1 | while IFS= read -r l; do printf "%s\\n" "$l" > "$T/g"; done; '

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import functools
 import operator
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from sparkpilot.monitor.metrics import METRICS
 
@@ -106,14 +107,21 @@ def _trend_value(t: Threshold, history: Sequence[Any], upto: int) -> float | Non
     return predict(pts, now + t.horizon_s)
 
 
-def evaluate(history: Sequence[Any], thresholds: Sequence[Threshold] | None = None) -> list[Alert]:
-    """Alerts firing at the last sample of one node's history (oldest first, NodeSample-like)."""
+def evaluate(history: Sequence[Any], thresholds: Sequence[Threshold] | None = None,
+             instant: bool = False) -> list[Alert]:
+    """Alerts firing at the last sample of one node's history (oldest first, NodeSample-like).
+    `instant` (watch --once): levels judged on the last sample alone, no `for`, no trends."""
     if not history:
         return []
     history = list(history)
     alerts = []
     last = history[-1]
     for t in thresholds if thresholds is not None else load():
+        if instant:
+            if t.kind == "level" and _holds(t, last.metrics, last.metrics.get(t.metric)):
+                v = last.metrics.get(t.metric)
+                alerts.append(Alert(t.id, t.name, t.severity, last.node, v, _message(t, v, v), t.fix, last.t))
+            continue
         since = None
         value_now = None
         for i in range(len(history) - 1, -1, -1):
