@@ -86,3 +86,8 @@ def test_issue16_signatures_name_the_code_that_raises_them():
         assert code, name
         for item in code:
             assert item["file"] and item["repo"] and item["version"] and item["text"], (name, item)
+
+
+def test_lines_after_a_whole_message_are_not_joined_into_its_evidence():
+    d = diagnose(_log("logs_unseen/209.log"))
+    assert d.failure.evidence == [d.failure.line]

@@ -222,6 +222,8 @@ class LiveDiagnosis:
         parts = [p for p in prev if p.source == line.source and p.text and not sigs.is_frame_line(p.text)]
         if not parts or parts[-1] is not prev[-1]:
             return None
+        if any(sig.patterns and sig.match(p.text) for p in parts for sig in sigs.signatures()):
+            return None  # the line before is a whole message already: this one is not its tail
         text = " ".join(p.text.strip() for p in [*parts, line])
         raw = " ".join(p.raw.strip() for p in [*parts, line])
         return Line(raw=raw, text=text, level=parts[0].level, ts=parts[0].ts, ts_text=parts[0].ts_text,
