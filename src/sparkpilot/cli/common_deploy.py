@@ -41,11 +41,12 @@ def target(args: argparse.Namespace, need_name: bool = True) -> tuple[str | None
     if name and name not in known:
         raise UsageError(f"no deployment {name!r} started from this machine: give --host per node to look for it")
     nodes: list[tuple[str, str]] = []
-    for n in known:   # status without a name: every deployment's nodes
+    for n in known:   # status without a name: every deployment's nodes, by their plan's names
         d = state.load(n) or {}
-        for h in d.get("hosts") or []:
+        names = [x.get("name") for x in (d.get("plan", {}).get("launch") or {}).get("nodes", [])]
+        for i, h in enumerate(d.get("hosts") or []):
             if h not in [x[1] for x in nodes]:
-                nodes.append((h, h))
+                nodes.append((names[i] if i < len(names) and names[i] else h, h))
     return name, nodes
 
 
