@@ -11,7 +11,8 @@ Prints the figures and PASS/FAIL per target; exits 0 unless --strict and a targe
 
 sparkpilot: --sparkpilot PATH, else the repo's .venv (made by tests/run.sh), else a venv of its own
 in /tmp/sparkpilot-bench-venv (`pip install -e .`), as a user's install would be: the machine's
-base Python may load site-wide .pth files that cost tens of ms at every start. sparkrun 0.4.2 needs Python 3.12: --sparkrun PATH, else
+base Python may load site-wide .pth files that cost tens of ms at every start.
+sparkrun 0.4.2 needs Python 3.12: --sparkrun PATH, else
 /tmp/sparkrun-venv/bin/sparkrun, made when missing with pyenv's 3.12
 (`python3.12 -m venv /tmp/sparkrun-venv && pip install sparkrun==0.4.2`).
 """
@@ -97,7 +98,7 @@ def find_sparkrun(given: str | None) -> tuple[list[str] | None, str]:
 
 def _child_cpu() -> float:
     try:
-        import resource  # noqa: PLC0415 - POSIX only
+        import resource
     except ImportError:
         return float("nan")
     ru = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -203,7 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     python = str(venv_python) if venv_python.exists() else sys.executable
     imports = importtime(python, ["-m", "sparkpilot", "lint", "--", *LINT_LAUNCH]) if args.importtime else []
     if args.format == "json":
-        print(json.dumps({"sparkpilot": sp_note, "sparkrun": sr_note, "commands": {k: {**v, "argv": cases[k]} for k, v in res.items()},
+        commands = {k: {**v, "argv": cases[k]} for k, v in res.items()}
+        print(json.dumps({"sparkpilot": sp_note, "sparkrun": sr_note, "commands": commands,
                           "checks": checks, "imports": imports}, indent=1))
     else:
         print(f"sparkpilot: {' '.join(sp)} ({sp_note})")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import Any
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -79,7 +80,7 @@ def evaluate(dirs: list[Path]) -> dict:
     from sparkpilot.diagnosis.signatures import signatures
 
     class_names = {s.name for s in signatures()}
-    cases = []
+    cases: list[dict[str, Any]] = []
     for folder in dirs:
         if not folder.is_dir():
             continue

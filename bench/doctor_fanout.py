@@ -99,14 +99,14 @@ def doctor(cluster, nodes, client: Meter, sim: Meter) -> dict:
     total1 = machine_cpu()
     time.sleep(0.3)  # let the node-side sessions end
     after = (client.seconds(), sim.seconds())
-    cpu = [b - a if a is not None and b is not None else None for a, b in zip(before, after)]
+    cpu = [b - a if a is not None and b is not None else None for a, b in zip(before, after, strict=False)]
     try:
         report = json.loads(proc.stdout)
     except ValueError:
         report = None
         print(f"  doctor exit {proc.returncode}: {proc.stderr.strip()[:300]}", file=sys.stderr)
     other = None  # CPU of everything else on the machine during the run (other people's work)
-    if total0 is not None and total1 is not None and None not in cpu:
+    if total0 is not None and total1 is not None and cpu[0] is not None and cpu[1] is not None:
         other = max(total1 - total0 - cpu[0] - cpu[1], 0.0)
     return {"wall": wall, "rc": proc.returncode, "report": report, "client_cpu": cpu[0], "sim_cpu": cpu[1],
             "other_cpu": other}
@@ -138,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic() - t0
     client, sim = Meter(f"sparkpilot-bench-{os.getpid()}"), Meter(f"spk{cluster.slot}-nodes")
     for node in cluster.nodes:  # every session and command on a node descends from its sshd
+        assert node.pid is not None
         sim.add(node.pid)
     cores = os.cpu_count() or 1
     try:

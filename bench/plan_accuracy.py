@@ -25,10 +25,10 @@ import json
 import math
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
+from typing import Any
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -134,7 +134,8 @@ def sparkrun_dtype(info) -> str:
 
 
 def sparkrun_recipe(info, req: PlanRequest) -> dict:
-    params = info.num_parameters or (count_params(info).total if count_params(info) else None)
+    counted = count_params(info)
+    params = info.num_parameters or (counted.total if counted else None)
     meta = {"model_params": int(params or 0), "model_dtype": sparkrun_dtype(info),
             "num_layers": info.num_hidden_layers, "num_kv_heads": info.num_key_value_heads,
             "head_dim": info.head_dim, "model_type": info.model_type,
@@ -149,7 +150,7 @@ def sparkrun_recipe(info, req: PlanRequest) -> dict:
     if info.kv_lora_rank:
         meta["kv_lora_rank"] = info.kv_lora_rank
         meta["qk_rope_head_dim"] = info.qk_rope_head_dim
-    defaults = {"tensor_parallel": req.tp, "pipeline_parallel": req.pp, "max_model_len": req.max_model_len,
+    defaults: dict[str, Any] = {"tensor_parallel": req.tp, "pipeline_parallel": req.pp, "max_model_len": req.max_model_len,
                 "gpu_memory_utilization": req.gpu_memory_utilization}
     if req.kv_cache_dtype and req.kv_cache_dtype != "auto":
         defaults["kv_cache_dtype"] = req.kv_cache_dtype
@@ -171,7 +172,7 @@ print(json.dumps(out))
 """
 
 
-def run_sparkrun(exe: str | None, jobs: list[tuple[str, dict, float, int]]) -> dict[str, dict]:
+def run_sparkrun(exe: str | None, jobs: list[tuple[str, dict, float, int | None]]) -> dict[str, dict]:
     """{case id: {"weights": GiB per GPU, "tokens": N, "fits": bool}} from sparkrun."""
     if not exe or not jobs:
         return {}
@@ -199,8 +200,8 @@ def run_sparkrun(exe: str | None, jobs: list[tuple[str, dict, float, int]]) -> d
             kv = json.loads(res.stdout.strip().splitlines()[-1])
         except (ValueError, IndexError):
             kv = {}
-        for cid, (p, _, _, mml) in paths.items():
-            r = kv.get(p) or {}
+        for cid, (path_text, _, _, mml) in paths.items():
+            r = kv.get(path_text) or {}
             out.setdefault(cid, {})["tokens"] = r.get("tokens")
             if r.get("available_kv_gb") is not None:
                 out[cid]["fits"] = bool(r["available_kv_gb"] > 0 and (r.get("tokens") or 0) >= (mml or 0))
@@ -253,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
             skipped.append((c["id"], f"planner refused: {exc}"))
             continue
         obs = observed(c)
-        tokens = {"new": p.kv_cache_tokens, "legacy": p.kv_tokens_legacy, "blocks": p.kv_tokens_legacy}.get(c.get("tokens"))
+        tokens = {"new": p.kv_cache_tokens, "legacy": p.kv_tokens_legacy, "blocks": p.kv_tokens_legacy}.get(c.get("tokens") or "")
         v = version_tuple(req.vllm_version)
         era = "v0" if c.get("engine") == "v0" else ("old" if v is not None and v < (0, 12) else "current")
         rows.append({"id": c["id"], "model": info.id, "gpus": req.nodes, "engine": c.get("engine"), "era": era,
@@ -272,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
         r["err"] = {"weights": err(r["weights"], r["obs"]["weights"]), "tokens": err(r["tokens"], r["obs"]["tokens"]),
                     "sr_weights": err(s.get("weights"), r["obs"]["weights"]),
                     "sr_tokens": err(s.get("tokens"), r["obs"]["tokens"])}
-    summary = {}
+    summary: dict[str, Any] = {}
     for key in ("weights", "tokens", "sr_weights", "sr_tokens"):
         for scope in ("current", "all"):
             vals = [abs(r["err"][key]) for r in rows if r["err"][key] is not None

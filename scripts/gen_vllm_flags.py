@@ -35,9 +35,9 @@ import zipfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from vllm_static.fields import to_flags  # noqa: E402
-from vllm_static.interp import ClassRef, FuncRef, Interp, ParserObj  # noqa: E402
-from vllm_static.source import GenError, Source  # noqa: E402
+from vllm_static.fields import to_flags
+from vllm_static.interp import ClassRef, FuncRef, Interp, ParserObj
+from vllm_static.source import GenError, Source
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "src" / "sparkpilot" / "knowledge" / "vllm_flags"

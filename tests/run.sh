@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: installs what the tests need, then runs
+#   - ruff and mypy (configured in pyproject.toml) over the whole tree,
 #   - every test (unit + integration on the simulated cluster) on the default Python 3.11,
 #   - the unit tests again on Python 3.10 and 3.12 (when pyenv has them).
 # Integration tests need root (network namespaces, sshd, dockerd); they skip with a reason otherwise.
@@ -37,6 +38,12 @@ mkvenv "$ROOT/.venv" "$MAIN_PY"
 export PATH="$ROOT/.venv/bin:$PATH"
 
 status=0
+echo "== ruff and mypy"
+"$ROOT/.venv/bin/python" -m pip install -q --disable-pip-version-check "ruff==0.17.6" "mypy==2.4.1" \
+  "types-PyYAML==6.0.12.20261122"
+"$ROOT/.venv/bin/ruff" check . || status=$?
+"$ROOT/.venv/bin/mypy" || status=$?
+
 "$ROOT/.venv/bin/python" -m pytest -q tests "$@" || status=$?
 
 for v in 3.10 3.12; do

@@ -281,7 +281,7 @@ def compute_kwargs(src: Source, cls: ast.ClassDef, mod: str, features: set[str])
         elif "str" in hints or "other" in hints:
             kw["type"] = "str"
             if t.enum:
-                ename, members, ecls, emod = t.enum
+                ename, members, ecls, _emod = t.enum
                 by_name = _validator_normalises(cls, name)
                 kw["_enum"] = {"name": ename, "values": members if by_name else _enum_values(ecls),
                                "case_insensitive": by_name, "strict": by_name}

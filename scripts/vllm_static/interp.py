@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import copy
+from typing import Any
 
 from vllm_static.fields import _class_bases, compute_kwargs
 from vllm_static.source import UNKNOWN, Marker, Source, Unknown
@@ -83,7 +84,7 @@ class Interp:
         for i, p in enumerate(params):
             di = i - (len(params) - len(defaults))
             env[p] = UNKNOWN if di < 0 else self.eval(defaults[di], env, fn)
-        for p, v in zip(params, args):
+        for p, v in zip(params, args, strict=False):
             env[p] = v
         for k, v in kwargs.items():
             env[k] = v
@@ -151,7 +152,7 @@ class Interp:
                 env[a.asname or a.name] = self.lookup(a.name, {}, FuncRef(None, self.src._abs_module(fn.mod, st)))
         elif isinstance(st, (ast.With, ast.Try)):
             self.exec_body(st.body, env, fn)
-            for h in getattr(st, "handlers", []):
+            for _h in getattr(st, "handlers", []):
                 pass
             self.exec_body(getattr(st, "finalbody", []), env, fn)
         # def / class / import / pass / raise inside functions: nothing that adds flags
@@ -161,7 +162,7 @@ class Interp:
             env[target.id] = value
         elif isinstance(target, (ast.Tuple, ast.List)):
             vals = list(value) if isinstance(value, (list, tuple)) else [UNKNOWN] * len(target.elts)
-            for t, v in zip(target.elts, vals):
+            for t, v in zip(target.elts, vals, strict=False):
                 self.assign(t, v, env, fn)
         elif isinstance(target, ast.Subscript):
             obj = self.eval(target.value, env, fn)
@@ -205,7 +206,7 @@ class Interp:
         if isinstance(node, ast.Name):
             return self.lookup(node.id, env, fn)
         if isinstance(node, (ast.List, ast.Tuple)):
-            vals = []
+            vals: list[Any] = []
             for e in node.elts:
                 if isinstance(e, ast.Starred):
                     v = self.eval(e.value, env, fn)
@@ -215,7 +216,7 @@ class Interp:
             return vals if isinstance(node, ast.List) else tuple(vals)
         if isinstance(node, ast.Dict):
             out = {}
-            for k, v in zip(node.keys, node.values):
+            for k, v in zip(node.keys, node.values, strict=False):
                 if k is None:
                     sub = self.eval(v, env, fn)
                     if isinstance(sub, dict):
@@ -314,7 +315,7 @@ class Interp:
         return Unknown(f".{name}")
 
     def call(self, node: ast.Call, env, fn):
-        args = []
+        args: list[Any] = []
         for a in node.args:
             if isinstance(a, ast.Starred):
                 v = self.eval(a.value, env, fn)

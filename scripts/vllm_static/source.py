@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+from typing import Any
 from pathlib import Path
 
 BUILTIN_TYPES = {"bool", "int", "float", "str", "dict", "list", "tuple", "set", "bytes"}
@@ -86,8 +87,8 @@ class Source:
         tree = self.module(mod)
         if tree is None:
             return None
-        found = None
-        typing_found = None
+        found: tuple[str, Any, str] | None = None
+        typing_found: tuple[str, Any, str] | None = None
         for node, in_tc in self._top_statements(tree.body):
             if in_tc and not typing:
                 continue
@@ -127,7 +128,8 @@ class Source:
     def _abs_module(self, mod: str, node: ast.ImportFrom) -> str:
         if not node.level:
             return node.module or ""
-        is_pkg = self.path_of(mod) is not None and self.path_of(mod).name == "__init__.py"
+        path = self.path_of(mod)
+        is_pkg = path is not None and path.name == "__init__.py"
         parts = mod.split(".")
         if not is_pkg:
             parts = parts[:-1]

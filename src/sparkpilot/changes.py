@@ -149,7 +149,7 @@ def apply(changes: Sequence[Change], runners: Mapping[str, Runner] | None = None
 
     try:
         with ThreadPoolExecutor(max_workers=max(1, min(16, len(by_host)))) as pool:
-            done = dict(zip(by_host, pool.map(one, list(by_host))))
+            done = dict(zip(by_host, pool.map(one, list(by_host)), strict=False))
     finally:
         close_all(opened)
     cursor = {h: iter(rs) for h, rs in done.items()}

@@ -119,7 +119,7 @@ def classify(probe: Probe, rc: int | None, stdout: str, stderr: str, timeout: fl
     if any(s in stderr or s in stdout for s in SUDO_REFUSED) and not _has_data(probe, stdout):
         res.na = NA(f"needs passwordless sudo for {tool}")
         return res
-    if rc == 127 or re.search(r"(command )?not found", err) and not stdout.strip():
+    if rc == 127 or (re.search(r"(command )?not found", err) and not stdout.strip()):
         res.na = NA(f"{tool} is not installed on the host")
         return res
     if rc not in probe.ok_rc and not stdout.strip():
@@ -139,7 +139,7 @@ def classify(probe: Probe, rc: int | None, stdout: str, stderr: str, timeout: fl
 
 
 def _has_data(probe: Probe, stdout: str) -> bool:
-    return probe.id in ("netplan", "ethtool-module") and "## " in stdout or "# file:" in stdout
+    return (probe.id in ("netplan", "ethtool-module") and "## " in stdout) or "# file:" in stdout
 
 
 def run_probe(runner: Runner, probe: Probe, timeout: float) -> ProbeResult:
@@ -178,7 +178,7 @@ def run_all(runner: Runner, probes: list[Probe], timeout: float) -> list[ProbeRe
     outs = runner.run_many([list(p.argv) for p in probes], timeout=longest)
     end = time.time()
     results = []
-    for p, out in zip(probes, outs):
+    for p, out in zip(probes, outs, strict=False):
         res = classify(p, out.rc, out.stdout, out.stderr, p.timeout or timeout)
         res.seconds = out.seconds
         res.local_start, res.local_end = wall, end
@@ -204,7 +204,7 @@ def collect_host(runner: Runner, facts: HostFacts, timeout: float, image: str | 
     try:
         results = run_all(runner, probes + list(pings), timeout)
         facts.results.update({r.probe: r for r in results[:len(probes)]})
-        facts.early_pings = {p.argv: r for p, r in zip(pings, results[len(probes):])}
+        facts.early_pings = {p.argv: r for p, r in zip(pings, results[len(probes):], strict=False)}
     except TransportError as exc:
         facts.reachable = False
         reason = _one_line(str(exc))

@@ -108,10 +108,10 @@ def run_pings(cluster: Any, runners: dict[int, Any], timeout: float) -> list:
                 fresh = run_all(runner, [probes[k] for k in todo], wait)
             except TransportError as exc:
                 fresh = [_one_line(str(exc))] * len(todo)
-            for k, r in zip(todo, fresh):
+            for k, r in zip(todo, fresh, strict=False):
                 got[k] = r
         return [result(j, r) if not isinstance(r, str) else
-                PingResult(src.host, j[2].host, j[3], j[4] - 28, None, r) for j, r in zip(group, got)]
+                PingResult(src.host, j[2].host, j[3], j[4] - 28, None, r) for j, r in zip(group, got, strict=False)]
 
     by_source: dict[int, list[tuple]] = {}
     for job in jobs:

@@ -6,6 +6,7 @@ same scale, so a test that sets SPARKPILOT_TIME_SCALE=0.01 sees real relative ti
 
 from __future__ import annotations
 
+import math
 import os
 
 ENV = "SPARKPILOT_TIME_SCALE"
@@ -20,7 +21,7 @@ def time_scale(environ: dict[str, str] | None = None) -> float:
         value = float(raw)
     except ValueError:
         return 1.0
-    if not value > 0 or value != value or value == float("inf"):
+    if not value > 0 or math.isnan(value) or math.isinf(value):
         return 1.0
     return value
 

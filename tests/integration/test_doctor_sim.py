@@ -94,7 +94,7 @@ def test_two_nodes_mtu_1500_on_one_port(sim_factory):
 
 
 def test_sixteen_nodes_find_every_planted_fault(sim_cluster, full_report):
-    rc, report, wall = full_report
+    rc, report, _wall = full_report
     assert rc == 1
     assert len(report["hosts"]) == 16
     c = sim_cluster
@@ -152,7 +152,7 @@ def test_sixteen_nodes_take_about_as_long_as_one(full_report):
 
 def test_host_that_does_not_answer_alone(sim_cluster):
     node = node_of(sim_cluster, "unreachable")
-    rc, report, err, wall = doctor(sim_cluster, "--host", node.ssh_spec, "--timeout", "3", "--format", "json")
+    rc, report, _err, wall = doctor(sim_cluster, "--host", node.ssh_spec, "--timeout", "3", "--format", "json")
     assert rc == 1 and wall < 15
     (host,) = report["hosts"]
     assert host["reachable"] is False
@@ -168,7 +168,7 @@ def test_host_that_does_not_answer_text_is_one_line(sim_cluster):
 
 def test_wrong_user_name(sim_cluster):
     node = sim_cluster.nodes[0]
-    rc, report, err, _ = doctor(sim_cluster, "--host", f"nvidia@{node.mgmt_ip}", "--format", "json")
+    rc, report, _err, _ = doctor(sim_cluster, "--host", f"nvidia@{node.mgmt_ip}", "--format", "json")
     assert rc == 1
     (host,) = report["hosts"]
     assert host["reachable"] is False
@@ -212,7 +212,7 @@ def test_malformed_host_is_exit_2(sim_cluster):
 
 def test_gid_index_given_warns_where_it_differs(sim_cluster):
     a, b = node_of(sim_cluster, "driver-590"), node_of(sim_cluster, "gid-4")
-    rc, report, err, _ = doctor(sim_cluster, "--host", a.ssh_spec, "--host", b.ssh_spec, "--gid-index", "3",
+    _rc, report, err, _ = doctor(sim_cluster, "--host", a.ssh_spec, "--host", b.ssh_spec, "--gid-index", "3",
                                 "--format", "json")
     assert report is not None, err
     assert checks(host_of(report, b))["roce-gid"]["status"] == "warn"

@@ -30,7 +30,7 @@ def test_plan_reads_each_nodes_gid_index_and_addresses(sim_factory, tmp_path):
     assert head["role"] == "head" and worker["role"] == "worker"
     assert head["env"]["NCCL_IB_GID_INDEX"] == "3"
     assert worker["env"]["NCCL_IB_GID_INDEX"] == "4"        # the gid-4 node's own index
-    for node, sim_node in zip((head, worker), cluster.nodes):
+    for node, sim_node in zip((head, worker), cluster.nodes, strict=False):
         env = node["env"]
         assert env["RAY_memory_monitor_refresh_ms"] == "0"
         assert env["VLLM_HOST_IP"] in sim_node.qsfp_ips.values()

@@ -63,7 +63,8 @@ def test_ports_are_real_and_df_ping_sees_the_mtu(sim_cluster):
     assert "NO-CARRIER" in links["enp1s0f0np0"]["flags"]
     addrs = json.loads(in_node(ok, "ip", "-j", "addr", "show", "enp1s0f1np1").stdout)
     assert addrs[0]["addr_info"][0]["local"] == ok.qsfp_ips["enp1s0f1np1"]
-    good = in_node(ok, "ping", "-M", "do", "-s", "8972", "-c", "1", "-i", "0.2", "-w", "2", sim_cluster.nodes[0].qsfp_ips["enP2p1s0f1np1"])
+    good = in_node(ok, "ping", "-M", "do", "-s", "8972", "-c", "1", "-i", "0.2", "-w", "2",
+                   sim_cluster.nodes[0].qsfp_ips["enP2p1s0f1np1"])
     assert good.returncode == 0, good.stdout + good.stderr
     big = in_node(bad, "ping", "-M", "do", "-s", "8972", "-c", "1", "-i", "0.2", "-w", "2", ok.qsfp_ips["enP2p1s0f1np1"])
     assert big.returncode != 0 and "mtu=1500" in big.stdout + big.stderr
@@ -76,7 +77,8 @@ def test_stand_ins_answer_every_probe_of_the_table(sim_cluster):
     unanswered = []
     for pid, probe in PROBES.items():
         res = in_node(node, *probe.argv)
-        if "simulated node has no recording" in res.stderr and pid not in ("ethtool-module", "timedatectl"):  # SOURCES.md: not simulated
+        not_simulated = ("ethtool-module", "timedatectl")   # SOURCES.md
+        if "simulated node has no recording" in res.stderr and pid not in not_simulated:
             unanswered.append(pid)
     assert unanswered == []
     smi = in_node(node, "nvidia-smi", "--query-gpu=bogus")

@@ -3,4 +3,4 @@
 from .cluster import Cluster, Node, SimError, missing_requirements
 from .node import PROFILES
 
-__all__ = ["Cluster", "Node", "SimError", "missing_requirements", "PROFILES"]
+__all__ = ["PROFILES", "Cluster", "Node", "SimError", "missing_requirements"]

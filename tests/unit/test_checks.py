@@ -211,7 +211,7 @@ def test_clock_skew_between_live_nodes_warns():
 
 
 def test_apply_runs_fix_commands_through_the_runner_only_with_apply(capsys, monkeypatch):
-    import sparkpilot.transport as transport
+    from sparkpilot import transport
     from sparkpilot.cli.main import main
     from sparkpilot.transport.base import CommandResult, Runner
 
@@ -227,7 +227,7 @@ def test_apply_runs_fix_commands_through_the_runner_only_with_apply(capsys, monk
 
     real = transport.connect
     monkeypatch.setattr(transport, "connect", lambda spec, **kw: Recorder() if spec == "user@spark" else real(spec, **kw))
-    import sparkpilot.cli.doctor as doctor
+    from sparkpilot.cli import doctor
 
     plan = doctor._fix_plan
     # the broken replay's fix plan, as if that host were the live user@spark

@@ -16,7 +16,7 @@ def run(capsys, *argv):
 
 
 def test_pair_report_json_shape(capsys):
-    rc, out, err = run(capsys, "doctor", "--host", "replay://pair", "--format", "json")
+    rc, out, _err = run(capsys, "doctor", "--host", "replay://pair", "--format", "json")
     data = json.loads(out)
     assert rc == 0 and set(data) == {"hosts", "cluster"}
     assert [h["host"] for h in data["hosts"]] == ["replay://pair/spark-a", "replay://pair/spark-b"]
@@ -31,7 +31,7 @@ def test_pair_report_json_shape(capsys):
 
 
 def test_broken_replay_exits_1_and_fix_shows_commands_without_changing(capsys):
-    rc, out, err = run(capsys, "doctor", "--host", "replay://broken", "--fix")
+    rc, out, _err = run(capsys, "doctor", "--host", "replay://broken", "--fix")
     assert rc == 1
     assert "FAIL  driver-version" in out and "CUDAGraph deadlock" in out
     assert "sudo -n sh -c 'sync; echo 3 > /proc/sys/vm/drop_caches'" in out
@@ -39,15 +39,15 @@ def test_broken_replay_exits_1_and_fix_shows_commands_without_changing(capsys):
 
 
 def test_apply_on_recorded_host_applies_nothing(capsys):
-    rc, out, err = run(capsys, "doctor", "--host", "replay://broken", "--fix", "--apply")
+    _rc, out, _err = run(capsys, "doctor", "--host", "replay://broken", "--fix", "--apply")
     assert "recorded host, nothing applied" in out
 
 
 def test_list_replays(capsys):
-    rc, out, err = run(capsys, "doctor", "--list-replays", "--format", "json")
+    rc, out, _err = run(capsys, "doctor", "--list-replays", "--format", "json")
     names = {r["name"] for r in json.loads(out)["replays"]}
     assert rc == 0 and {"single", "pair", "broken"} <= names
-    rc, out, err = run(capsys, "doctor", "--list-replays")
+    rc, out, _err = run(capsys, "doctor", "--list-replays")
     assert "replay://pair" in out
 
 
@@ -67,7 +67,7 @@ def test_local_host_reports_what_it_is_without_crashing(capsys):
     (["doctor", "--timeout", "0"], "--timeout"),
 ])
 def test_bad_input_exit_2_one_line(capsys, argv, needle):
-    rc, out, err = run(capsys, *argv)
+    rc, _out, err = run(capsys, *argv)
     assert rc == 2 and needle in err and len(err.strip().splitlines()) == 1
 
 
@@ -76,7 +76,7 @@ def test_unreachable_host_one_line_exit_1(capsys):
 
     if shutil.which("ssh") is None:
         pytest.skip("no ssh client")
-    rc, out, err = run(capsys, "doctor", "--host", "nobody@127.0.0.1:1", "--timeout", "3", "--format", "json")
+    rc, out, _err = run(capsys, "doctor", "--host", "nobody@127.0.0.1:1", "--timeout", "3", "--format", "json")
     data = json.loads(out)
     h = data["hosts"][0]
     assert rc == 1 and h["reachable"] is False and h["reason"] and "\n" not in h["reason"]
@@ -85,7 +85,7 @@ def test_unreachable_host_one_line_exit_1(capsys):
 
 def test_capture_masks_and_replays(capsys, tmp_path):
     out_dir = tmp_path / "rec"
-    rc, out, err = run(capsys, "capture", "--mask", "--out", str(out_dir))
+    rc, _out, _err = run(capsys, "capture", "--mask", "--out", str(out_dir))
     assert rc == 0 and (out_dir / "recording.json").is_file()
     node = out_dir / "node-1"
     rec = json.loads((node / "meminfo.json").read_text())

@@ -315,8 +315,8 @@ def test_generator_reads_a_source_tree(tmp_path):
         p.write_text(text)
     sys.path.insert(0, str(SCRIPTS))
     try:
-        import gen_vllm_flags  # noqa: PLC0415
-        from vllm_static.source import Source  # noqa: PLC0415
+        import gen_vllm_flags
+        from vllm_static.source import Source
 
         src = Source(tmp_path)
         table, positionals, _ = gen_vllm_flags.generate(src)

@@ -50,7 +50,7 @@ def test_file_json_shape(capsys):
 
 
 def test_sarif(capsys):
-    rc, out, _ = run(["lint", "-f", str(RECIPE), "--format", "sarif"], capsys)
+    _rc, out, _ = run(["lint", "-f", str(RECIPE), "--format", "sarif"], capsys)
     sarif = json.loads(out)
     assert sarif["version"] == "2.1.0"
     run0 = sarif["runs"][0]
@@ -92,7 +92,7 @@ def test_select_ignore_nodes_stack_model_info(capsys):
     (["explain", "no-such-thing"], None),
 ])
 def test_bad_input_one_line_exit_2(argv, stdin, capsys, monkeypatch):
-    rc, out, err = run(argv, capsys, stdin=stdin, monkeypatch=monkeypatch if stdin is not None else None)
+    rc, _out, err = run(argv, capsys, stdin=stdin, monkeypatch=monkeypatch if stdin is not None else None)
     assert rc == 2 and err.count("\n") == 1 and err.startswith("sparkpilot: error:") and "Traceback" not in err
 
 
@@ -107,7 +107,7 @@ def test_rules_table_and_json(capsys):
 def test_explain_by_name_and_id(capsys):
     rc, out, _ = run(["explain", "enforce-eager"], capsys)
     assert rc == 0 and "Why on a Spark" in out and "55%" in out and "Evidence" in out and "Example" in out
-    rc2, out2, _ = run(["explain", "SPL002"], capsys)
+    _rc2, out2, _ = run(["explain", "SPL002"], capsys)
     assert out2 == out
     rc, out, _ = run(["explain", "fastsafetensors", "--format", "json"], capsys)
     entry = json.loads(out)
@@ -115,8 +115,9 @@ def test_explain_by_name_and_id(capsys):
 
 
 def test_secret_masked_in_fix_output(capsys, monkeypatch):
-    launch = b"docker run -e HF_TOKEN=hf_abcdefghijklmnopqrstuvwxyz0123 nvcr.io/nvidia/vllm:26.04-py3 vllm serve m --enforce-eager\n"
-    rc, out, err = run(["lint", "-f", "-", "--fix"], capsys, stdin=launch, monkeypatch=monkeypatch)
+    launch = (b"docker run -e HF_TOKEN=hf_abcdefghijklmnopqrstuvwxyz0123 nvcr.io/nvidia/vllm:26.04-py3 "
+              b"vllm serve m --enforce-eager\n")
+    _rc, out, err = run(["lint", "-f", "-", "--fix"], capsys, stdin=launch, monkeypatch=monkeypatch)
     assert "hf_abcdefghij" not in out and "HF_TOKEN=***" in out and "masked" in err
 
 

@@ -42,7 +42,7 @@ def fixed_and_again(path: Path):
 @pytest.mark.parametrize("rel,kind", KINDS, ids=[k[0] for k in KINDS])
 def test_fix_round_trip(rel, kind):
     path = DATA / rel
-    spec, findings, text, again, left = fixed_and_again(path)
+    spec, findings, _text, again, left = fixed_and_again(path)
     assert spec.source_kind == kind and again.source_kind == kind
     assert again.model == spec.model
     fixed = {f.rule for f in findings if f.edits}
@@ -52,7 +52,7 @@ def test_fix_round_trip(rel, kind):
     before = {f.message for f in findings if f.rule == "unknown-flag"}
     assert not [f.message for f in left if f.rule == "unknown-flag" and f.message not in before]
     # nothing else of the launch was lost
-    for dest, value in spec.options.items():
+    for dest, _value in spec.options.items():
         if dest in ("enforce_eager", "load_format", "mxfp4_backend", "quantization"):
             continue
         assert dest in again.options, dest

@@ -7,6 +7,7 @@ A case file is a launch with header comments: `# source:` (where it comes from),
 from __future__ import annotations
 
 import shlex
+from typing import Any
 from pathlib import Path
 
 import pytest
@@ -36,7 +37,7 @@ def run_case(path: Path):
     text = path.read_text()
     d = _directives(text)
     opts = shlex.split(d.get("lint", ""))
-    kw = {}
+    kw: dict[str, Any] = {}
     for i, o in enumerate(opts):
         if o == "--nodes":
             kw["nodes"] = int(opts[i + 1])

@@ -50,7 +50,7 @@ def launch_text(case: dict) -> str:
     return "\n".join(lines + [command]) + "\n"
 
 
-def cases(shared: "Path"):
+def cases(shared):
     return sorted((shared / "commands").glob("*.json"))
 
 

@@ -104,7 +104,7 @@ def test_broken_safetensors_is_one_line_usage_error(tmp_path, content, msg):
 
 
 def test_folder_without_config(tmp_path):
-    with pytest.raises(UsageError, match="no config.json"):
+    with pytest.raises(UsageError, match=r"no config\.json"):
         models.resolve(str(tmp_path))
 
 

@@ -13,6 +13,7 @@ BENCH = Path(__file__).resolve().parents[2] / "bench" / "plan_accuracy.py"
 
 def run_bench() -> dict:
     spec = importlib.util.spec_from_file_location("plan_accuracy", BENCH)
+    assert spec is not None and spec.loader is not None
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     buf = io.StringIO()

@@ -15,7 +15,7 @@ from sparkpilot.transport.local import LocalRunner
 def test_batch_gives_what_each_probe_gives_alone():
     probes = [PROBES[p] for p in ("meminfo", "os-release", "kernel", "ip-addr", "gids", "apt-holds")]
     together = run_all(LocalRunner(), probes, 10.0)
-    for p, res in zip(probes, together):
+    for p, res in zip(probes, together, strict=False):
         alone = subprocess.run(list(p.argv), capture_output=True, text=True)
         single = classify(p, alone.returncode, alone.stdout, alone.stderr, 10.0)
         assert (res.rc, res.na) == (single.rc, single.na), p.id

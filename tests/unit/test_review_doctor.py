@@ -26,7 +26,7 @@ def test_a_clean_pair_has_nothing_to_do(capsys):
 
 def test_explain_gpu_memory_utilization_agrees_with_plan(capsys):
     """explain's fix used to say 0.80 at long context while plan picks 0.85 (64K+) and 0.83 (256K+)."""
-    from sparkpilot.planner.memory import default_utilization  # noqa: PLC0415
+    from sparkpilot.planner.memory import default_utilization
 
     assert main(["explain", "gpu-memory-utilization"]) == 0
     fix = capsys.readouterr().out.split("Fix:")[1].split("Evidence:")[0]

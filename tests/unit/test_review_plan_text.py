@@ -16,7 +16,7 @@ def test_every_placeholder_in_the_commands_is_listed_once_per_node(capsys):
     assert set(per_node) == {"spark-1", "spark-2"}
     commands = [line for line in out.splitlines() if line.startswith("  docker run")]
     assert len(commands) == 2
-    for node, line in zip(("spark-1", "spark-2"), commands):
+    for node, line in zip(("spark-1", "spark-2"), commands, strict=False):
         used = set(re.findall(r"<([A-Z][A-Z0-9_]*)>", line))
         assert used == set(per_node[node].split(", ")), node
     assert "HEAD_IP" in per_node["spark-2"]   # the worker's `ray start --address=<HEAD_IP>:6379` (was not listed)

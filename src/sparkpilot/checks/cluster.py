@@ -94,7 +94,9 @@ def check_stack_match(cluster: Any) -> CheckResult:
 def check_clock_sync(cluster: Any) -> CheckResult:
     if not cluster.reachable:
         return CheckResult("unknown", "no node answered")
-    states, unsynced, unknown = {}, [], []
+    states: dict[str, dict[str, Any] | None] = {}
+    unsynced: list[str] = []
+    unknown: list[str] = []
     for h in cluster.reachable:
         c = h.get("chrony")
         if not c or c.synchronized is None:
@@ -108,8 +110,11 @@ def check_clock_sync(cluster: Any) -> CheckResult:
             unsynced.append(h.host)
     from sparkpilot.facts import clock_offset
 
-    offsets = {h.host: clock_offset(h) for h in cluster.reachable}
-    offsets = {k: v for k, v in offsets.items() if v is not None}
+    offsets: dict[str, tuple[float, float]] = {}
+    for h in cluster.reachable:
+        off = clock_offset(h)
+        if off is not None:
+            offsets[h.host] = off
     data = {"clocks": states, "offsets_s": {k: round(v[0], 3) for k, v in offsets.items()}}
     if len(offsets) >= 2:
         lo = min(offsets.items(), key=lambda kv: kv[1][0])

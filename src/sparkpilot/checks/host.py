@@ -11,7 +11,7 @@ GIB_KB = 1024 * 1024
 
 # The reference's "Software stack" table (reference/dgx-spark-sm121.txt). A different major or
 # minor series warns; patch levels pass. The driver is judged by driver-version (any 580.x).
-REFERENCE_STACK = {
+REFERENCE_STACK: dict[str, str | tuple[str, str]] = {
     "os": ("Ubuntu", "24.04.4"),
     "kernel": "6.17.0-1014-nvidia",
     "driver": "580.142",
@@ -181,7 +181,7 @@ def _stack_fix(keys: list[str]) -> str | None:
 
 def check_stack_versions(facts: Any) -> CheckResult:
     s = stack(facts)
-    data = {k: (v if isinstance(v, str) else None) for k, v in s.items()}
+    data: dict[str, Any] = {k: (v if isinstance(v, str) else None) for k, v in s.items()}
     data["reference"] = dict(REFERENCE_STACK)
     warns, unknowns, fails = [], [], []
     off: list[str] = []                          # components off the reference series

@@ -117,7 +117,7 @@ def check_roce_gid(facts: Any, cluster: Any = None) -> CheckResult:
     if not gids:
         return unknown(gids)
     net = node_net(facts)
-    devices = [{"ibdev": d.ibdev, "netdev": d.netdev, "gid_index": d.gid_index, "ipv4": d.ipv4}
+    devices: list[dict[str, Any]] = [{"ibdev": d.ibdev, "netdev": d.netdev, "gid_index": d.gid_index, "ipv4": d.ipv4}
                for d in net.up_devices]
     env = interconnect_env(net)
     launch = env["NCCL_IB_GID_INDEX"]
@@ -176,7 +176,7 @@ def check_qsfp_ports(facts: Any) -> CheckResult:
                            "(hot-plugged links can stay degraded)", data)
     msg = "; ".join(f"cable port {k}: {' + '.join(m.netdev for m in v)} up" for k, v in used.items())
     up_names = [m.netdev for v in used.values() for m in v]
-    known = [serials.get(n) for n in up_names if serials.get(n)]
+    known: list[str] = [s for n in up_names if (s := serials.get(n))]
     if len(set(known)) > 1:
         return CheckResult("warn", msg + f"; serials differ ({', '.join(sorted(set(known)))}): two cables?", data=data)
     if known:

@@ -125,7 +125,8 @@ def run(args: argparse.Namespace) -> int:
             hn = h.get("hostname")
             if hn:
                 masker.names.append(hn.name)
-    nodes, summary = [], []
+    nodes: list[str] = []
+    summary: list[dict[str, Any]] = []
     for i, h in enumerate(cluster.hosts):
         node = f"node-{i + 1}" if args.mask else _safe(h.name or h.host)
         nodes.append(node)
@@ -144,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     manifest = {"name": out.name, "description": f"captured by sparkpilot capture on "
                 f"{datetime.now(timezone.utc).strftime('%Y-%m-%d')}" + (" (masked)" if args.mask else ""),
-                "nodes": [n for n, s in zip(nodes, summary) if s["reachable"]]}
+                "nodes": [n for n, s in zip(nodes, summary, strict=False) if s["reachable"]]}
     (out / "recording.json").write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
     if args.format == "json":
         print_json({"out": str(out), "hosts": summary})

@@ -23,7 +23,7 @@ def _default(obj: Any) -> Any:
         return obj.to_dict()
     import dataclasses
 
-    if dataclasses.is_dataclass(obj):
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         return dataclasses.asdict(obj)
     if isinstance(obj, (set, frozenset)):
         return sorted(obj)

@@ -23,7 +23,7 @@ def _options(name: str) -> list[str]:
     except Exception:  # noqa: BLE001 - a command still being built must not break completion
         return ["--help"]
     opts: list[str] = []
-    for action in parser._actions:  # noqa: SLF001 - argparse has no public accessor
+    for action in parser._actions:
         opts.extend(o for o in action.option_strings if o.startswith("--"))
     return sorted(set(opts))
 

@@ -86,7 +86,7 @@ def container_logs(name: str, host: str | None) -> str:
     if result.rc != 0:
         reason = (result.stderr or result.stdout).strip().splitlines()
         text = reason[-1] if reason else f"exit {result.rc}"
-        if result.rc == 127 or "not found" in text and "docker" in text and "container" not in text.lower():
+        if result.rc == 127 or ("not found" in text and "docker" in text and "container" not in text.lower()):
             raise UsageError(f"docker is not available{where}: {text}")
         raise UsageError(f"docker logs {name}{where}: {text}")
     # docker logs writes the container's stdout to stdout and its stderr to stderr: vLLM logs to both
@@ -113,7 +113,7 @@ def gather(args: argparse.Namespace) -> list[tuple[str, str]]:
     names = [os.path.basename(p) for p in paths]
     if len(set(names)) < len(names):  # head/service.log and worker/service.log: keep the folders
         names = list(paths)
-    return [(n if p != "-" else "stdin", _read_file(p)) for n, p in zip(names, paths)]
+    return [(n if p != "-" else "stdin", _read_file(p)) for n, p in zip(names, paths, strict=False)]
 
 
 # ----------------------------------------------------------------------------- run

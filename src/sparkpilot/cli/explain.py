@@ -52,11 +52,11 @@ def _find(find, name: str):
 
 
 def run(args: argparse.Namespace) -> int:
-    from sparkpilot.knowledge import all_names, find  # noqa: PLC0415
+    from sparkpilot.knowledge import all_names, find
 
     hit = _find(find, args.name)
     if hit is None:
-        import difflib  # noqa: PLC0415
+        import difflib
 
         close = difflib.get_close_matches(args.name.lower(), [n.lower() for n in all_names()], n=1)
         hint = f" (did you mean `{close[0]}`?)" if close else ""

@@ -66,7 +66,7 @@ def _read(args: argparse.Namespace) -> tuple[str | bytes | list[str], str | None
 def _rules_arg(text: str | None) -> list[str]:
     if not text:
         return []
-    from sparkpilot.rules.registry import by_name_or_id  # noqa: PLC0415
+    from sparkpilot.rules.registry import by_name_or_id
 
     out = []
     for part in text.split(","):
@@ -80,9 +80,9 @@ def _rules_arg(text: str | None) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sparkpilot.rules.lint import build_context, lint_launch, summary  # noqa: PLC0415
-    from sparkpilot.rules.modelfacts import parse_model_info  # noqa: PLC0415
-    from sparkpilot.vllm.parse import parse_argv, parse_text  # noqa: PLC0415
+    from sparkpilot.rules.lint import build_context, lint_launch, summary
+    from sparkpilot.rules.modelfacts import parse_model_info
+    from sparkpilot.vllm.parse import parse_argv, parse_text
 
     source, filename = _read(args)
     if isinstance(source, list):
@@ -98,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "json":
         _print_masked({"findings": [f.to_dict() for f in findings], "summary": summary(findings, ctx)})
     elif args.format == "sarif":
-        from sparkpilot.rules.sarif import sarif  # noqa: PLC0415
+        from sparkpilot.rules.sarif import sarif
 
         _print_masked(sarif(findings, filename))
     else:
@@ -107,15 +107,15 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _print_masked(data) -> None:
-    import json  # noqa: PLC0415
+    import json
 
-    from sparkpilot.secrets import mask_secrets  # noqa: PLC0415
+    from sparkpilot.secrets import mask_secrets
 
     sys.stdout.write(mask_secrets(json.dumps(data, indent=2, ensure_ascii=False, default=str)) + "\n")
 
 
 def _text(findings, ctx, summ) -> None:
-    from sparkpilot.secrets import mask_secrets  # noqa: PLC0415
+    from sparkpilot.secrets import mask_secrets
 
     for f in findings:
         where = f.location or "launch"
@@ -137,11 +137,11 @@ def _text(findings, ctx, summ) -> None:
 
 
 def _fix(spec, findings, args, filename, select, ignore) -> int:
-    from sparkpilot.rules.lint import build_context, lint_launch  # noqa: PLC0415
-    from sparkpilot.rules.modelfacts import parse_model_info  # noqa: PLC0415
-    from sparkpilot.secrets import mask_secrets  # noqa: PLC0415
-    from sparkpilot.vllm import fix  # noqa: PLC0415
-    from sparkpilot.vllm.parse import parse_text  # noqa: PLC0415
+    from sparkpilot.rules.lint import build_context, lint_launch
+    from sparkpilot.rules.modelfacts import parse_model_info
+    from sparkpilot.secrets import mask_secrets
+    from sparkpilot.vllm import fix
+    from sparkpilot.vllm.parse import parse_text
 
     edits = [e for f in findings for e in f.edits]
     text = fix.apply(spec, edits)

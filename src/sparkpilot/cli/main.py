@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from typing import Any
 
 from sparkpilot import __version__
 from sparkpilot.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE, SparkpilotError
@@ -59,7 +60,7 @@ def _top_help() -> str:
     return "\n".join(lines)
 
 
-def build_parser(name: str) -> tuple[argparse.ArgumentParser, object]:
+def build_parser(name: str) -> tuple[argparse.ArgumentParser, Any]:
     module_name, text = COMMANDS[name]
     module = importlib.import_module(f"sparkpilot.cli.{module_name}")
     examples = getattr(module, "EXAMPLES", "")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import shlex
 import sys
@@ -30,7 +31,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tp", type=int, help="tensor parallel size (default: number of Sparks)")
     parser.add_argument("--pp", type=int, help="pipeline parallel size (default: 1, or when heads do not divide)")
     parser.add_argument("--executor", choices=("ray", "native"), help="multi-node executor (default: ray)")
-    parser.add_argument("--max-model-len", type=int, metavar="L", help="context length (default: the model's, or the largest that fits)")
+    parser.add_argument("--max-model-len", type=int, metavar="L",
+                        help="context length (default: the model's, or the largest that fits)")
     parser.add_argument("--gpu-memory-utilization", type=float, metavar="U",
                         help="share of memory vLLM may use (default 0.87; 0.85 from 64K, 0.83 from 256K; never above 0.90)")
     parser.add_argument("--kv-cache-dtype", metavar="DTYPE", help="auto, fp8, fp8_e4m3, fp8_e5m2 ... (default: fp8)")
@@ -58,7 +60,7 @@ LIMITS = {"nodes": 256, "tp": 256, "pp": 256, "max_model_len": 2**31 - 1, "max_n
 def _positive(name: str, value: int | float | None) -> None:
     if value is None:
         return
-    if value != value or value in (float("inf"), float("-inf")):
+    if math.isnan(value) or math.isinf(value):
         raise UsageError(f"--{name} must be a number, not {value}")
     if value <= 0:
         raise UsageError(f"--{name} must be positive, not {value}")
@@ -167,8 +169,9 @@ def host_nodes(args) -> tuple[list[str], list[Any], str | None, list]:
     # the head first: its address is the one workers join
     head = next((i for i, n in enumerate(inv.nodes) if n.role == "head"), 0)
     if head:
-        for lst in (names, nets, mems):
-            lst.insert(0, lst.pop(head))
+        names.insert(0, names.pop(head))
+        nets.insert(0, nets.pop(head))
+        mems.insert(0, mems.pop(head))
     return names, nets, inv.image, mems
 
 

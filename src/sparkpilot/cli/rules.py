@@ -19,7 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _stacks(args: argparse.Namespace) -> int:
-    from sparkpilot.rules import stacks  # noqa: PLC0415
+    from sparkpilot.rules import stacks
 
     rows = stacks.all_stacks()
     if args.format == "json":
@@ -29,12 +29,12 @@ def _stacks(args: argparse.Namespace) -> int:
     print(f"{'STACK':<{width}}  {'VLLM':<8}  IMAGE")
     for s in rows:
         mark = " (default)" if s["name"] == stacks.default_name() else ""
-        print(f"{s['name']:<{width}}  {str(s.get('vllm') or '-'):<8}  {s.get('image')}{mark}")
+        print(f"{s['name']:<{width}}  {s.get('vllm') or '-'!s:<8}  {s.get('image')}{mark}")
     return 0
 
 
 def run(args: argparse.Namespace) -> int:
-    from sparkpilot.knowledge import load  # noqa: PLC0415
+    from sparkpilot.knowledge import load
 
     if args.stacks:
         return _stacks(args)
@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
         print_json({"rules": [{k: e.get(k) for k in ("id", "name", "severity", "severity_by_stack", "applies_to",
                                                       "summary", "fix", "evidence")} for e in entries]})
         return 0
-    from sparkpilot.rules.stacks import default_name  # noqa: PLC0415
+    from sparkpilot.rules.stacks import default_name
 
     default = default_name()
     width = max(len(str(e["name"])) for e in entries)

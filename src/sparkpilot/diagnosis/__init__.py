@@ -14,5 +14,16 @@ from sparkpilot.diagnosis.analyze import Diagnosis, Event, LiveDiagnosis, diagno
 from sparkpilot.diagnosis.phases import PHASES
 from sparkpilot.diagnosis.signatures import Failure, check_answer, garbage_reason, hang_failure
 
-__all__ = ["Diagnosis", "Event", "Failure", "LiveDiagnosis", "PHASES", "check_answer", "diagnose",
-           "diagnose_many", "garbage_reason", "hang_failure", "merge"]
+__all__ = [
+           "PHASES",
+           "Diagnosis",
+           "Event",
+           "Failure",
+           "LiveDiagnosis",
+           "check_answer",
+           "diagnose",
+           "diagnose_many",
+           "garbage_reason",
+           "hang_failure",
+           "merge",
+]

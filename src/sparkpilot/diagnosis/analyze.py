@@ -177,8 +177,8 @@ class LiveDiagnosis:
         for sig in sigs.signatures():
             if sig.needs and any(rx.search(line.text) for rx in sig.needs):
                 self._context_seen.add(sig.name)
-        newly_ok = [(s, l) for s, l in self._pending if s.name in self._context_seen]
-        self._pending = [(s, l) for s, l in self._pending if s.name not in self._context_seen]
+        newly_ok = [(s, ln) for s, ln in self._pending if s.name in self._context_seen]
+        self._pending = [(s, ln) for s, ln in self._pending if s.name not in self._context_seen]
         hits = list(newly_ok)
         for sig in sigs.signatures():
             if sig.patterns and sig.match(line.text):
@@ -363,7 +363,7 @@ def merge(logs: Iterable[tuple[str, str]]) -> list[Line]:
     firsts = [next((ln for ln in lines if ln.ts is not None), None) for _, lines in files]
     year = 0 if any(f is not None and not f.year_known for f in firsts) else next(
         (year_of(f) for f in firsts if f is not None), None)
-    for file_no, (label, parsed) in enumerate(files):
+    for file_no, (_label, parsed) in enumerate(files):
         parsed = [with_year(ln, year) for ln in parsed]
         first = next((ln.ts for ln in parsed if ln.ts is not None), None)
         last = first if first is not None else float("inf")
@@ -391,4 +391,4 @@ def diagnose_many(logs: list[tuple[str, str]]) -> Diagnosis:
     return live.result()
 
 
-__all__ = ["Diagnosis", "Event", "LiveDiagnosis", "PHASES", "diagnose", "diagnose_many", "merge", "time_scale"]
+__all__ = ["PHASES", "Diagnosis", "Event", "LiveDiagnosis", "diagnose", "diagnose_many", "merge", "time_scale"]

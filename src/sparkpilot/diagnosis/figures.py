@@ -7,6 +7,7 @@ Each `@figure(regex)` function reads one kind of line (formats from real logs in
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from typing import Any
 
@@ -182,16 +183,15 @@ def _args(m, f):
             f["model"] = args["model"]
 
 
-_FIGURE_GATE: Gate | None = None
+@functools.cache
+def _figure_gate() -> Gate:
+    return Gate(rx for rx, _ in FIGURES)
 
 
 def extract_figures(text: str, figures: dict[str, Any]) -> None:
-    global _FIGURE_GATE
     if not text:
         return
-    if _FIGURE_GATE is None:
-        _FIGURE_GATE = Gate(rx for rx, _ in FIGURES)
-    if not _FIGURE_GATE.may_match(text):
+    if not _figure_gate().may_match(text):
         return
     for rx, fn in FIGURES:
         m = rx.search(text)

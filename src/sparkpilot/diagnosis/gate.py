@@ -24,7 +24,7 @@ def _literals(items) -> list[str] | None:
     def consider(cands: list[str] | None) -> None:
         nonlocal best
         if cands and all(len(c) >= 3 for c in cands):
-            if best is None or min(map(len, cands)) > min(map(len, best)):
+            if not best or min(map(len, cands)) > min(map(len, best)):
                 best = cands
 
     for op, arg in list(items) + [(None, None)]:

@@ -8,6 +8,7 @@ The marker texts come from real logs (tests/data/logs, ../shared/data/logs) and 
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -66,7 +67,9 @@ def format_ts(ts: float, like: str) -> str:
     return text
 
 
-_MARKER_GATE: Gate | None = None
+@functools.cache
+def _marker_gate() -> Gate:
+    return Gate(rx for _, rx, _ in MARKERS)
 
 
 @dataclass
@@ -122,14 +125,11 @@ class PhaseTracker:
 
     def feed(self, line: Line) -> str | None:
         """Returns the name of a phase entered by this line, or None."""
-        global _MARKER_GATE
         if line.ts is not None:
             self.last_ts, self.last_ts_text = line.ts, line.ts_text
         text = line.text
         entered = None
-        if _MARKER_GATE is None:
-            _MARKER_GATE = Gate(rx for _, rx, _ in MARKERS)
-        if not _MARKER_GATE.may_match(text):
+        if not _marker_gate().may_match(text):
             if self.current == "ready" and self.phases[-1].end is None:
                 self.phases[-1].end, self.phases[-1].end_text = self.phases[-1].start, self.phases[-1].start_text
             return None

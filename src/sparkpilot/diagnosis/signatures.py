@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any
 
 from sparkpilot.diagnosis.gate import Gate
@@ -185,7 +186,7 @@ def garbage_reason(answer: str | None) -> str | None:
     compact = re.sub(r"\s+", "", text)
     if len(compact) >= 8 and max(compact.count(c) for c in set(compact)) / len(compact) > 0.6:
         return "one character makes up most of the answer"
-    if 16 <= len(compact) < 200 and len(set(zip(compact, compact[1:]))) / (len(compact) - 1) < 0.4:
+    if 16 <= len(compact) < 200 and len(set(pairwise(compact))) / (len(compact) - 1) < 0.4:
         return "the answer repeats a few characters over and over"
     if len(compact) >= 40:
         grams = [compact[i:i + 4] for i in range(len(compact) - 3)]

@@ -19,7 +19,7 @@ from typing import Any
 
 from sparkpilot.models.info import ModelInfo
 
-__all__ = ["ModelInfo", "from_config", "lookup", "resolve", "closest", "catalog_ids"]
+__all__ = ["ModelInfo", "catalog_ids", "closest", "from_config", "lookup", "resolve"]
 
 
 def from_config(config: dict[str, Any], *, model_id: str, weight_bytes: int | None = None,

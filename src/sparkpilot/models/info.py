@@ -44,7 +44,8 @@ class ModelInfo:
     sliding_window: int | None = None        # window of sliding-window layers
     num_sliding_layers: int = 0              # how many layers use the sliding window
     num_linear_layers: int = 0               # linear-attention / Mamba layers (per-sequence state, no per-token KV)
-    linear_state_bytes_per_seq: int | None = None  # state bytes per sequence per such layer (conv in model dtype, recurrent state in mamba_ssm_dtype)
+    # state bytes per sequence per such layer (conv in model dtype, recurrent state in mamba_ssm_dtype)
+    linear_state_bytes_per_seq: int | None = None
     # weights
     weight_bytes: int | None = None          # total bytes of the checkpoint's tensors
     num_parameters: int | None = None        # total parameters, when published
@@ -108,7 +109,8 @@ class ModelInfo:
             full = (self.num_attention_layers or 0) - self.num_sliding_layers
         window = min(tokens, self.sliding_window) if self.sliding_window else tokens
         state = self.num_linear_layers * (self.linear_state_bytes_per_seq or 0)
-        return full * tokens * self.full_kv_bytes_per_token_per_layer(dtype_bytes) \
+        full_per = self.full_kv_bytes_per_token_per_layer(dtype_bytes) or per   # per is not None: the same fallback
+        return full * tokens * full_per \
             + self.num_sliding_layers * window * per + state
 
     def full_kv_bytes_per_token_per_layer(self, dtype_bytes: float = 2.0) -> float | None:

@@ -203,7 +203,7 @@ def bytes_per_param(quant: Quant, component: str, dtype_bytes: float = 2.0) -> f
         return 1.0 + (4 / (128 * 128) if quant.block_scales else 0.0)
     bits = quant.bits or 4
     group = quant.group_size if quant.group_size and quant.group_size > 0 else None
-    if q in ("gptq", "awq", "autoround", "w4a16", "w8a16") or q.startswith("w"):
+    if q in ("gptq", "awq", "autoround", "w4a16", "w8a16") or (q or "").startswith("w"):
         per = bits / 8
         if group:
             per += dtype_bytes / group        # one fp16/bf16 scale per group and output

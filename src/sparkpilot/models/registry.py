@@ -6,7 +6,8 @@ Each family file is {"family": ..., "entries": [entry, ...]}; an entry is
   num_parameters_published (optional), notes (optional).
   When no byte total was published, weight_bytes is DERIVED from the shapes and the quantisation
   format: weight_bytes_derived true, sources.weight_bytes_how starting with "derived" and saying
-  how, weight_bytes_extra {bytes, what} for any part the shape model leaves out (GPTQ g_idx), and either cross_check [{what, value, unit (bytes|GB|GiB|billion bf16 parameters),
+  how, weight_bytes_extra {bytes, what} for any part the shape model leaves out (GPTQ g_idx), and
+  either cross_check [{what, value, unit (bytes|GB|GiB|billion bf16 parameters),
   tensor_parallel_size (per-GPU figures), tolerance, source}] with the public figures it was
   checked against, or cross_check_missing saying why there is none (tests/unit/test_models_catalog.py).
 index.json maps every lower-cased id and alias to (id, file), so `lookup` reads one small index and

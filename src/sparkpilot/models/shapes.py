@@ -89,7 +89,7 @@ def layer_kinds(cfg: Config) -> list[tuple[str, str]]:
                for i in range(n)]
     if mt == "gpt_oss":
         ffn = ["moe"] * n
-    return list(zip(attn, ffn))
+    return list(zip(attn, ffn, strict=False))
 
 
 def global_attention(cfg: Config) -> tuple[int, int, bool] | None:

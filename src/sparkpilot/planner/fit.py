@@ -90,9 +90,9 @@ class Plan:
 
 def heads_divide(info: ModelInfo, tp: int) -> bool:
     heads = info.num_attention_heads
-    kvh = info.num_key_value_heads or heads
     if not heads:
         return True
+    kvh = info.num_key_value_heads or heads
     return heads % tp == 0 and (kvh % tp == 0 or tp % kvh == 0)
 
 
@@ -260,7 +260,7 @@ def plan(req: PlanRequest, info: ModelInfo) -> Plan:
         reason = (f"fits: {m.weights / GIB:.1f} GiB weights + {m.activation / GIB:.1f} GiB activations "
                   f"leave {m.available / GIB:.1f} GiB for {cap.tokens:,} tokens of KV cache "
                   f"({cap.max_concurrency:.2f} requests of {mml} tokens)")
-    for name, mem in zip(req.node_names, req.node_memory):
+    for name, mem in zip(req.node_names, req.node_memory, strict=False):
         if mem and mem[0] < budget_gib:
             notes.append(f"{name} has {mem[0]:.1f} GiB free now ({mem[1]:.1f} GiB page cache), below the "
                          f"{budget_gib:.1f} GiB budget: vLLM will refuse to start; drop the page cache first "

@@ -88,6 +88,7 @@ def layout(info: ModelInfo, tp: int, pp: int, kv_cache_dtype: str | None, block_
     spec = max(int(speculative_tokens or 0), 0)
     mtp = (info.num_mtp_layers or 0) if spec else 0   # on the last PP stage, with the lm_head
     eb = kv_dtype_bytes(kv_cache_dtype, info.dtype)
+    token: float   # KV bytes per token per layer on one rank
     if info.kv_lora_rank:  # MLA: one latent vector per token, replicated on every TP rank
         rope = info.qk_rope_head_dim or 64
         if eb == 1.0:  # fp8_ds_mla: fp8 latent + 4 fp32 scales + bf16 rope part

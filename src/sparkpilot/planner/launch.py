@@ -192,7 +192,7 @@ def build(info: ModelInfo, req: LaunchRequest) -> LaunchSpec:
     spec.model, spec.image, spec.mounts, spec.executor = req.model, req.image, list(mounts), executor
     spec.source_kind = "plan"
     head_ip = head_env.get("VLLM_HOST_IP", "")
-    for rank, (name, net) in enumerate(zip(names, nets)):
+    for rank, (name, net) in enumerate(zip(names, nets, strict=False)):
         env = dict(base_env)
         if multi:
             env.update(interconnect_env(net, pin_gid=pin_gid))

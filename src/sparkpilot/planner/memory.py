@@ -74,7 +74,7 @@ def quant_kind(info: ModelInfo, quantization: str | None = None) -> str:
     q = (quantization or info.quantization or "").lower()
     if not q or q in ("none", "bf16", "bfloat16", "fp16"):
         return "none"
-    if "mxfp4" in q or info.is_gpt_oss and q in ("mxfp4", ""):
+    if "mxfp4" in q or (info.is_gpt_oss and q in ("mxfp4", "")):
         return "mxfp4"
     if "nvfp4" in q or "fp4" in q or q == "modelopt_fp4":
         return "nvfp4"

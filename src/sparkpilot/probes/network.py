@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass
@@ -137,7 +138,7 @@ def parse_netplan(text: str) -> Netplan:
             for name, conf in (net.get(kind) or {}).items():
                 conf = conf or {}
                 mtu = conf.get("mtu")
-                match = conf.get("match") if isinstance(conf.get("match"), dict) else {}
+                match: dict[str, Any] = conf["match"] if isinstance(conf.get("match"), dict) else {}
                 plan.interfaces.append(NetplanInterface(
                     str(name), path, conf.get("renderer"), [str(a) for a in conf.get("addresses") or []],
                     int(mtu) if mtu is not None else None, _bool(conf.get("dhcp4")),
@@ -158,7 +159,7 @@ def parse_services(text: str) -> Services:
     words = [ln.strip() for ln in text.splitlines() if ln.strip()]
     if len(words) != len(SERVICE_UNITS) or not all(re.match(r"^[a-z-]+$", w) for w in words):
         raise ValueError(f"expected {len(SERVICE_UNITS)} state words, got {words[:3]}")
-    return Services(dict(zip(SERVICE_UNITS, words)))
+    return Services(dict(zip(SERVICE_UNITS, words, strict=False)))
 
 
 @dataclass

@@ -58,7 +58,7 @@ def parse_query(text: str) -> GpuQuery:
         raise ValueError("no CSV header with name/driver_version")
     gpus = []
     for row in rows[1:]:
-        values = dict(zip(header, row))
+        values = dict(zip(header, row, strict=False))
         gpus.append(Gpu(
             name=_text(values.get("name")), driver_version=_text(values.get("driver_version")),
             compute_cap=_text(values.get("compute_cap")),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +20,7 @@ class LintContext:
     stack_why: str
     model: ModelFacts
     flags_version: str | None = None
-    table: dict[str, Any] | None = None
+    table: Mapping[str, Any] | None = None
     meta: dict[str, dict[str, Any]] = field(default_factory=dict)   # rule name -> rules.yaml entry
     nodes_assumed: bool = False     # the node count is a guess from TP x PP (no cluster in the launch)
 

@@ -24,7 +24,7 @@ def read_yaml(path: str) -> Any:
         return json.loads(cache.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         pass
-    import yaml  # noqa: PLC0415
+    import yaml
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     data = yaml.load(p.read_text(encoding="utf-8"), Loader=loader)
@@ -39,7 +39,7 @@ def read_yaml(path: str) -> Any:
 
 
 def rules() -> list[dict[str, Any]]:
-    from sparkpilot.knowledge import HERE  # noqa: PLC0415
+    from sparkpilot.knowledge import HERE
 
     data = read_yaml(str(HERE / "rules.yaml"))
-    return list(data.get("rules") if isinstance(data, dict) else data or [])
+    return list((data.get("rules") if isinstance(data, dict) else data) or [])

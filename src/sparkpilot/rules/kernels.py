@@ -40,7 +40,7 @@ def flashinfer_attention(ctx: LintContext) -> list[Finding]:
     if value and value.upper() == "FLASHINFER":
         edits = [Edit("set_flag", "--attention-backend", "TRITON_ATTN")] if key == "attention_backend" else []
         out.append(ctx.finding("flashinfer-attention", f"attention backend {value}: accuracy bugs on SM121 (FP8); "
-                               "use TRITON_ATTN", location=ctx.where(key), edits=edits))
+                               "use TRITON_ATTN", location=ctx.where(key or ""), edits=edits))
     env = ctx.env("VLLM_ATTENTION_BACKEND")
     if env and env.strip().upper() == "FLASHINFER":
         out.append(ctx.finding("flashinfer-attention", "VLLM_ATTENTION_BACKEND=FLASHINFER: accuracy bugs on SM121 "

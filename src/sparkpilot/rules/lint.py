@@ -28,8 +28,8 @@ def infer_nodes(spec: LaunchSpec) -> tuple[int, str]:
 
 def build_context(spec: LaunchSpec, *, nodes: int | None = None, stack: str | None = None,
                   model_info: Any = None) -> LintContext:
-    from sparkpilot.rules.kb import rules as rule_entries  # noqa: PLC0415
-    from sparkpilot.vllm import args as vargs  # noqa: PLC0415
+    from sparkpilot.rules.kb import rules as rule_entries
+    from sparkpilot.vllm import args as vargs
 
     if nodes is not None and nodes < 1:
         raise UsageError("--nodes must be at least 1")
@@ -56,7 +56,7 @@ def lint_launch(spec: LaunchSpec, *, nodes: int | None = None, stack: str | None
                 context: LintContext | None = None) -> list[Finding]:
     """Findings for one launch, errors first. model_info: a ModelInfo, or a dict such as
     {"moe": True, "quant": "nvfp4", "gpt_oss": False} (what `--model-info` gives)."""
-    from sparkpilot.rules.registry import CLUSTER_ENV_RULES, RULES  # noqa: PLC0415
+    from sparkpilot.rules.registry import CLUSTER_ENV_RULES, RULES
 
     ctx = context or build_context(spec, nodes=nodes, stack=stack, model_info=model_info)
     env_only = bool(spec.origin and spec.origin.get("cluster_only"))
@@ -91,7 +91,7 @@ def summary(findings: list[Finding], ctx: LintContext) -> dict[str, Any]:
 
 
 def _launcher_note(ctx: LintContext) -> list[str]:
-    from sparkpilot.rules.cluster import LAUNCHERS  # noqa: PLC0415
+    from sparkpilot.rules.cluster import LAUNCHERS
 
     if ctx.multi_node and ctx.spec.launcher in LAUNCHERS:
         return [f"launched by {ctx.spec.launcher}: {LAUNCHERS[ctx.spec.launcher]}"]

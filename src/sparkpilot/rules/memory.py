@@ -94,7 +94,8 @@ def cudagraph_capture_size(ctx: LintContext) -> list[Finding]:
     if key and size is None:
         return []   # a placeholder or variable we cannot read
     has_flag = ctx.flag_exists("--max-cudagraph-capture-size") is not False
-    edits = [Edit("set_flag", "--max-cudagraph-capture-size", "2048")] if has_flag and key in (None, "max_cudagraph_capture_size") else []
+    wanted = has_flag and key in (None, "max_cudagraph_capture_size")
+    edits = [Edit("set_flag", "--max-cudagraph-capture-size", "2048")] if wanted else []
     msg = ("--max-cudagraph-capture-size not set: larger batches run without CUDA graphs; 2048 is the "
            "full-throughput setting" if size is None else
            f"CUDA graph capture size {size} is below 2048: larger batches run without CUDA graphs")

@@ -160,7 +160,7 @@ def _catalog(model_id: str | None) -> Any:
     if not model_id:
         return None
     try:
-        from sparkpilot.models import lookup  # noqa: PLC0415 - engineer C's catalog, optional
+        from sparkpilot.models import lookup
         return lookup(model_id)
     except Exception:  # noqa: BLE001 - a missing or half-built catalog must not break lint
         return None

@@ -11,8 +11,8 @@ LEVEL = {"error": "error", "warning": "warning", "info": "note"}
 
 
 def sarif(findings: list[Finding], filename: str | None) -> dict[str, Any]:
-    from sparkpilot import __version__  # noqa: PLC0415
-    from sparkpilot.knowledge import load  # noqa: PLC0415
+    from sparkpilot import __version__
+    from sparkpilot.knowledge import load
 
     rules = []
     for e in load("rules"):

@@ -12,8 +12,8 @@ from sparkpilot.errors import UsageError
 
 @functools.lru_cache(maxsize=1)
 def _data() -> dict[str, Any]:
-    from sparkpilot.knowledge import HERE  # noqa: PLC0415
-    from sparkpilot.rules.kb import read_yaml  # noqa: PLC0415
+    from sparkpilot.knowledge import HERE
+    from sparkpilot.rules.kb import read_yaml
 
     return read_yaml(str(HERE / "stacks.yaml"))
 
@@ -81,9 +81,9 @@ def flags_version(stack: dict[str, Any], available: list[str]) -> str | None:
 
 def _ngc_from_index(image: str) -> dict[str, Any]:
     """vLLM of an NGC tag this table lacks, from the flag tables' index (nearest later release if absent)."""
-    import json  # noqa: PLC0415
+    import json
 
-    from sparkpilot.vllm.args import _flags_dir  # noqa: PLC0415
+    from sparkpilot.vllm.args import _flags_dir
 
     m = re.search(r":(\d\d)\.(\d\d)", image)
     if not m:

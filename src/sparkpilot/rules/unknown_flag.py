@@ -16,7 +16,7 @@ from sparkpilot.vllm import args as vargs
 
 def _flags():
     try:
-        from sparkpilot.vllm import flags  # noqa: PLC0415
+        from sparkpilot.vllm import flags
         return flags
     except Exception:  # noqa: BLE001
         return None

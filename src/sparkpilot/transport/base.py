@@ -120,7 +120,7 @@ class Runner(ABC):
 
         return start(self, argv, unit_name)
 
-    def expect_single_command(self) -> None:
+    def expect_single_command(self) -> None:  # noqa: B027 - an optional hint, a no-op by default
         """A hint: the caller will send this runner one command only (a runner may then skip
         setting up a shared connection). Default: nothing."""
 

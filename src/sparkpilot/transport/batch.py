@@ -52,7 +52,7 @@ def run_script(runner: Runner, argvs: Sequence[Sequence[str]], timeout: float,
     if rc is None:
         note = f"sparkpilot: timed out after {timeout:g}s on {runner.name}\n"
         return [res or CommandResult(RC_TIMEOUT, "", note, seconds) for res in results]
-    return [res if res is not None else runner.run(argv, timeout) for res, argv in zip(results, argvs)]
+    return [res if res is not None else runner.run(argv, timeout) for res, argv in zip(results, argvs, strict=False)]
 
 
 def script(argvs: Sequence[Sequence[str]], timeout: float, token: str) -> str:

@@ -71,7 +71,7 @@ def ssh_reason(stderr: str, spec: HostSpec) -> str:
     text = " ".join(lines)
     host = spec.host
     keyscan = f"ssh-keyscan {'-p %d ' % spec.port if spec.port else ''}{host} >> ~/.ssh/known_hosts"
-    if "REMOTE HOST IDENTIFICATION HAS CHANGED" in text or "Host key for" in text and "has changed" in text:
+    if "REMOTE HOST IDENTIFICATION HAS CHANGED" in text or ("Host key for" in text and "has changed" in text):
         return (f"the host key of {host} has CHANGED (a reinstalled host, or someone in between); "
                 f"if you expect it, remove the old key with `ssh-keygen -R {host}` and connect once with ssh")
     if "Host key verification failed" in text or "host key is known" in text:
@@ -102,7 +102,7 @@ class SshRunner(Runner):
                  options: Sequence[str] = (), ssh_binary: str = "ssh"):
         self.spec = parse_host_spec(spec)
         self.name = spec.strip()
-        self.connect_timeout = max(1, int(round(connect_timeout)))
+        self.connect_timeout = max(1, round(connect_timeout))
         self.ssh_config = ssh_config or os.environ.get(SSH_CONFIG_ENV) or None
         self.options = list(options)
         self.ssh_binary = ssh_binary
@@ -264,7 +264,7 @@ class SshRunner(Runner):
             rc, out, err, _s = run_process_bytes(self.ssh_argv("-T", command=remote), limit)
         except FileNotFoundError:
             raise self._fail("the OpenSSH client `ssh` is not installed") from None
-        if rc is not None and rc != RC_SSH or self.alive():
+        if (rc is not None and rc != RC_SSH) or self.alive():
             self._connected = True
             return rc, out, err
         reason = f"no answer within {limit:g}s" if rc is None else \

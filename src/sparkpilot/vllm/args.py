@@ -9,6 +9,7 @@ take no value; everything else takes the next word.
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from typing import Any
 
 # vLLM's short aliases (vllm/engine/arg_utils.py add_argument("--long", "-short")).
@@ -47,13 +48,13 @@ ENTRY_MODULES = ("vllm.entrypoints.openai.api_server", "vllm.entrypoints.api_ser
 
 
 @functools.lru_cache(maxsize=8)
-def table(version: str | None = None) -> dict[str, Any] | None:
+def table(version: str | None = None) -> Mapping[str, Any] | None:
     """The generated flag table for a vLLM version ({'--flag': FlagInfo}), or None when there is none.
 
     Uses sparkpilot.vllm.flags.load; when that module is not importable, reads the generated JSON
     (knowledge/vllm_flags/<version>.json) directly."""
     try:
-        from sparkpilot.vllm import flags  # noqa: PLC0415 - optional
+        from sparkpilot.vllm import flags
     except Exception:  # noqa: BLE001
         return _json_table(version)
     try:
@@ -64,20 +65,20 @@ def table(version: str | None = None) -> dict[str, Any] | None:
 
 def table_versions() -> list[str]:
     try:
-        from sparkpilot.vllm import flags  # noqa: PLC0415
+        from sparkpilot.vllm import flags
         return list(flags.versions())
     except Exception:  # noqa: BLE001
         return _json_versions()
 
 
 def _flags_dir():
-    from pathlib import Path  # noqa: PLC0415
+    from pathlib import Path
 
     return Path(__file__).resolve().parent.parent / "knowledge" / "vllm_flags"
 
 
 def _json_versions() -> list[str]:
-    import json  # noqa: PLC0415
+    import json
 
     try:
         return list(json.loads((_flags_dir() / "index.json").read_text())["versions"])
@@ -86,8 +87,8 @@ def _json_versions() -> list[str]:
 
 
 def _json_table(version: str | None) -> dict[str, Any] | None:
-    import json  # noqa: PLC0415
-    from types import SimpleNamespace  # noqa: PLC0415
+    import json
+    from types import SimpleNamespace
 
     versions = _json_versions()
     if not versions:
@@ -124,13 +125,13 @@ def canonical(written: str, version: str | None = None) -> tuple[str, str | None
     return short.get(flag, flag), sub
 
 
-def dest_of(flag: str, sub: str | None = None, tbl: dict | None = None) -> str:
+def dest_of(flag: str, sub: str | None = None, tbl: Mapping[str, Any] | None = None) -> str:
     info = (tbl or {}).get(flag)
     dest = getattr(info, "dest", None) or flag.lstrip("-").replace("-", "_")
     return f"{dest}.{sub}" if sub else dest
 
 
-def takes_value(flag: str, next_word: str | None, tbl: dict | None = None) -> bool:
+def takes_value(flag: str, next_word: str | None, tbl: Mapping[str, Any] | None = None) -> bool:
     info = (tbl or {}).get(flag)
     if info is not None and hasattr(info, "takes_value"):
         if getattr(info, "value_optional", False) or getattr(info, "takes_value", None) == "optional":

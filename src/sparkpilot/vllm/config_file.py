@@ -36,7 +36,7 @@ def to_argv(doc: dict[str, Any]) -> list[str]:
         elif value is False:
             argv.append("--no-" + flag[2:])
         elif isinstance(value, (dict, list)):
-            import json  # noqa: PLC0415
+            import json
 
             argv += [flag, json.dumps(value)]
         elif value is not None:
@@ -52,7 +52,7 @@ def _line_of(text: str, key: str) -> int | None:
 
 
 def parse_config_file(doc: dict[str, Any], text: str, filename: str | None, version: str | None) -> LaunchSpec:
-    from sparkpilot.vllm.parse import parse_argv  # noqa: PLC0415
+    from sparkpilot.vllm.parse import parse_argv
 
     spec = parse_argv(to_argv(doc), version=version)
     for use in spec.flag_uses:
@@ -80,7 +80,7 @@ def merge_config_option(spec: LaunchSpec, filename: str | None) -> None:
         spec.notes.append(f"--config {path}: file not found here, its options were not checked")
         return
     try:
-        import yaml  # noqa: PLC0415
+        import yaml
 
         with open(cand, encoding="utf-8") as fh:
             doc = yaml.safe_load(fh)
@@ -89,7 +89,7 @@ def merge_config_option(spec: LaunchSpec, filename: str | None) -> None:
         return
     if not isinstance(doc, dict):
         return
-    from sparkpilot.vllm.parse import parse_argv  # noqa: PLC0415
+    from sparkpilot.vllm.parse import parse_argv
 
     sub = parse_argv(to_argv(doc))
     text = open(cand, encoding="utf-8").read()

@@ -67,7 +67,7 @@ def from_docker(words: list[Word], at: int, env: dict[str, str], prefix: list[Wo
         if not w.startswith("-") or w == "-":
             image_at = i
             break
-        opt, val, eq = w, None, False
+        opt, val, eq = w, "", False
         if w.startswith("--") and "=" in w:
             opt, val = w.split("=", 1)
             eq = True

@@ -22,7 +22,7 @@ def apply(spec: LaunchSpec, edits: Iterable[Any]) -> str:
     kind = spec.source_kind
     origin = spec.origin or {}
     if kind in ("recipe", "compose", "k8s", "vllm-config"):
-        from sparkpilot.vllm import fix_yaml  # noqa: PLC0415
+        from sparkpilot.vllm import fix_yaml
 
         return fix_yaml.WRITERS[kind](spec, edits)
     if "text" in origin or "inner" in origin:
@@ -112,8 +112,8 @@ def _prefix(spec: LaunchSpec, env_updates: dict[str, str]) -> list[str]:
     done = set()
     for w in spec.origin.get("prefix") or []:
         m = ASSIGN.match(w.text)
-        name = m.group(1)
-        if name in env_updates:
+        name = m.group(1) if m else None
+        if name is not None and name in env_updates:
             out.append(f"{name}={env_updates[name]}")
             done.add(name)
         else:
@@ -132,11 +132,12 @@ def _docker_part(spec: LaunchSpec, env_updates: dict[str, str]) -> list[str]:
         t = part[i]
         nxt = part[i + 1] if i + 1 < len(part) else ""
         for opt in ("-e", "--env"):
-            if t == opt and ASSIGN.match(nxt) and ASSIGN.match(nxt).group(1) in remaining:
-                name = ASSIGN.match(nxt).group(1)
+            m_next, m_inline = ASSIGN.match(nxt), ASSIGN.match(t[len(opt) + 1:])
+            if t == opt and m_next and m_next.group(1) in remaining:
+                name = m_next.group(1)
                 part[i + 1] = f"{name}={remaining.pop(name)}"
-            elif t.startswith(opt + "=") and ASSIGN.match(t[len(opt) + 1:]):
-                name = ASSIGN.match(t[len(opt) + 1:]).group(1)
+            elif t.startswith(opt + "=") and m_inline:
+                name = m_inline.group(1)
                 if name in remaining:
                     part[i] = f"{opt}={name}={remaining.pop(name)}"
         i += 1
@@ -203,7 +204,8 @@ def _script(spec: LaunchSpec, edits: list[Any]) -> str:
         raise UsageError("cannot rewrite this launch in place")
     start, end = cmd.words[0].start, cmd.words[-1].end
     line_start = text.rfind("\n", 0, start) + 1
-    indent = re.match(r"[ \t]*", text[line_start:start]).group(0) if text[line_start:start].strip() == "" else ""
+    blank = text[line_start:start]
+    indent = blank[:len(blank) - len(blank.lstrip(" \t"))] if blank.strip() == "" else ""
     new = _render_command(spec, edits).replace("\n", "\n" + indent)
     return text[:start] + new + text[end:]
 

@@ -10,7 +10,7 @@ from sparkpilot.vllm.launchspec import LaunchSpec
 from sparkpilot.vllm.shell import quote, render
 
 def _yaml_dump(data: Any) -> str:
-    import yaml  # noqa: PLC0415
+    import yaml
 
     class Dumper(yaml.SafeDumper):
         pass
@@ -35,8 +35,8 @@ def _shell_text(spec: LaunchSpec, edits: list[Any], per_line: bool) -> str:
 
 
 def _compose(spec: LaunchSpec, edits: list[Any]) -> str:
-    import copy  # noqa: PLC0415
-    import shlex  # noqa: PLC0415
+    import copy
+    import shlex
 
     o = spec.origin
     doc = copy.deepcopy(o["doc"])
@@ -90,8 +90,8 @@ def _set_env_yaml(holder: dict, key: str, updates: dict[str, str], k8s: bool = F
 
 
 def _k8s(spec: LaunchSpec, edits: list[Any]) -> str:
-    import copy  # noqa: PLC0415
-    import shlex  # noqa: PLC0415
+    import copy
+    import shlex
 
     o = spec.origin
     docs = copy.deepcopy(o["docs"])
@@ -123,7 +123,7 @@ def _k8s(spec: LaunchSpec, edits: list[Any]) -> str:
             c["command"] = words
             c.pop("args", None)
     _set_env_yaml(c, "env", _env_edits(edits), k8s=True)
-    import yaml  # noqa: PLC0415
+    import yaml
 
     return yaml.safe_dump_all(docs, sort_keys=False) if len(docs) > 1 else _yaml_dump(docs[0])
 

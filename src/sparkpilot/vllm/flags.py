@@ -150,7 +150,7 @@ class FlagTable(Mapping):
     """{"--flag": FlagInfo}, read-only; a FlagInfo is built the first time it is asked for, so a
     lint that looks at 15 flags does not build 300 objects."""
 
-    __slots__ = ("_raw", "_made")
+    __slots__ = ("_made", "_raw")
 
     def __init__(self, raw: dict[str, dict]):
         self._raw = raw
@@ -238,7 +238,9 @@ def resolve(written: str, version: str | None = None) -> Resolved | None:
                 return Resolved(pos, written, "negation", negated=True, inline_value=inline)
         return None
     # short options: -tp, -q, -cc.mode
-    base, sub = (token.split(".", 1) + [None])[:2] if "." in token else (token, None)
+    base, sub = token, None
+    if "." in token:
+        base, sub = token.split(".", 1)
     long = _aliases(v).get(base)
     if long is None:
         return None
@@ -279,7 +281,7 @@ def suggest(flag: str, version: str | None = None, n: int = 3) -> list[str]:
     found = difflib.get_close_matches(token, candidates, n=n * 2, cutoff=0.6)
     out: list[str] = []
     for f in found:
-        canon = _aliases(v).get(f, f)
+        canon = _aliases(v).get(f) or f
         if f.startswith("--no-") and "--" + f[5:] in out:
             continue
         if canon not in out:

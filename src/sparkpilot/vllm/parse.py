@@ -32,7 +32,7 @@ def parse_argv(argv: list[str], env: dict[str, str] | None = None, *, version: s
         # `[VAR=x ...] bash -c 'ray start ... && exec vllm serve ...'` (e.g. a plan's per-node argv)
         assigns, script = inner
         merged = dict(env or {})
-        merged.update(a.split("=", 1) for a in assigns)
+        merged.update(a.split("=", 1) for a in assigns)  # type: ignore[misc]  # NAME=VALUE words: two parts
         return parse_script(script, None, env=merged, version=version)
     if spec is None:
         raise UsageError(f"no vLLM command found in `{' '.join(argv[:4])}...`: expected `vllm serve MODEL ...`, "
@@ -67,14 +67,14 @@ def parse_text(text: str | bytes, filename: str | None = None, *, version: str |
     if not text.strip():
         raise UsageError(f"{filename or 'input'}: empty input, no launch to check")
     if _looks_structured(text, filename):
-        from sparkpilot.vllm import structured  # noqa: PLC0415
+        from sparkpilot.vllm import structured
 
         spec = structured.parse_structured(text, filename, version=version)
     else:
         spec = parse_script(text, filename, version=version)
     spec.filename = filename
     if "config" in spec.options:
-        from sparkpilot.vllm.config_file import merge_config_option  # noqa: PLC0415
+        from sparkpilot.vllm.config_file import merge_config_option
 
         merge_config_option(spec, filename)
     _infer_nodes(spec)
@@ -222,8 +222,8 @@ def _cluster_helper(argv: list[str], line: int) -> tuple[str, dict[str, str], in
     if "run_cluster.sh" in names:
         env = {}
         for i, a in enumerate(argv[:-1]):
-            if a in ("-e", "--env") and ASSIGN.match(argv[i + 1]):
-                m = ASSIGN.match(argv[i + 1])
+            m = ASSIGN.match(argv[i + 1]) if a in ("-e", "--env") else None
+            if m:
                 env[m.group(1)] = m.group(2)
         at = names.index("run_cluster.sh")
         if at + 1 < len(argv) and not argv[at + 1].startswith("-"):
@@ -252,12 +252,11 @@ def _from_command(cmd: Command, env: dict[str, str], *, filename: str | None,
     words = list(cmd.words)
     env = dict(env)
     prefix: list[Word] = []
-    while words and ASSIGN.match(words[0].text):
-        m = ASSIGN.match(words[0].text)
+    while words and (m := ASSIGN.match(words[0].text)):
         env[m.group(1)] = m.group(2)
         prefix.append(words.pop(0))
     argv = [w.text for w in words]
-    from sparkpilot.vllm.docker import docker_run_at, from_docker, from_docker_exec  # noqa: PLC0415
+    from sparkpilot.vllm.docker import docker_run_at, from_docker, from_docker_exec
 
     docker = docker_run_at(argv)
     if docker is not None:
@@ -270,7 +269,7 @@ def _from_command(cmd: Command, env: dict[str, str], *, filename: str | None,
         return None
     spec = LaunchSpec(env=dict(env))
     for w in prefix:
-        spec.locations[ASSIGN.match(w.text).group(1)] = _loc(filename, w.line)
+        spec.locations[w.text.split("=", 1)[0]] = _loc(filename, w.line)
     _parse_vllm_args(spec, words, start, filename, version)
     _launcher_words(spec, argv[:start[0]])
     spec.origin = {"prefix": prefix, "words": words, "vllm_start": start[0], "docker": None}
@@ -324,7 +323,8 @@ def _parse_vllm_args(spec: LaunchSpec, words: list[Word], start: tuple[int, int]
     i = start[1]
     while i < len(words):
         w = words[i].text
-        if w.startswith("-") and w not in ("-", "--") and not vargs._is_number(w):  # noqa: SLF001
+        if w.startswith("-") and w not in ("-", "--") and not vargs._is_number(w):
+            value: str | bool | None
             written, value, has_eq = w, None, False
             if w.startswith("--") and "=" in w:
                 written, value = w.split("=", 1)
@@ -409,4 +409,4 @@ def substitute(word: str, values: dict[str, Any]) -> str:
     return re.sub(r"\{(\w+)\}", sub, word)
 
 
-__all__ = ["parse_text", "parse_argv", "parse_script", "find_vllm_args", "substitute", "expand"]
+__all__ = ["expand", "find_vllm_args", "parse_argv", "parse_script", "parse_text", "substitute"]

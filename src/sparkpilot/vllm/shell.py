@@ -89,7 +89,8 @@ def tokenize(text: str, first_line: int = 1, notes: list[str] | None = None) -> 
             out.append(Word(op, line, op=True, start=i, end=i + len(op)))
             i += len(op)
             continue
-        start_line, buf, quoted, all_single, start = line, [], False, True, i
+        buf: list[str] = []
+        start_line, quoted, all_single, start = line, False, True, i
         while i < n:
             c = text[i]
             if c in " \t\r\n" or (any(text.startswith(o, i) for o in OPERATORS)
@@ -109,9 +110,9 @@ def tokenize(text: str, first_line: int = 1, notes: list[str] | None = None) -> 
                 j = text.find("'", i + 1)
                 if j < 0:
                     raise UsageError(f"line {start_line}: unterminated single quote")
-                part = text[i + 1:j]
-                line += part.count("\n")
-                buf.append(part)
+                single = text[i + 1:j]
+                line += single.count("\n")
+                buf.append(single)
                 quoted = True
                 i = j + 1
                 continue

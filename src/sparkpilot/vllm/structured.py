@@ -16,7 +16,7 @@ from sparkpilot.vllm.parse import find_vllm_args, parse_script, substitute
 
 
 def load_yaml_docs(text: str, filename: str | None) -> list[Any]:
-    import yaml  # noqa: PLC0415
+    import yaml
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
@@ -56,7 +56,7 @@ def _parse_structured(text: str, filename: str | None, version: str | None) -> L
     elif any(_find_containers(d) for d in dicts):
         spec = _k8s(dicts, text, filename, version)
     elif len(dicts) == 1 and _is_vllm_config(first):
-        from sparkpilot.vllm.config_file import parse_config_file  # noqa: PLC0415
+        from sparkpilot.vllm.config_file import parse_config_file
 
         spec = parse_config_file(first, text, filename, version)
     else:
@@ -106,7 +106,7 @@ def _env_from(value: Any) -> dict[str, str]:
 def _words_to_spec(parts: list[str] | str, env: dict[str, str], filename: str | None, version: str | None,
                    kind: str) -> LaunchSpec | None:
     """A command given as a list (exec form) or a string: parse it as a small shell script."""
-    from sparkpilot.vllm.shell import quote  # noqa: PLC0415
+    from sparkpilot.vllm.shell import quote
 
     if isinstance(parts, list):
         parts = [str(p) for p in parts]
@@ -262,7 +262,7 @@ def recipe_values(doc: dict) -> dict[str, Any]:
 
 
 def _recipe(doc: dict, text: str, filename: str | None, version: str | None) -> LaunchSpec:
-    from sparkpilot.vllm.shell import Word  # noqa: PLC0415
+    from sparkpilot.vllm.shell import Word
 
     runtime = str(doc.get("runtime") or "vllm")
     if not runtime.startswith(("vllm", "eugr-vllm")):
@@ -281,7 +281,7 @@ def _recipe(doc: dict, text: str, filename: str | None, version: str | None) -> 
     unresolved = sorted({p for w in filled for p in _placeholders(w)})
     if unresolved:
         spec.notes.append("placeholders without a default: " + ", ".join(unresolved))
-    from sparkpilot.vllm.parse import _parse_vllm_args  # noqa: PLC0415
+    from sparkpilot.vllm.parse import _parse_vllm_args
 
     again = LaunchSpec(env=spec.env)
     found = find_vllm_args(filled)
@@ -310,12 +310,12 @@ def _recipe(doc: dict, text: str, filename: str | None, version: str | None) -> 
 
 
 def _placeholders(word: str) -> list[str]:
-    import re  # noqa: PLC0415
+    import re
 
     return re.findall(r"\{(\w+)\}", word)
 
 
 def _is_vllm_config(doc: dict) -> bool:
-    from sparkpilot.vllm.config_file import looks_like_config  # noqa: PLC0415
+    from sparkpilot.vllm.config_file import looks_like_config
 
     return looks_like_config(doc)
