@@ -5,9 +5,10 @@
 Reads every NNN.log with its NNN.json label from ../shared/data/logs (the shared set, labelled
 before the contract names existed), tests/data/logs (labelled with the contract names before
 their signatures were written) and tests/data/logs_unseen (public logs committed before issue 16's
-signatures and never used to write one). "seen" and "unseen" are reported apart. Prints per case the expected and found outcome, failure class and
-phases, then the class accuracy (outcome + failure class right) and the phase accuracy (the set of
-contract phases found equals the labelled set), overall and per source folder.
+signatures and never used to write one). "seen" and "unseen" are reported apart. Prints per case
+the expected and found outcome, failure class and phases, then the class accuracy (outcome +
+failure class right) and the phase accuracy (the set of contract phases found equals the labelled set),
+overall and per source folder.
 Labels are mapped to contract names by the tables below (CONTRACTS.md "Data labels -> names").
 """
 

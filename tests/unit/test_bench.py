@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import struct
+from typing import Any
 from pathlib import Path
 
 import pytest
@@ -49,7 +50,7 @@ def test_bounds_of_gpt_oss_120b_hold_the_public_figures():
 
 
 def _row(**kw) -> Row:
-    base = dict(profile="single", concurrency=1, completed=4, total_input_tokens=4 * 1024,
+    base: dict[str, Any] = dict(profile="single", concurrency=1, completed=4, total_input_tokens=4 * 1024,
                 total_output_tokens=4 * 128, output_throughput=55.0, mean_tpot_ms=17.5, mean_ttft_ms=400.0)
     base.update(kw)
     return Row(**base)

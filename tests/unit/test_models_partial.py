@@ -50,11 +50,15 @@ def _header_only(path: Path, tensors: list[tuple[str, list[int]]]) -> int:
 
 
 def _download(folder: Path, present: int) -> list[int]:
-    cfg = registry.find_entry("Qwen/Qwen3-4B")["config"]
+    entry = registry.find_entry("Qwen/Qwen3-4B")
+    assert entry is not None
+    cfg = entry["config"]
     (folder / "config.json").write_text(json.dumps(cfg))
     tensors = _tensors(cfg)
     assert len(tensors) == sum(FACTS["tensors_per_shard"]) == TENSORS          # as the public report counts them
-    wmap, sizes, at = {}, [], 0
+    wmap: dict[str, str] = {}
+    sizes: list[int] = []
+    at = 0
     for shard, count in zip(FACTS["shards"], FACTS["tensors_per_shard"], strict=True):
         part = tensors[at:at + count]
         at += count

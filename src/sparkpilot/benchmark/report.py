@@ -34,7 +34,7 @@ def throughput_plot(runs: list[dict[str, Any]], path: Path) -> Path:
                   for ld in run["loads"] if ld["concurrency"] and ld["output_tok_s"]["n"]]
         points.sort()
         if points:
-            xs, ys, es = zip(*points)
+            xs, ys, es = zip(*points, strict=False)
             ax.errorbar(xs, ys, yerr=es, marker="o", capsize=3, label=_name(run))
     ax.set_xscale("log", base=2)
     ax.set_xlabel("concurrent requests")

@@ -173,6 +173,6 @@ def parse_summary(text: str, profile: str = "") -> Row:
             continue
         setattr(row, attr, int(value) if attr in _INTS else value)
         seen = True
-    if not seen or row.completed == 0 and row.output_throughput is None:
+    if not seen or (row.completed == 0 and row.output_throughput is None):
         raise BenchOutputError("vllm bench serve summary without figures")
     return row
