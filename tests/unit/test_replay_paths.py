@@ -67,7 +67,7 @@ def test_bad_capture_paths_are_one_line_bad_input(spec, msg):
 
 
 def test_a_folder_without_recording_json_says_how_to_make_one(tmp_path):
-    with pytest.raises(UsageError, match="folder without recording.json.*sparkpilot capture --out"):
+    with pytest.raises(UsageError, match=r"folder without recording\.json.*sparkpilot capture --out"):
         from_hosts([f"replay://{tmp_path}"])
     (tmp_path / "recording.json").write_text("{not json")
     with pytest.raises(UsageError, match="not a readable recording"):

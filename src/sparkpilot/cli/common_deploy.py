@@ -60,5 +60,5 @@ def close(runners: list[tuple[str, Any]]) -> None:
     for _, r in runners:
         try:
             r.close()
-        except Exception:  # noqa: BLE001, S110 - closing is best effort
+        except Exception:  # noqa: BLE001 - closing is best effort
             pass

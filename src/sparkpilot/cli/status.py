@@ -66,7 +66,8 @@ def run(args: argparse.Namespace) -> int:
         for r in rows:
             if r.get("deployment") == dep and r.get("role") == "head" and r.get("port"):
                 host = next((h for n, h in nodes if n == r["node"]), r["node"])
-                r["endpoint"] = f"http://{host.rsplit('@', 1)[-1].split(':')[0] if host != 'local' else '127.0.0.1'}:{r['port']}/v1"
+                address = host.rsplit('@', 1)[-1].split(':')[0] if host != 'local' else '127.0.0.1'
+                r["endpoint"] = f"http://{address}:{r['port']}/v1"
     if args.format == "json":
         print_json({"nodes": rows, "supervisors": sups})
         return 0

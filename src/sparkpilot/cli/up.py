@@ -161,5 +161,5 @@ def _close(runners: dict[int, Any]) -> None:
     for r in runners.values():
         try:
             r.close()
-        except Exception:  # noqa: BLE001, S110 - closing is best effort
+        except Exception:  # noqa: BLE001 - closing is best effort
             pass

@@ -26,7 +26,8 @@ def _judge_mtu(p: Paste, name: str, mtu: int | None, up: bool) -> None:
 
 def ip_link(text: str) -> Paste | None:
     full = re.findall(r"^\d+:\s+([\w.@-]+?)(?:@\S+)?:\s+<([^>]*)>.*?\bmtu (\d+).*?\bstate (\w+)", text, re.MULTILINE)
-    brief = [] if full else re.findall(r"^([\w.@-]+)\s+(UP|DOWN|UNKNOWN|LOWERLAYERDOWN)\s+(?:\S+\s+)?<([^>]*)>", text, re.MULTILINE)
+    brief = [] if full else re.findall(r"^([\w.@-]+)\s+(UP|DOWN|UNKNOWN|LOWERLAYERDOWN)\s+(?:\S+\s+)?<([^>]*)>",
+                                       text, re.MULTILINE)
     addrs = [] if full or brief else re.findall(
         r"^([\w.@-]+)\s+(UP|DOWN|UNKNOWN|LOWERLAYERDOWN)\b[ \t]*((?:[0-9a-f.:]+/\d+[ \t]*)*)$", text, re.MULTILINE)
     if not full and not brief and len(addrs) < 2:

@@ -119,7 +119,7 @@ class Deployment:
             raise UsageError(f"the plan runs on {len(raw_nodes)} node(s) but {len(hosts)} host(s) were given")
         model = str(plan.get("model") or "")
         nodes = []
-        for rank, (raw, host) in enumerate(zip(raw_nodes, hosts)):
+        for rank, (raw, host) in enumerate(zip(raw_nodes, hosts, strict=False)):
             nodes.append(Node(rank, host, NodeLaunchPlan(
                 name=str(raw.get("name") or f"node-{rank + 1}"), role=str(raw.get("role") or
                                                                           ("head" if rank == 0 else "worker")),

@@ -49,10 +49,10 @@ class Preflight:
 
         runners = [self.runners[n.rank] for n in self.dep.nodes]
         self.cluster = facts.collect(runners, ping=len(runners) > 1, image=self.dep.image or None)
-        for node, hf in zip(self.dep.nodes, self.cluster.hosts):
+        for node, hf in zip(self.dep.nodes, self.cluster.hosts, strict=False):
             hf.name = node.name
         ev = checks.evaluate(self.cluster)
-        for node, (hf, results) in zip(self.dep.nodes, ev.hosts):
+        for node, (hf, results) in zip(self.dep.nodes, ev.hosts, strict=False):
             if not hf.reachable:
                 self.errors.append(f"{node.name} not reachable: {hf.reason}")
                 yield Event("check", f"not reachable: {hf.reason}", node=node.name,
@@ -97,7 +97,7 @@ class Preflight:
     def memory(self) -> Iterator[Event]:
         util = float(self.dep.plan.get("gpu_memory_utilization") or 0)
         drops = []
-        for node, hf in zip(self.dep.nodes, self.cluster.hosts):
+        for node, hf in zip(self.dep.nodes, self.cluster.hosts, strict=False):
             mem = hf.get("meminfo") if hf.reachable else None
             if not util or not mem or getattr(mem, "mem_free_kb", None) is None:
                 yield Event("check", "unified memory: unknown (no /proc/meminfo)", node=node.name,
@@ -138,7 +138,7 @@ class Preflight:
 
         todo = [changes.Change(n.host, tuple(DROP_CACHES), description="up --drop-caches") for n in nodes]
         results = changes.apply(todo, runners={n.host: self.runners[n.rank] for n in nodes})
-        for node, res in zip(nodes, results):
+        for node, res in zip(nodes, results, strict=False):
             ok = res.outcome == "done"
             if ok:   # the memory check's error for this node is answered
                 self.errors = [e for e in self.errors if not e.startswith(f"{node.name}: the page cache")]

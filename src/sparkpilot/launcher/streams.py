@@ -58,7 +58,7 @@ class Merged:
         for s in streams:
             try:
                 s.stop()
-            except Exception:  # noqa: BLE001, S110 - stopping is best effort
+            except Exception:  # noqa: BLE001 - stopping is best effort
                 pass
         for t in self._threads:
             t.join(timeout=2.0)

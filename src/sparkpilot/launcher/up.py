@@ -104,12 +104,12 @@ class Up:
     # ------------------------------------------------------------------ steps
     def _refuse_running(self) -> Iterator[Event]:
         found = self._each(lambda rank: containers.ps(self.runners[rank], self.dep.name))
-        running = [(n, c) for n, cs in zip(self.dep.nodes, found) for c in cs if c.running]
+        running = [(n, c) for n, cs in zip(self.dep.nodes, found, strict=False) for c in cs if c.running]
         if running:
             where = ", ".join(f"{n.name} ({c.status})" for n, c in running)
             raise LaunchFailed(f"deployment {self.dep.name} is already running on {where}: "
                                f"`sparkpilot down {self.dep.name}` first, or give another --name and --port")
-        for node, cs in zip(self.dep.nodes, found):
+        for node, cs in zip(self.dep.nodes, found, strict=False):
             if cs and not self.opts.dry_run:
                 containers.remove(self.runners[node.rank], self.dep.name)
                 yield Event("teardown", f"removed {len(cs)} stopped container(s) of an earlier {self.dep.name}",
