@@ -77,6 +77,7 @@ def _walk(stack: str) -> tuple[list[str], list[str], int]:
     image = stacks_mod.get(stack)["image"]
     for mid in models.catalog_ids():
         info = models.lookup(mid)
+        assert info is not None, mid
         spec_tokens = [0, 2] if info.num_mtp_layers else [0]
         for nodes, executor in SHAPES:
             for tokens in spec_tokens:
@@ -93,6 +94,7 @@ def _walk(stack: str) -> tuple[list[str], list[str], int]:
                     problems.append(f"{where}: unexpected {type(exc).__name__}: {exc}")
                     continue
                 launches += 1
+                assert p.launch is not None, where
                 for f in lint_launch(p.launch, nodes=nodes, stack=stack, model_info=info):
                     if f.severity in ("error", "warning"):
                         problems.append(f"{where}: lint {f.severity} {f.rule}: {f.message}")

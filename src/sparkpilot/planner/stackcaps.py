@@ -45,7 +45,7 @@ class StackCaps:
 
 def for_stack(name: str | None, image: str | None, ray_detected: bool | None = None) -> StackCaps:
     """The capabilities of a stack by name (--stack), else by image, else the default stack."""
-    from sparkpilot.vllm import args as vargs  # noqa: PLC0415
+    from sparkpilot.vllm import args as vargs
 
     st, _why = stacks_mod.resolve(name, image)
     if ray_detected is not None:

@@ -68,7 +68,7 @@ def nccl_gid_index(ctx: LintContext) -> list[Finding]:
         return []
     if ctx.spec.launcher == "sparkrun":
         return []   # sparkrun detects the RoCEv2 GID index on each host and sets it (LAUNCHERS)
-    from sparkpilot.rules.stacks import nccl_auto_gid  # noqa: PLC0415
+    from sparkpilot.rules.stacks import nccl_auto_gid
 
     auto = nccl_auto_gid(ctx.stack)
     pinned = ctx.env("NCCL_IB_GID_INDEX")

@@ -120,7 +120,7 @@ def max_model_len(ctx: LintContext) -> list[Finding]:
     limit = ctx.model.max_positions
     if not limit or mml <= limit:
         return []
-    if ctx.opt("hf_overrides") and "rope" in str(ctx.opt("hf_overrides")) or ctx.opt("rope_scaling"):
+    if (ctx.opt("hf_overrides") and "rope" in str(ctx.opt("hf_overrides"))) or ctx.opt("rope_scaling"):
         return []     # the launch extends the positions itself
     where = ctx.where("max_model_len")
     allowed = str(ctx.env("VLLM_ALLOW_LONG_MAX_MODEL_LEN") or "").strip().lower() in ("1", "true")

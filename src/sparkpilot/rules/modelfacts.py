@@ -145,7 +145,7 @@ def facts_for(model_id: str | None, *, overrides: dict[str, Any] | None = None,
 def _moe_parts(facts: ModelFacts, info: Any) -> None:
     """Which MoE parts a catalog / local / Hub checkpoint stores quantised (its ignore list decides)."""
     try:
-        from sparkpilot.models import moe  # noqa: PLC0415
+        from sparkpilot.models import moe
 
         if getattr(info, "is_moe", False):
             facts.experts_quantized = moe.experts_quantized(info)
