@@ -180,7 +180,7 @@ def test_dashboard_round_trips_through_grafanas_published_model():
     for key in ("uid", "title", "tags", "editable", "graphTooltip", "schemaVersion", "refresh", "time"):
         assert back[key] == d[key], key
     assert len(back["panels"]) == len(d["panels"])
-    for mine, theirs in zip(d["panels"], back["panels"]):
+    for mine, theirs in zip(d["panels"], back["panels"], strict=False):
         assert theirs["type"] == "timeseries" and theirs["gridPos"] == mine["gridPos"]
         assert theirs["title"] == mine["title"] and theirs["datasource"] == mine["datasource"]
         assert [t["expr"] for t in theirs["targets"]] == [t["expr"] for t in mine["targets"]]

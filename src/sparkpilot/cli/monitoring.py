@@ -71,5 +71,5 @@ def close(c: Any) -> None:
     for t in c.targets:
         try:
             t.runner.close()
-        except Exception:  # noqa: BLE001, S110 - closing is best effort
+        except Exception:  # noqa: BLE001 - closing is best effort
             pass

@@ -46,11 +46,15 @@ PANELS: list[tuple[str, str, list[tuple[str, str]]]] = [
     ("vLLM KV cache usage", "percentunit",
      [(f"max by (node) (vllm:kv_cache_usage_perc{{{NODE}}})", "{{node}}")]),
     ("Time to first token", "s",
-     [(f"histogram_quantile(0.5, sum by (le, node) (rate(vllm:time_to_first_token_seconds_bucket{{{NODE}}}[5m])))", "{{node}} p50"),
-      (f"histogram_quantile(0.99, sum by (le, node) (rate(vllm:time_to_first_token_seconds_bucket{{{NODE}}}[5m])))", "{{node}} p99")]),
+     [(f"histogram_quantile(0.5, sum by (le, node) "
+        f"(rate(vllm:time_to_first_token_seconds_bucket{{{NODE}}}[5m])))", "{{node}} p50"),
+      (f"histogram_quantile(0.99, sum by (le, node) "
+        f"(rate(vllm:time_to_first_token_seconds_bucket{{{NODE}}}[5m])))", "{{node}} p99")]),
     ("Inter-token latency", "s",
-     [(f"histogram_quantile(0.5, sum by (le, node) (rate(vllm:inter_token_latency_seconds_bucket{{{NODE}}}[5m])))", "{{node}} p50"),
-      (f"histogram_quantile(0.99, sum by (le, node) (rate(vllm:inter_token_latency_seconds_bucket{{{NODE}}}[5m])))", "{{node}} p99")]),
+     [(f"histogram_quantile(0.5, sum by (le, node) "
+        f"(rate(vllm:inter_token_latency_seconds_bucket{{{NODE}}}[5m])))", "{{node}} p50"),
+      (f"histogram_quantile(0.99, sum by (le, node) "
+        f"(rate(vllm:inter_token_latency_seconds_bucket{{{NODE}}}[5m])))", "{{node}} p99")]),
     ("Speculative decoding acceptance", "percentunit",
      [((f"sum by (node) (rate(vllm:spec_decode_num_accepted_tokens_total{{{NODE}}}[5m])) / "
         f"sum by (node) (rate(vllm:spec_decode_num_draft_tokens_total{{{NODE}}}[5m]))"), "{{node}}")]),

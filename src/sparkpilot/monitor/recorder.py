@@ -82,7 +82,7 @@ class Recorder:
             os.close(self._fd)
             self._fd = None
 
-    def __enter__(self) -> Recorder:  # noqa: PYI034 - typing.Self needs Python 3.11
+    def __enter__(self) -> Recorder:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -63,7 +63,7 @@ def draw(nodes: dict[str, Series], png: Path) -> None:
     t0 = min(s.t[0] for s in nodes.values())
     fig, axes = plt.subplots(len(PANELS), 1, figsize=(11, 2.6 * len(PANELS)), sharex=True)
     styles = ["-", "--", ":", "-."]
-    for ax, (title, unit, lines) in zip(axes, PANELS):
+    for ax, (title, unit, lines) in zip(axes, PANELS, strict=False):
         drawn = False
         for ni, (node, s) in enumerate(sorted(nodes.items())):
             xs = [(t - t0) / 60 for t in s.t]

@@ -149,12 +149,13 @@ def build(node: str, role: str, frame: Frame, prev: NodeSample | None = None,
     v, pv = s.vllm, prev.vllm if prev else None
     ref = window_ref.vllm if window_ref else None
     if v is not None:
+        ref_ttft = ref.ttft_buckets if ref else None
         m.update(vllm_up=1.0 if v.up else 0.0, vllm_running=v.running, vllm_waiting=v.waiting,
                  vllm_kv_cache_usage=v.kv_cache_usage,
                  vllm_gen_tokens_per_s=_rate(v.generation_tokens, pv.generation_tokens if pv else None, dt),
                  vllm_prompt_tokens_per_s=_rate(v.prompt_tokens, pv.prompt_tokens if pv else None, dt),
-                 vllm_ttft_p50_s=vllm.quantile(0.5, v.ttft_buckets, ref.ttft_buckets if ref else None) if v.ttft_buckets else None,
-                 vllm_ttft_p99_s=vllm.quantile(0.99, v.ttft_buckets, ref.ttft_buckets if ref else None) if v.ttft_buckets else None,
+                 vllm_ttft_p50_s=vllm.quantile(0.5, v.ttft_buckets, ref_ttft) if v.ttft_buckets else None,
+                 vllm_ttft_p99_s=vllm.quantile(0.99, v.ttft_buckets, ref_ttft) if v.ttft_buckets else None,
                  vllm_itl_p50_s=vllm.quantile(0.5, v.itl_buckets, ref.itl_buckets if ref else None) if v.itl_buckets else None,
                  vllm_spec_acceptance=None)
         if ref and v.spec_draft_tokens is not None and ref.spec_draft_tokens is not None:

@@ -124,7 +124,7 @@ def quantile(q: float, now: dict[float, float], before: dict[float, float] | Non
         return None
     rank = q * counts[-1]
     prev_le, prev_c = 0.0, 0.0
-    for le, c in zip(les, counts):
+    for le, c in zip(les, counts, strict=False):
         if c >= rank:
             if le == math.inf:
                 return prev_le

@@ -47,7 +47,8 @@ def _row(c: Any, name: str) -> dict[str, str]:
         "link": f"{_f(m.get('net_rx_bps'), '{:.2f}', 1e-9)}/{_f(m.get('net_tx_bps'), '{:.2f}', 1e-9)} Gb/s"
                 f" up {_f(m.get('ports_up'))}",
         "vllm": "-" if m.get("vllm_running") is None and m.get("vllm_up") is None else
-                f"run {_f(m.get('vllm_running'))} wait {_f(m.get('vllm_waiting'))} KV {_f(m.get('vllm_kv_cache_usage'), '{:.0f}%', 100)}"
+                f"run {_f(m.get('vllm_running'))} wait {_f(m.get('vllm_waiting'))}"
+                f" KV {_f(m.get('vllm_kv_cache_usage'), '{:.0f}%', 100)}"
                 f" {_f(m.get('vllm_gen_tokens_per_s'), '{:.1f}')} tok/s",
         "tok_hist": spark([h.metrics.get("vllm_gen_tokens_per_s") for h in hist]),
     }
@@ -118,7 +119,7 @@ def render(c: Any, view: str) -> Any:
 class _Keys:
     """Single key presses from the terminal (cbreak), without blocking."""
 
-    def __enter__(self) -> _Keys:  # noqa: PYI034 - typing.Self needs Python 3.11
+    def __enter__(self) -> _Keys:
         import termios
         import tty
 
