@@ -154,7 +154,10 @@ def show_gids(text: str) -> Paste | None:
         return None
     from sparkpilot.probes.rdma import parse_show_gids
 
-    table = parse_show_gids(_strip_prompt(text))
+    try:
+        table = parse_show_gids(_strip_prompt(text))
+    except ValueError:   # a header and no rows, or rows of something else: not a GID table to judge
+        return None
     p = Paste("show_gids", "show_gids")
     v2: dict[str, int] = {}
     for g in table.gids:

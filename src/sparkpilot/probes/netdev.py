@@ -51,6 +51,7 @@ def parse_ip_addr(text: str) -> Links:
 
 
 def _sections(text: str) -> dict[str, list[str]]:
+    """'## NETDEV' then that port's lines; text before the first marker is not the probe's output."""
     out: dict[str, list[str]] = {}
     current = None
     for line in text.splitlines():
@@ -59,6 +60,8 @@ def _sections(text: str) -> dict[str, list[str]]:
             out[current] = []
         elif current is not None:
             out[current].append(line)
+        elif line.strip():
+            raise ValueError(f"output before any '## NETDEV' line: {line.strip()[:60]!r}")
     return out
 
 
@@ -84,6 +87,8 @@ def parse_ethtool_i(text: str) -> EthtoolInfo:
             key, sep, value = ln.partition(":")
             if sep:
                 kv[key.strip()] = value.strip()
+        if lines and "driver" not in kv and not any("ethtool" in ln or "Cannot" in ln for ln in lines):
+            raise ValueError(f"## {name}: not `ethtool -i` output (no driver: line)")
         ports.append(DriverInfo(name, kv.get("driver"), kv.get("firmware-version"), kv.get("bus-info") or None))
     return EthtoolInfo(ports)
 
@@ -124,7 +129,10 @@ def parse_ethtool_m(text: str) -> Modules:
                 mod.identifier = value
             elif key.startswith("sudo") or "Cannot" in key or "error" in key.lower():
                 mod.error = ln.strip()
-        if not (mod.serial or mod.vendor) and not mod.error:
-            mod.error = (" ".join(ln.strip() for ln in lines if ln.strip()))[:120] or "no module data"
+        if not (mod.serial or mod.vendor or mod.identifier) and not mod.error:
+            said = " ".join(ln.strip() for ln in lines if ln.strip())
+            if said and not re.search(r"error|[Cc]annot|not supported|[Nn]o such|[Ii]nvalid|sudo", said):
+                raise ValueError(f"## {name}: not `ethtool -m` output: {said[:60]!r}")
+            mod.error = said[:120] or "no module data"
         mods.append(mod)
     return Modules(mods)

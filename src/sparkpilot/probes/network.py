@@ -41,6 +41,11 @@ def _split_terse(line: str) -> list[str]:
     return out
 
 
+_NM_DEVICE = re.compile(r"^[^\s/:]{1,15}$")                    # a Linux interface name
+_NM_TYPE = re.compile(r"^[a-z][a-z0-9-]*$")                      # ethernet, wifi, loopback, wifi-p2p, ...
+_NM_STATE = re.compile(r"^[a-z][a-z -]*(?: \([a-z -]+\))?$")     # connected, unavailable, connected (externally)
+
+
 def parse_nmcli_device(text: str) -> NmDevices:
     """`nmcli -t -f DEVICE,TYPE,STATE,CONNECTION device status`; also the table form without -t."""
     devs = []
@@ -54,11 +59,11 @@ def parse_nmcli_device(text: str) -> NmDevices:
         return NmDevices(devs)
     for ln in lines:
         parts = _split_terse(ln)
-        if len(parts) >= 4:
-            conn = ":".join(parts[3:])
-            devs.append(NmDevice(parts[0], parts[1], parts[2], None if conn in ("", "--") else conn))
-    if lines and not devs:
-        raise ValueError("no DEVICE:TYPE:STATE:CONNECTION lines")
+        if len(parts) < 4 or not _NM_DEVICE.match(parts[0]) or not _NM_TYPE.match(parts[1]) \
+                or not _NM_STATE.match(parts[2]):
+            raise ValueError(f"not an nmcli -t DEVICE:TYPE:STATE:CONNECTION line: {ln[:60]!r}")
+        conn = ":".join(parts[3:])
+        devs.append(NmDevice(parts[0], parts[1], parts[2], None if conn in ("", "--") else conn))
     return NmDevices(devs)
 
 
@@ -122,6 +127,8 @@ def parse_netplan(text: str) -> Netplan:
                 chunks[-1] = (chunks[-1][0], ["__unreadable__"])
         elif chunks:
             chunks[-1][1].append(line)
+    if not chunks and text.strip():
+        raise ValueError("no '# file: PATH' line (the netplan probe marks every file it prints)")
     plan = Netplan()
     for path, lines in chunks:
         if lines == ["__unreadable__"]:

@@ -54,11 +54,14 @@ def parse_query(text: str) -> GpuQuery:
         raise ValueError(lines[0].strip())
     rows = list(csv.reader(io.StringIO("\n".join(lines)), skipinitialspace=True))
     header = [re.sub(r"\s*\[.*\]$", "", h.strip()) for h in rows[0]]
-    if "name" not in header and "driver_version" not in header:
-        raise ValueError("no CSV header with name/driver_version")
+    if ("name" not in header and "driver_version" not in header) \
+            or not all(re.match(r"^[a-z_.]+$", h) for h in header):
+        raise ValueError("the first line is not a --query-gpu CSV header (name, driver_version, ...)")
     gpus = []
     for row in rows[1:]:
-        values = dict(zip(header, row, strict=False))
+        if len(row) != len(header):
+            raise ValueError(f"a row of {len(row)} fields under a header of {len(header)}: {', '.join(row)[:60]!r}")
+        values = dict(zip(header, row, strict=True))
         gpus.append(Gpu(
             name=_text(values.get("name")), driver_version=_text(values.get("driver_version")),
             compute_cap=_text(values.get("compute_cap")),

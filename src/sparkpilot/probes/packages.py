@@ -38,19 +38,29 @@ class Packages:
         return [p for p in self.installed() if re.match(r"nvidia-(driver|dkms|utils)-\d+", p.name)]
 
 
+_PKG = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")                 # Debian policy 5.6.1
+_PKG_ARCH = re.compile(r"^[a-z0-9][a-z0-9+.-]+(?::[a-z0-9-]+)?$")
+_STATUS = re.compile(r"^(?:[uihrp][ncUCFWith][ R]?|-)$")       # ${db:Status-Abbrev}
+_DPKG_L_HEAD = ("Desired=", "| Status=", "|/ Err?=", "||/ ", "+++-")
+
+
 def parse_dpkg_query(text: str) -> Packages:
     """`dpkg-query -W -f='${Package}\\t${Version}\\t${db:Status-Abbrev}\\n' PATTERN...`;
     also reads `dpkg -l` tables (status, name, version, ...)."""
     pkgs = []
     for line in text.splitlines():
+        if not line.strip() or line.startswith(_DPKG_L_HEAD):
+            continue
         if "\t" in line:
             parts = line.split("\t")
-            if len(parts) >= 3 and parts[0]:
+            if len(parts) >= 3 and _PKG.match(parts[0]) and _STATUS.match(parts[2].strip() or "-"):
                 pkgs.append(Package(parts[0], parts[1], parts[2].strip()))
-            continue
+                continue
+            raise ValueError(f"not a dpkg-query row: {line[:60]!r}")
         m = re.match(r"^([uihrp][ncUCFWith])[ R]?\s+(\S+)\s+(\S+)", line)
-        if m and not line.startswith(("||/", "Desired")):
-            pkgs.append(Package(m.group(2).split(":")[0], m.group(3), m.group(1)))
+        if not m or not _PKG.match(m.group(2).split(":")[0]):
+            raise ValueError(f"not a dpkg-query or dpkg -l row: {line[:60]!r}")
+        pkgs.append(Package(m.group(2).split(":")[0], m.group(3), m.group(1)))
     return Packages(pkgs)
 
 
@@ -60,7 +70,12 @@ class Holds:
 
 
 def parse_showhold(text: str) -> Holds:
-    return Holds([ln.strip() for ln in text.splitlines() if ln.strip()])
+    """`apt-mark showhold`: one package name a line (nothing: nothing held)."""
+    names = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    for n in names:
+        if not _PKG_ARCH.match(n) or re.match(r"^\d+\.", n):   # a version or a date, not a package
+            raise ValueError(f"not a package name: {n[:60]!r}")
+    return Holds(names)
 
 
 @dataclass
@@ -118,6 +133,8 @@ def parse_image_env(text: str) -> ImageEnv:
         raise ValueError("not a JSON list")
     env = {}
     for item in data:
-        key, _, value = str(item).partition("=")
+        if not isinstance(item, str) or not re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", item):
+            raise ValueError(f"not a KEY=value environment entry: {str(item)[:60]!r}")
+        key, _, value = item.partition("=")
         env[key] = value
     return ImageEnv(env)

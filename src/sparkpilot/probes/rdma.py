@@ -34,6 +34,9 @@ def parse_ibdev2netdev(text: str) -> IbDevices:
     return IbDevices(out)
 
 
+_GID = re.compile(r"^[0-9a-fA-F]{4}(?::[0-9a-fA-F]{4}){7}$")
+
+
 @dataclass
 class Gid:
     ibdev: str
@@ -55,18 +58,22 @@ class GidTable:
 
 
 def parse_show_gids(text: str) -> GidTable:
-    """Rows of `show_gids` (DEV PORT INDEX GID IPv4 VER DEV), which the gids probe prints from sysfs."""
+    """Rows of `show_gids` (DEV PORT INDEX GID IPv4 VER DEV), which the gids probe prints from sysfs.
+    A table without rows is not an answer (no device's GIDs could be read): ValueError, so the GID
+    checks say unknown rather than judge an empty table."""
     out = []
     for line in text.splitlines():
         parts = line.split()
-        if not parts or parts[0] in ("DEV", "---") or line.startswith("n_gids_found"):
+        if not parts or parts[0] in ("DEV", "---") or set(parts[0]) <= {"-"} or line.startswith("n_gids_found"):
             continue
-        if len(parts) < 5 or not parts[1].isdigit() or not parts[2].isdigit():
-            continue
+        if len(parts) < 4 or not parts[1].isdigit() or not parts[2].isdigit() or not _GID.match(parts[3]):
+            raise ValueError(f"not a show_gids row: {line.strip()[:60]!r}")
         ibdev, port, index, gid = parts[0], int(parts[1]), int(parts[2]), parts[3]
         rest = parts[4:]
         ipv4 = rest.pop(0) if rest and re.match(r"^\d+\.\d+\.\d+\.\d+$", rest[0]) else None
         version = rest.pop(0) if rest and rest[0] in ("v1", "v2") else "v1"
         netdev = rest[0] if rest else None
         out.append(Gid(ibdev, port, index, gid, ipv4, version, netdev))
+    if not out:
+        raise ValueError("the GID table is empty (no /sys/class/infiniband/*/ports/*/gids entry was read)")
     return GidTable(out)

@@ -60,20 +60,27 @@ class OsRelease:
         return self.version_id
 
 
+_OS_KEY = re.compile(r"^[A-Z][A-Z0-9_]*$")
+_HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9_-]{0,62})(?:\.[A-Za-z0-9_-]{1,63})*$")
+
+
 def parse_os_release(text: str) -> OsRelease:
+    """os-release(5): only KEY=value lines (KEY upper-case), comments and blank lines."""
     fields: dict[str, str] = {}
     for line in text.splitlines():
         line = line.strip()
-        if not line or line.startswith("#") or "=" not in line:
+        if not line or line.startswith("#"):
             continue
-        key, _, value = line.partition("=")
+        key, eq, value = line.partition("=")
+        if not eq or not _OS_KEY.match(key):
+            raise ValueError(f"not an os-release line: {line[:60]!r}")
         try:
             parts = shlex.split(value)
             fields[key] = parts[0] if parts else ""
         except ValueError:
             fields[key] = value.strip('"')
-    if not fields:
-        raise ValueError("no KEY=value lines")
+    if not fields or not {"NAME", "ID", "PRETTY_NAME", "VERSION_ID"} & set(fields):
+        raise ValueError("no NAME, ID, PRETTY_NAME or VERSION_ID line")
     return OsRelease(fields.get("NAME"), fields.get("VERSION_ID"), fields.get("PRETTY_NAME"),
                      fields.get("VERSION"), fields.get("ID"), fields)
 
@@ -89,9 +96,10 @@ class Kernel:
 
 
 def parse_kernel(text: str) -> Kernel:
-    release = text.strip().split()[0] if text.strip() else ""
-    if not re.match(r"\d+\.\d+", release):
-        raise ValueError(f"not a kernel release: {text.strip()[:40]!r}")
+    """/proc/sys/kernel/osrelease: one word such as 6.17.0-1014-nvidia (major.minor, then anything)."""
+    release = text.strip()
+    if not re.match(r"^\d{1,2}\.\d{1,3}(?:[.\w+~-]*)$", release):
+        raise ValueError(f"not a kernel release: {release[:40]!r}")
     return Kernel(release)
 
 
@@ -101,7 +109,10 @@ class Hostname:
 
 
 def parse_hostname(text: str) -> Hostname:
+    """/proc/sys/kernel/hostname: one line, a host name (letters, digits, '-', '_', dotted labels)."""
     name = text.strip()
     if not name:
         raise ValueError("empty host name")
+    if not _HOSTNAME.match(name) or re.match(r"^\d+\.", name):   # 6.17.0-1014-nvidia, 1795927337.88: not names
+        raise ValueError(f"not a host name: {name.splitlines()[0][:40]!r}" + (" (several lines)" if "\n" in name else ""))
     return Hostname(name)

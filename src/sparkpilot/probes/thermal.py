@@ -32,9 +32,12 @@ def parse_thermal_zones(text: str) -> Zones:
     """'thermal_zoneN<TAB>TYPE<TAB>MILLIDEGREES' lines printed from sysfs by the thermal probe."""
     zones = []
     for line in text.splitlines():
+        if not line.strip():
+            continue
         parts = line.split("\t")
-        if len(parts) == 3 and re.match(r"^-?\d+$", parts[2].strip()):
-            zones.append(Zone(parts[0], parts[1].strip(), int(parts[2]) / 1000.0))
+        if len(parts) != 3 or not re.match(r"^thermal_zone\d+$", parts[0]) or not re.match(r"^-?\d+$", parts[2].strip()):
+            raise ValueError(f"not a 'thermal_zoneN<TAB>TYPE<TAB>MILLIDEGREES' line: {line[:60]!r}")
+        zones.append(Zone(parts[0], parts[1].strip(), int(parts[2]) / 1000.0))
     return Zones(zones)
 
 
