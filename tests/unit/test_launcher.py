@@ -222,3 +222,38 @@ def test_up_cli_bad_input_is_one_line(tmp_path, capsys):
     assert main(["up", str(DATA / "up" / "plan-single-qwen3-32b.json"), "--port", "0"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 3 and "Traceback" not in err
+
+
+def test_watch_reports_a_probable_hang_then_fails_at_the_timeout(monkeypatch):
+    from sparkpilot.launcher.watch import Watch
+
+    monkeypatch.setenv("SPARKPILOT_TIME_SCALE", "0.01")
+    now = [1000.0]
+    dep = Deployment.from_plan(SINGLE, [])
+    w = Watch(dep, {}, clock=lambda: now[0], driver_version="590.44.01")
+    line = "(EngineCore_DP0 pid=1) INFO 01-01 00:00:01 [gpu_model_runner.py:1] Capturing CUDA graphs (mixed prefill-decode, PIECEWISE)"
+    events = list(w._line("spark-1", line))
+    assert w.phase == "cudagraph_capture" and events[-1].kind == "phase"
+    expected = w.expected("cudagraph_capture")
+    assert expected == max(dep.eta["cudagraph_capture"], 0.6)        # the plan's figure, floored at 60 s x scale
+    now[0] += expected * 1.2
+    assert list(w._hang(now[0])) == []
+    now[0] += expected * 0.5                                          # past 1.5x: said, not failed
+    (stall,) = list(w._hang(now[0]))
+    assert stall.kind == "stall" and "590.x" in stall.data["causes"] and w.failure is None
+    now[0] += expected * 2                                             # past the default 3x: failed
+    kinds = [e.kind for e in w._hang(now[0])]
+    assert kinds == ["hang", "failure"] and w.failure.cls == "cudagraph_hang"
+    assert any("590" in e for e in w.failure.evidence)
+
+
+def test_watch_hang_timeout_option(monkeypatch):
+    from sparkpilot.launcher.watch import Watch
+
+    now = [0.0]
+    w = Watch(Deployment.from_plan(SINGLE, []), {}, hang_timeout=5.0, clock=lambda: now[0])
+    list(w._line("n", "INFO 01-01 00:00:01 [default_loader.py:1] Loading safetensors checkpoint shards:   0% Completed | 0/2"))
+    assert w.phase == "weight_loading"
+    now[0] = 6.0
+    kinds = [e.kind for e in w._hang(now[0])]
+    assert kinds[-2:] == ["hang", "failure"] and "hang-timeout" in w.failure.message

@@ -76,7 +76,8 @@ def judge_copy(node: str, path: str, root: str, text: str) -> Copy:
             c.path = line[4:].strip()
         elif line.startswith("F\t"):
             _, name, size, kind = (line.split("\t") + ["", "", "", ""])[:4]
-            files[name] = (int(size) if size.isdigit() else 0, kind)
+            if kind != "d":   # the folder itself, and sub-folders
+                files[name] = (int(size) if size.isdigit() else 0, kind)
         elif line.startswith("I\t"):
             c.problems.append(f"a download is unfinished ({line[2:].strip()})")
     for name, (_, kind) in files.items():
