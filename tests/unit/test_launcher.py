@@ -231,7 +231,8 @@ def test_watch_reports_a_probable_hang_then_fails_at_the_timeout(monkeypatch):
     now = [1000.0]
     dep = Deployment.from_plan(SINGLE, [])
     w = Watch(dep, {}, clock=lambda: now[0], driver_version="590.44.01")
-    line = "(EngineCore_DP0 pid=1) INFO 01-01 00:00:01 [gpu_model_runner.py:1] Capturing CUDA graphs (mixed prefill-decode, PIECEWISE)"
+    line = ("(EngineCore_DP0 pid=1) INFO 01-01 00:00:01 [gpu_model_runner.py:1] "
+            "Capturing CUDA graphs (mixed prefill-decode, PIECEWISE)")
     events = list(w._line("spark-1", line))
     assert w.phase == "cudagraph_capture" and events[-1].kind == "phase"
     expected = w.expected("cudagraph_capture")
