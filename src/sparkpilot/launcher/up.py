@@ -76,6 +76,9 @@ class Up:
             yield Event("step", "launch", data={"step": "launch"})
             yield from self._launch()
             if opts.dry_run:
+                then = ["follow every node's `docker logs` by phase", f"/health and /v1/models on port {dep.port}",
+                        "one smoke chat, judged"] + (["start the supervisor"] if opts.restart else [])
+                yield Event("step", "then: " + "; ".join(then), data={"step": "then"})
                 yield Event("done", "dry run: nothing was changed", data={"outcome": "dry-run", "exit": 0})
                 return
             yield Event("step", "progress", data={"step": "progress"})

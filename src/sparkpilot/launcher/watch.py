@@ -84,6 +84,7 @@ class Watch:
         last_state = self.clock()
         health_next = self.clock()
         ray_ok = self.dep.executor != "ray"
+        ray_next = self.clock()
         try:
             while True:
                 item = self.merged.get(POLL_S)
@@ -105,7 +106,8 @@ class Watch:
                     yield from self._states()
                     if self.failure is not None:
                         return
-                if not ray_ok and self.phase not in (None, "container_start"):
+                if not ray_ok and self.phase not in (None, "container_start") and now >= ray_next:
+                    ray_next = now + STATE_EVERY_S
                     gpus = executors.ray_status(self.runners[0], self.dep.container)
                     if gpus is not None and gpus >= len(self.dep.nodes):
                         ray_ok = True
@@ -136,9 +138,16 @@ class Watch:
             done, total = int(m[2]), int(m[3])
             if self.shards != (done, total):
                 self.shards = (done, total)
-                yield Event("progress", f"weights: shard {done}/{total}", node=node, phase="weight_loading",
-                            data={"shards_done": done, "shards_total": total,
-                                  "weights_gib": self.dep.plan.get("weights_gib_per_gpu")})
+                gib = self.dep.plan.get("weights_gib_per_gpu")
+                secs = self.clock() - self.phase_since if self.phase == "weight_loading" else 0.0
+                rate = gib * done / total * 2**30 / secs / 1e9 if gib and total and secs > 0.5 and done else None
+                left = secs * (total - done) / done if done and secs > 0.5 else None
+                text = f"weights: shard {done}/{total}" + (f" of {gib:.1f} GiB" if gib else "") + \
+                    (f", {rate:.2f} GB/s" if rate else "") + (f", ~{left:.0f} s left" if left else "")
+                yield Event("progress", text, node=node, phase="weight_loading",
+                            data={"shards_done": done, "shards_total": total, "weights_gib": gib,
+                                  "gb_s": round(rate, 2) if rate else None,
+                                  "eta_s": round(left, 1) if left is not None else None})
         for ev in self.live.feed(line, source=node):
             if ev.kind in ("phase", "ready") and ev.phase:
                 self.phase, self.phase_since = ev.phase, self.clock()
