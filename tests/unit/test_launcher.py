@@ -258,3 +258,18 @@ def test_watch_hang_timeout_option(monkeypatch):
     now[0] = 6.0
     kinds = [e.kind for e in w._hang(now[0])]
     assert kinds[-2:] == ["hang", "failure"] and "hang-timeout" in w.failure.message
+
+
+def test_judge_a_guessing_model_by_its_token_probabilities():
+    import math
+
+    chunk = {"choices": [{"delta": {"content": " who"}, "logprobs": {"content": [{"token": " who",
+                                                                                  "logprob": math.log(0.02)}]}}]}
+    text = "".join(f"data: {json.dumps(chunk)}\n\n" for _ in range(6)) + "data: [DONE]\n"
+    answer, _, _, _, probs = readiness.parse_chat_stream_probs(text)
+    assert answer == " who" * 6
+    assert len(probs) == 6 and abs(probs[0] - 0.02) < 1e-9
+    verdict = judge("who test engine one real does", probs)
+    assert not verdict.ok and "guessing" in verdict.reason
+    assert judge("The simulated Spark answered from a real vLLM engine.", [0.98] * 10).ok
+    assert judge("The simulated Spark answered.", None).ok                  # no logprobs: the text decides

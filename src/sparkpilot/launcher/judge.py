@@ -2,10 +2,13 @@
 
 The checks on the text itself are diagnosis's (`garbage_reason`: empty, one character or token
 over and over, undecodable bytes, symbol soup: the shapes in tests/data/judge, taken from public
-GB10 reports). One more here for what an untrained (random-weights) model gives and a broken
-kernel can too: word pieces from many writing systems strung together.
+GB10 reports). Two more here for what an untrained (random-weights) model gives and a broken
+kernel can too: word pieces from many writing systems strung together, and a model that is
+guessing: at temperature 0 each token is the model's most likely one, so a trained model picks
+tokens it is sure of, while random weights spread the probability over the whole vocabulary
+(threshold SPU004 in knowledge/launch.yaml; the smoke chat asks vLLM for the tokens' logprobs).
 
-    verdict = judge(answer)      # Verdict(ok, reason, failure)
+    verdict = judge(answer, token_probs)      # Verdict(ok, reason, failure)
 """
 
 from __future__ import annotations
@@ -59,10 +62,23 @@ def mixed_scripts_reason(answer: str) -> str | None:
     return None
 
 
-def judge(answer: str | None) -> Verdict:
+def guessing_reason(token_probs: list[float] | None) -> str | None:
+    from sparkpilot.launcher.watch import threshold
+
+    probs = token_probs or []
+    if len(probs) < 4:
+        return None
+    mean = sum(probs) / len(probs)
+    if mean < threshold("guessing-mean-token-p", 0.2):
+        return (f"the model is guessing: at temperature 0 its chosen tokens average p={mean:.3f} "
+                "(untrained or broken weights spread probability over the whole vocabulary)")
+    return None
+
+
+def judge(answer: str | None, token_probs: list[float] | None = None) -> Verdict:
     from sparkpilot.diagnosis import check_answer, garbage_reason
 
-    reason = garbage_reason(answer) or mixed_scripts_reason(answer or "")
+    reason = garbage_reason(answer) or mixed_scripts_reason(answer or "") or guessing_reason(token_probs)
     if reason is None:
         return Verdict(True)
     failure = check_answer(answer)

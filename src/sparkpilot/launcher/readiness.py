@@ -46,16 +46,19 @@ class Smoke:
     seconds: float
     error: str | None = None
     finish_reason: str | None = None
+    token_probs: list[float] | None = None   # the probability the model gave each token it chose
 
     def to_dict(self) -> dict[str, Any]:
+        probs = self.token_probs or []
         return {"answer": self.answer, "ttft_s": self.ttft_s, "seconds": round(self.seconds, 3),
-                "error": self.error, "finish_reason": self.finish_reason}
+                "error": self.error, "finish_reason": self.finish_reason,
+                "mean_token_p": round(sum(probs) / len(probs), 3) if probs else None}
 
 
 def chat_argv(port: int, model: str, prompt: str = SMOKE_PROMPT, max_tokens: int = SMOKE_MAX_TOKENS,
               timeout: float = 120.0) -> list[str]:
     body = {"model": model, "messages": [{"role": "user", "content": prompt}], "max_tokens": max_tokens,
-            "temperature": 0, "stream": True}
+            "temperature": 0, "stream": True, "logprobs": True}
     return ["curl", "-sS", "-N", "-m", f"{timeout:g}", "-H", "Content-Type: application/json",
             "-w", f"\n{TTFB}%{{time_starttransfer}}\n", "-d", json.dumps(body, separators=(",", ":")),
             _url(port, "/v1/chat/completions")]
@@ -63,6 +66,15 @@ def chat_argv(port: int, model: str, prompt: str = SMOKE_PROMPT, max_tokens: int
 
 def parse_chat_stream(text: str) -> tuple[str | None, float | None, str | None, str | None]:
     """(answer, time to first byte, finish reason, error) from curl's output of a streamed chat."""
+    answer, ttfb, finish, error, _ = parse_chat_stream_probs(text)
+    return answer, ttfb, finish, error
+
+
+def parse_chat_stream_probs(text: str) -> tuple[str | None, float | None, str | None, str | None, list[float]]:
+    """parse_chat_stream, and the probability of each chosen token (OpenAI `logprobs.content`)."""
+    import math
+
+    probs: list[float] = []
     parts: list[str] = []
     ttfb = finish = error = None
     seen = False
@@ -97,18 +109,22 @@ def parse_chat_stream(text: str) -> tuple[str | None, float | None, str | None, 
             piece = delta.get("content")
             if piece:
                 parts.append(piece)
+            for tok in (choice.get("logprobs") or {}).get("content") or []:
+                lp = tok.get("logprob") if isinstance(tok, dict) else None
+                if isinstance(lp, (int, float)):
+                    probs.append(math.exp(max(lp, -50.0)))
             if choice.get("finish_reason"):
                 finish = choice["finish_reason"]
-    return ("".join(parts) if seen else None), ttfb, finish, error
+    return ("".join(parts) if seen else None), ttfb, finish, error, probs
 
 
 def smoke_chat(runner: Any, port: int, model: str, prompt: str = SMOKE_PROMPT,
                max_tokens: int = SMOKE_MAX_TOKENS, timeout: float = 120.0) -> Smoke:
     start = time.monotonic()
     res = runner.run(chat_argv(port, model, prompt, max_tokens, timeout), timeout=timeout + 15)
-    answer, ttfb, finish, error = parse_chat_stream(res.stdout)
+    answer, ttfb, finish, error, probs = parse_chat_stream_probs(res.stdout)
     if res.rc != 0 and error is None:
         error = (res.stderr.strip().splitlines() or [f"curl exit {res.rc}"])[-1]
     if answer is None and error is None:
         error = "no answer in the response"
-    return Smoke(answer, ttfb, time.monotonic() - start, error, finish)
+    return Smoke(answer, ttfb, time.monotonic() - start, error, finish, probs or None)

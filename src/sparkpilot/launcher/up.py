@@ -187,7 +187,7 @@ class Up:
             raise LaunchFailed(f"the smoke chat failed: {smoke.error}")
         from sparkpilot.launcher.judge import judge
 
-        verdict = judge(smoke.answer)
+        verdict = judge(smoke.answer, smoke.token_probs)
         yield Event("smoke", smoke.answer or "", data={**smoke.to_dict(), **verdict.to_dict()})
         if not verdict.ok:
             f = verdict.failure
