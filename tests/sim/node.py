@@ -35,6 +35,7 @@ HEALTHY = {
     "services": "nm-only", "chrony": "synced", "timedatectl": "synced",
     "ethtool-i": "gb10", "ethtool-m": "gb10",
     "meminfo": "gb10-cold", "os-release": "gb10", "osrelease": "gb10", "netplan": "nm", "thermal": "gb10-idle",
+    "monitor-gpu": "gb10-idle", "monitor-apps": "none",
 }
 # profile -> changes to HEALTHY, plus planted faults that are not recordings
 PROFILES: dict[str, dict] = {
@@ -49,7 +50,8 @@ PROFILES: dict[str, dict] = {
     "netplan-networkd": {"netplan": "networkd", "services": "nm-only", "qsfp_unconfigured": True,
                          "mtu": {"enp1s0f1np1": 1500, "enP2p1s0f1np1": 1500}},
     "warm-cache": {"meminfo": "gb10-warm"},
-    "hot-gpu": {"nvidia-smi": "gb10-hot", "nvidia-smi-perf": "gb10-hot", "thermal": "gb10-hot"},
+    "hot-gpu": {"nvidia-smi": "gb10-hot", "nvidia-smi-perf": "gb10-hot", "thermal": "gb10-hot",
+                "monitor-gpu": "gb10-hot"},
 }
 
 # probe id -> the tool that answers it (argvs come from sparkpilot.probes.PROBES)
@@ -88,7 +90,11 @@ def _rc(path: Path) -> int:
 def _probe_argvs() -> dict[str, tuple[str, ...]]:
     from sparkpilot.probes import PROBES
 
-    return {pid: PROBES[pid].argv for pid in TOOL_PROBES if pid in PROBES}
+    from sparkpilot.monitor.sampler import TOOL_ARGVS   # what `sparkpilot watch` runs (1 s interval)
+
+    argvs = {pid: PROBES[pid].argv for pid in TOOL_PROBES if pid in PROBES}
+    argvs.update(TOOL_ARGVS)
+    return argvs
 
 
 def _standin(tool: str, cases: list[tuple[str, Path, int]], delay: float) -> str:

@@ -94,7 +94,7 @@ def test_net_and_rdma_counters_from_sysfs_grep(tmp_path):
     assert later.metrics["net_rx_bps"] == 1000 * 8            # 2000 bytes in 2 s
     assert later.metrics["rdma_rx_bps"] == 1000 * 8           # 500 words x 4 bytes in 2 s
     names = {a.name for a in thresholds.evaluate([later], instant=True)}
-    assert {"link-down", "link-speed-low"} <= names
+    assert "link-speed-low" in names and "link-down" not in names   # a port never seen up is not lost
 
 
 def test_vllm_metrics_snapshot_quantile_and_spec_decoding():

@@ -1,4 +1,6 @@
 """sparkpilot watch: every Spark and its vLLM on one screen, GB10 read right.
+(--once waits for two frames: the first gives rates nothing to compare with, and nvidia-smi's own
+loop has not written its first line yet.)
 
 One streamed sampler per node over a kept-open ssh connection; alerts from knowledge/monitor.yaml.
 `--once` takes one sample per node and exits 1 when an alert fires.
@@ -46,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _once(c, args: argparse.Namespace) -> int:
-    c.wait(samples=1, timeout=max(args.timeout * 2 + 10, args.interval * 3 + 5))
+    c.wait(samples=2, timeout=max(args.timeout * 2 + 10, args.interval * 3 + 5))
     from sparkpilot.monitor.thresholds import evaluate
 
     latest = c.latest

@@ -34,6 +34,7 @@ class NodeState:
     status: str = "connecting"          # connecting | streaming | lost: REASON
     samples: int = 0
     seen_vllm: bool = False
+    seen_up: set = field(default_factory=set)   # QSFP ports seen up since the watch began
     history: collections.deque = field(default_factory=collections.deque)
     alerts: list[thresholds.Alert] = field(default_factory=list)
 
@@ -137,6 +138,9 @@ class Collector:
             ns = sample_mod.build(t.name, t.role, frame, prev, ref)
             if ns.vllm is not None and ns.vllm.up:
                 st.seen_vllm = True
+            st.seen_up |= {n for n, p in ns.ports.items() if p.up}
+            ns.metrics["ports_lost"] = float(sum(1 for n in st.seen_up if ns.ports.get(n) is None or not ns.ports[n].up)) \
+                if ns.ports else None
             if not st.seen_vllm:     # a node that never served vLLM (a Ray worker) is not "vLLM down"
                 ns.metrics["vllm_up"] = None
             if prev is not None and prev.vllm_text:

@@ -46,6 +46,7 @@ METRICS: dict[str, Metric] = {m_name: m for m_name, m in [
     ("net_errors_per_s", Metric("sparkpilot_qsfp_errors_per_second", "QSFP netdev errors and drops per second")),
     ("ports_up", Metric("sparkpilot_qsfp_ports_up", "QSFP netdevs with operstate up")),
     ("ports_down", Metric("sparkpilot_qsfp_ports_down", "QSFP netdevs with operstate down")),
+    ("ports_lost", Metric("sparkpilot_qsfp_ports_lost", "QSFP netdevs that were up since the watch began and are down now")),
     ("rdma_rx_bps", Metric("sparkpilot_rdma_receive_bits_per_second", "RoCE port_rcv_data x 4 bytes, bits/s")),
     ("rdma_tx_bps", Metric("sparkpilot_rdma_transmit_bits_per_second", "RoCE port_xmit_data x 4 bytes, bits/s")),
     ("rdma_errors_per_s", Metric("sparkpilot_rdma_errors_per_second", "RoCE error counters per second")),

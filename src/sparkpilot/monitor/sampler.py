@@ -35,7 +35,8 @@ GPU_FIELDS = ("temperature.gpu", "power.draw", "clocks.sm", "clocks.max.sm", "cl
               "utilization.gpu", "pstate")
 GPU_ARGV = ("nvidia-smi", "--query-gpu=" + ",".join(GPU_FIELDS), "--format=csv,noheader,nounits")
 APPS_ARGV = ("nvidia-smi", "--query-compute-apps=pid,process_name,used_memory", "--format=csv,noheader,nounits")
-TEGRASTATS_ARGV = ("tegrastats", "--interval")
+# the tool calls of a 1-second sampler, by id (the simulated cluster's stand-ins answer exactly these)
+TOOL_ARGVS = {"monitor-gpu": (*GPU_ARGV, "-lms", "1000"), "monitor-apps": APPS_ARGV}
 APPS_EVERY = 5
 
 # the vLLM families the monitor reads and re-exports (names as vLLM's own Grafana dashboard uses them)
