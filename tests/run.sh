@@ -10,7 +10,8 @@ ROOT=$(pwd)
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   need=""
-  for p in openssh-server openssh-client iproute2 iputils-ping procps; do
+  # tmux: the watch dashboard test; prometheus (with promtool): the exporter is scraped by a real one
+  for p in openssh-server openssh-client iproute2 iputils-ping procps tmux prometheus; do
     dpkg -s "$p" >/dev/null 2>&1 || need="$need $p"
   done
   if [ -n "$need" ]; then

@@ -35,7 +35,7 @@ HEALTHY = {
     "services": "nm-only", "chrony": "synced", "timedatectl": "synced",
     "ethtool-i": "gb10", "ethtool-m": "gb10",
     "meminfo": "gb10-cold", "os-release": "gb10", "osrelease": "gb10", "netplan": "nm", "thermal": "gb10-idle",
-    "monitor-gpu": "gb10-idle", "monitor-apps": "none",
+    "monitor-gpu": "gb10-idle", "monitor-apps": "none", "psi": "idle",
 }
 # profile -> changes to HEALTHY, plus planted faults that are not recordings
 PROFILES: dict[str, dict] = {
@@ -58,7 +58,7 @@ PROFILES: dict[str, dict] = {
 TOOL_PROBES = ("nvidia-smi", "nvidia-smi-perf", "packages", "apt-holds", "nvidia-ctk", "docker",
                "ibdev2netdev", "nmcli", "services", "chrony", "timedatectl")
 TREE_FILES = {"meminfo": "proc/meminfo", "os-release": "etc/os-release",
-              "osrelease": "proc/sys/kernel/osrelease"}
+              "osrelease": "proc/sys/kernel/osrelease", "psi": "proc/pressure/memory"}
 QSFP_PORTS = ("enp1s0f0np0", "enp1s0f1np1", "enP2p1s0f0np0", "enP2p1s0f1np1")
 ROCE_DEVS = {"rocep1s0f0": "enp1s0f0np0", "rocep1s0f1": "enp1s0f1np1",
              "roceP2p1s0f0": "enP2p1s0f0np0", "roceP2p1s0f1": "enP2p1s0f1np1"}

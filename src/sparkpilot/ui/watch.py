@@ -87,8 +87,9 @@ def render(c: Any, view: str) -> Any:
             r = _row(c, t.name)
             style = "red" if any(a.severity == "error" for a in c.alerts.get(t.name, [])) else \
                 "yellow" if c.alerts.get(t.name) else None
-            tab.add_row(r["node"], r["status"], r["gpu"], r["gpu_hist"], r["mem"], r["mem_hist"], r["cpu"], r["link"],
-                        r["vllm"], r["tok_hist"], style=style)
+            cells = [Text(r[k]) for k in ("node", "status", "gpu", "gpu_hist", "mem", "mem_hist", "cpu", "link",
+                                          "vllm", "tok_hist")]   # Text: "[reason]" is not rich markup
+            tab.add_row(*cells, style=style)
         body: Any = tab
     elif view == "processes":
         tab = Table(expand=True)
@@ -96,7 +97,7 @@ def render(c: Any, view: str) -> Any:
             tab.add_column(col)
         for name, s in c.latest.items():
             for a in s.apps or []:
-                tab.add_row(name, str(a.pid), a.name, _f(a.used_mib))
+                tab.add_row(name, str(a.pid), Text(a.name), _f(a.used_mib))
         body = tab
     elif view == "links":
         tab = Table(expand=True)
