@@ -171,7 +171,9 @@ def _pattern_match(pattern: str, name: str) -> bool:
 
 def _generic(name: str) -> list[str]:
     """A module name with its layer index replaced by several indices (ignore lists name layer 0.. N)."""
-    return [re.sub(r"layers\.\d+", f"layers.{i}", name) for i in (0, 1, 3, 5, 10, 40)]
+    # decoder layers only: an MTP block is `mtp.layers.0` (there is one), which ignore lists name as
+    # such ("mtp.layers.0*" in nvidia/Qwen3-Next-80B-A3B-Instruct-NVFP4's hf_quant_config.json)
+    return [re.sub(r"(?<!mtp\.)layers\.\d+", f"layers.{i}", name) for i in (0, 1, 3, 5, 10, 40)]
 
 
 def component_quantized(quant: Quant, component: str) -> bool:
