@@ -14,7 +14,8 @@ NVFP4 = [mid for mid in catalog_ids() if (lookup(mid).quantization == "nvfp4")]
 
 
 def test_the_catalog_has_the_nvfp4_checkpoints_spark_recipes_run():
-    for mid in ("nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B-NVFP4", "nvidia/Qwen3-Next-80B-A3B-Instruct-NVFP4"):
+    for mid in ("nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B-NVFP4", "nvidia/Qwen3-Next-80B-A3B-Instruct-NVFP4",
+                "lukealonso/MiniMax-M2.7-NVFP4"):
         assert mid in NVFP4
 
 
@@ -47,3 +48,11 @@ def test_an_mtp_block_named_in_the_ignore_list_is_unquantised():
     q = detect({"quantization_config": {"quant_method": "modelopt", "quant_algo": "NVFP4", "group_size": 16,
                                         "exclude_modules": ["lm_head", "mtp.layers.0*"]}})
     assert not component_quantized(q, "mtp") and component_quantized(q, "experts")
+
+
+def test_minimax_m27_nvfp4_attention_stays_bf16_and_needs_two_sparks():
+    info = lookup("lukealonso/MiniMax-M2.7-NVFP4")
+    assert any(p.endswith("self_attn*") for p in info.quant_ignored)
+    assert not component_quantized(detect(registry.find_entry(info.id)["config"]), "attn")
+    assert moe.body_backend(info) == "marlin"
+    assert info.weight_bytes / 2**30 > 121.69            # CUDA's total on one GB10
