@@ -248,7 +248,7 @@ def test_apply_runs_fix_commands_through_the_runner_only_with_apply(capsys, monk
 
 
 def test_ping_pattern_all_pairs_small_ring_plus_head_large():
-    from sparkpilot.pings import pairs
+    from sparkpilot.facts.pings import pairs
 
     assert len(pairs(2)) == 2 and len(pairs(4)) == 12
     p16 = pairs(16)

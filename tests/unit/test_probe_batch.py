@@ -85,7 +85,7 @@ class PingRunner:
 
 
 def test_pings_to_inventory_addresses_ride_with_the_probes_and_only_a_wrong_size_is_sent_again(monkeypatch):
-    from sparkpilot import pings
+    from sparkpilot.facts import pings
     from sparkpilot.facts import ClusterFacts, HostFacts, classify
     from sparkpilot.probes import ping_probe
 
@@ -108,7 +108,7 @@ def test_pings_to_inventory_addresses_ride_with_the_probes_and_only_a_wrong_size
 
 
 def test_no_early_pings_without_inventory_addresses_or_peers():
-    from sparkpilot import pings
+    from sparkpilot.facts import pings
     from sparkpilot.facts import HostFacts
 
     assert pings.early_pings([HostFacts("a"), HostFacts("b")]) == {}

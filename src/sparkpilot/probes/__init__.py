@@ -38,7 +38,7 @@ unknown "needs passwordless sudo for X", never a prompt.
 | tegrastats      | sh -c 'sudo -n timeout 3 tegrastats --interval 1000 | head -n 1'  (when tegrastats exists) |
 Dynamic (argv depends on facts): image-cuda `docker image inspect --format '{{json .Config.Env}}' IMAGE`,
 ping `ping -M do -s MTU-28 -c 1 -i 0.2 -w 2 ADDRESS`: a packet every 0.2 s until the first reply, 2 s at most
-(sparkpilot/pings.py: all pairs up to 4 nodes, else a ring plus head <-> every node) (from each node to each peer interconnect address).
+(sparkpilot/facts/pings.py: all pairs up to 4 nodes, else a ring plus head <-> every node) (from each node to each peer interconnect address).
 """
 
 from __future__ import annotations

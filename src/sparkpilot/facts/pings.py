@@ -20,7 +20,11 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from sparkpilot.errors import TransportError
-from sparkpilot.probes import ping_probe
+from sparkpilot.facts.model import ClusterFacts, HostFacts, PingResult
+from sparkpilot.facts.probing import one_line, run_all
+from sparkpilot.probes import Probe, ping_probe
+from sparkpilot.probes.network import parse_ping
+from sparkpilot.transport.base import Runner
 
 ALL_TO_ALL_UP_TO = 4
 USUAL_MTU = 9000   # what a QSFP port should have (doctor's mtu check): the size of the early pings
@@ -60,10 +64,10 @@ def pairs(n: int) -> list[tuple[int, int]]:
     return sorted(out)
 
 
-def early_pings(hosts: list) -> dict[int, list]:
+def early_pings(hosts: list[HostFacts]) -> dict[int, list[Probe]]:
     """{source index: ping probes} to the peers' inventory interconnect addresses at USUAL_MTU,
     to send with the source's probes (before anything is known about the ports)."""
-    out: dict[int, list] = {}
+    out: dict[int, list[Probe]] = {}
     if len(hosts) < 2:
         return out
     for i, j in pairs(len(hosts)):
@@ -72,10 +76,7 @@ def early_pings(hosts: list) -> dict[int, list]:
     return out
 
 
-def run_pings(cluster: Any, runners: dict[int, Any], timeout: float) -> list:
-    from sparkpilot.facts import PingResult, _one_line, run_all
-    from sparkpilot.probes.network import parse_ping
-
+def run_pings(cluster: ClusterFacts, runners: dict[int, Runner], timeout: float) -> list[PingResult]:
     hosts = cluster.hosts
     jobs = []
     for i, j in pairs(len(hosts)):
@@ -107,7 +108,7 @@ def run_pings(cluster: Any, runners: dict[int, Any], timeout: float) -> list:
             try:
                 fresh = run_all(runner, [probes[k] for k in todo], wait)
             except TransportError as exc:
-                fresh = [_one_line(str(exc))] * len(todo)
+                fresh = [one_line(str(exc))] * len(todo)
             for k, r in zip(todo, fresh, strict=False):
                 got[k] = r
         return [result(j, r) if not isinstance(r, str) else
