@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sparkpilot.vllm.fix import _env_edits, _render_command, _script, edit_vllm, tokens_text
+from sparkpilot.vllm.fix_text import edit_vllm, env_edits, render_command, script, tokens_text
 from sparkpilot.vllm.launchspec import LaunchSpec
 from sparkpilot.vllm.shell import quote, render
 
@@ -27,10 +27,10 @@ def _shell_text(spec: LaunchSpec, edits: list[Any], per_line: bool) -> str:
     """The rewritten command string of a YAML launch (its env edits are handled by the caller)."""
     flag_edits = [e for e in edits if e.op != "set_env"]
     if per_line:
-        return _script(spec, flag_edits)
+        return script(spec, flag_edits)
     o = spec.origin
     text, cmd = o["text"], o["command"]
-    new = _render_command(spec, flag_edits, per_line=False)
+    new = render_command(spec, flag_edits, per_line=False)
     return text[:cmd.words[0].start] + new + text[cmd.words[-1].end:]
 
 
@@ -62,7 +62,7 @@ def _compose(spec: LaunchSpec, edits: list[Any]) -> str:
         if lead and words[:len(lead)] == lead:
             words = words[len(lead):]   # `entrypoint: ["vllm"]` stays; the command keeps only its own words
         svc["command"] = words if not isinstance(cmd, str) else " ".join(quote(w) for w in words)
-    _set_env_yaml(svc, "environment", _env_edits(edits))
+    _set_env_yaml(svc, "environment", env_edits(edits))
     return _yaml_dump(doc)
 
 
@@ -122,7 +122,7 @@ def _k8s(spec: LaunchSpec, edits: list[Any]) -> str:
         else:
             c["command"] = words
             c.pop("args", None)
-    _set_env_yaml(c, "env", _env_edits(edits), k8s=True)
+    _set_env_yaml(c, "env", env_edits(edits), k8s=True)
     import yaml
 
     return yaml.safe_dump_all(docs, sort_keys=False) if len(docs) > 1 else _yaml_dump(docs[0])
@@ -159,7 +159,7 @@ def _recipe(spec: LaunchSpec, edits: list[Any]) -> str:
     text: str = o["file_text"]
     doc = o["doc"]
     placeholders: dict[str, Any] = {}
-    env_updates = _env_edits(edits)
+    env_updates = env_edits(edits)
     flag_edits = [e for e in edits if e.op != "set_env"]
     # rewrite the command with its template words (placeholders kept)
     new_vllm = edit_vllm(spec, flag_edits, placeholders)
