@@ -9,7 +9,7 @@ from typing import Any
 
 from sparkpilot.errors import UsageError
 from sparkpilot.vllm.launchspec import LaunchSpec
-from sparkpilot.vllm.shell import ASSIGN, Word, quote, render
+from sparkpilot.vllm.shell import ASSIGN, Word, render
 
 
 # ----------------------------------------------------------------------------- the vLLM words
