@@ -10,6 +10,7 @@ import os
 from typing import Any
 
 from sparkpilot.vllm import args as vargs
+from sparkpilot.vllm.argv import Parsers
 from sparkpilot.vllm.launchspec import FlagUse, LaunchSpec
 
 
@@ -51,10 +52,9 @@ def _line_of(text: str, key: str) -> int | None:
     return None
 
 
-def parse_config_file(doc: dict[str, Any], text: str, filename: str | None, version: str | None) -> LaunchSpec:
-    from sparkpilot.vllm.parse import parse_argv
-
-    spec = parse_argv(to_argv(doc), version=version)
+def parse_config_file(doc: dict[str, Any], text: str, filename: str | None, version: str | None,
+                      parsers: Parsers) -> LaunchSpec:
+    spec = parsers.argv(to_argv(doc), version=version)
     for use in spec.flag_uses:
         line = _line_of(text, use.flag[2:]) or _line_of(text, use.dest)
         use.location = f"{filename or '<stdin>'}:{line}" if line else filename
@@ -67,7 +67,7 @@ def parse_config_file(doc: dict[str, Any], text: str, filename: str | None, vers
     return spec
 
 
-def merge_config_option(spec: LaunchSpec, filename: str | None) -> None:
+def merge_config_option(spec: LaunchSpec, filename: str | None, parsers: Parsers) -> None:
     """Options from `--config FILE` (when the file can be read) join the spec; the command line wins."""
     path = spec.options.get("config")
     if not isinstance(path, str) or "$" in path or "{" in path:
@@ -89,9 +89,7 @@ def merge_config_option(spec: LaunchSpec, filename: str | None) -> None:
         return
     if not isinstance(doc, dict):
         return
-    from sparkpilot.vllm.parse import parse_argv
-
-    sub = parse_argv(to_argv(doc))
+    sub = parsers.argv(to_argv(doc))
     text = open(cand, encoding="utf-8").read()
     for use in sub.flag_uses:
         if use.dest in spec.options:

@@ -4,7 +4,7 @@ vLLM command after the image (or the image's own entrypoint arguments, or `bash 
 from __future__ import annotations
 
 from sparkpilot.vllm.launchspec import LaunchSpec
-from sparkpilot.vllm.parse import _loc, _parse_vllm_args, find_vllm_args, parse_script
+from sparkpilot.vllm.argv import Parsers, find_vllm_args, loc, parse_vllm_args
 from sparkpilot.vllm.shell import ASSIGN, Word
 
 # docker run options that take a value (the rest are booleans such as -d, -i, -t, --rm).
@@ -34,11 +34,11 @@ def docker_run_at(argv: list[str], verb: str = "run") -> int | None:
 
 
 def from_docker_exec(words: list[Word], at: int, env: dict[str, str], prefix: list[Word], *,
-                     filename: str | None, version: str | None) -> LaunchSpec | None:
+                     filename: str | None, version: str | None, parsers: Parsers) -> LaunchSpec | None:
     """`docker exec [-it] [-e VAR=x] CONTAINER bash -c 'vllm serve ...'` (NVIDIA's two-Spark playbook
     starts the server so, in the Ray container run_cluster.sh made): the command runs in a container
     that already exists, so the launch has no image of its own and no `docker run` line."""
-    spec = from_docker(words, at, env, prefix, filename=filename, version=version, exec_form=True)
+    spec = from_docker(words, at, env, prefix, filename=filename, version=version, parsers=parsers, exec_form=True)
     if spec is None:
         return None
     spec.image = None
@@ -53,7 +53,8 @@ def from_docker_exec(words: list[Word], at: int, env: dict[str, str], prefix: li
 
 
 def from_docker(words: list[Word], at: int, env: dict[str, str], prefix: list[Word], *,
-                 filename: str | None, version: str | None, exec_form: bool = False) -> LaunchSpec | None:
+                 filename: str | None, version: str | None, parsers: Parsers,
+                 exec_form: bool = False) -> LaunchSpec | None:
     host_env = dict(env)
     denv: dict[str, str] = {}
     locs: dict[str, str] = {}
@@ -80,10 +81,10 @@ def from_docker(words: list[Word], at: int, env: dict[str, str], prefix: list[Wo
                 m = ASSIGN.match(val)
                 if m:
                     denv[m.group(1)] = m.group(2)
-                    locs[m.group(1)] = _loc(filename, words[i].line)
+                    locs[m.group(1)] = loc(filename, words[i].line)
                 elif val:
                     denv[val] = host_env.get(val, f"${val}")
-                    locs[val] = _loc(filename, words[i].line)
+                    locs[val] = loc(filename, words[i].line)
             elif opt == "--env-file":
                 env_files.append(val)
             elif opt in ("-v", "--volume"):
@@ -101,7 +102,7 @@ def from_docker(words: list[Word], at: int, env: dict[str, str], prefix: list[Wo
     spec: LaunchSpec | None = None
     entry_args = False
     if len(inner_argv) >= 3 and inner_argv[0].rsplit("/", 1)[-1] in ("bash", "sh") and inner_argv[1] in ("-c", "-lc", "-ec"):
-        spec = parse_script(inner_argv[2], filename, env=denv, version=version)
+        spec = parsers.script(inner_argv[2], filename, env=denv, version=version)
         spec.origin = {"inner": spec.origin, "vllm_start": None}
     else:
         start = find_vllm_args(inner_argv)
@@ -113,7 +114,7 @@ def from_docker(words: list[Word], at: int, env: dict[str, str], prefix: list[Wo
         if start is None:
             return None
         spec = LaunchSpec(env=dict(denv))
-        _parse_vllm_args(spec, rest, start, filename, version)
+        parse_vllm_args(spec, rest, start, filename, version)
         if entry_args:
             spec.argv = ["vllm", "serve"] + spec.argv[1:]
             for use in spec.flag_uses:

@@ -15,8 +15,9 @@ import re
 from typing import Any
 
 from sparkpilot.errors import UsageError
-from sparkpilot.vllm import args as vargs
-from sparkpilot.vllm.launchspec import FlagUse, LaunchSpec, NodeLaunch
+from sparkpilot.vllm import config_file, docker, structured
+from sparkpilot.vllm.argv import Parsers, find_vllm_args, is_entry_module, loc, parse_vllm_args, substitute
+from sparkpilot.vllm.launchspec import LaunchSpec, NodeLaunch
 from sparkpilot.vllm.shell import ASSIGN, Command, Word, expand, expand_words, split_commands
 
 
@@ -67,16 +68,12 @@ def parse_text(text: str | bytes, filename: str | None = None, *, version: str |
     if not text.strip():
         raise UsageError(f"{filename or 'input'}: empty input, no launch to check")
     if _looks_structured(text, filename):
-        from sparkpilot.vllm import structured
-
-        spec = structured.parse_structured(text, filename, version=version)
+        spec = structured.parse_structured(text, filename, version=version, parsers=PARSERS)
     else:
         spec = parse_script(text, filename, version=version)
     spec.filename = filename
     if "config" in spec.options:
-        from sparkpilot.vllm.config_file import merge_config_option
-
-        merge_config_option(spec, filename)
+        config_file.merge_config_option(spec, filename, PARSERS)
     _infer_nodes(spec)
     _head_node(spec)
     return spec
@@ -170,7 +167,7 @@ def parse_script(text: str, filename: str | None = None, *, env: dict[str, str] 
         raise UsageError(f"{filename or 'input'}: no vLLM command found (expected `vllm serve MODEL ...`, "
                          "`python -m vllm.entrypoints.openai.api_server ...` or `docker run ... vllm serve ...`)")
     for var, line in env_lines.items():
-        found.locations.setdefault(var, _loc(filename, line))
+        found.locations.setdefault(var, loc(filename, line))
     found.multi_node_hints.extend(hints)
     found.notes.extend(notes)
     image = cluster_env.pop("<image>", None)
@@ -242,10 +239,6 @@ def _is_ray_start(argv: list[str]) -> bool:
     return False
 
 
-def _loc(filename: str | None, line: int) -> str:
-    return f"{filename or '<stdin>'}:{line}" if line else (filename or "<stdin>")
-
-
 def _from_command(cmd: Command, env: dict[str, str], *, filename: str | None,
                   version: str | None) -> LaunchSpec | None:
     """A LaunchSpec when this simple command runs vLLM (directly or via docker run), else None."""
@@ -256,21 +249,19 @@ def _from_command(cmd: Command, env: dict[str, str], *, filename: str | None,
         env[m.group(1)] = m.group(2)
         prefix.append(words.pop(0))
     argv = [w.text for w in words]
-    from sparkpilot.vllm.docker import docker_run_at, from_docker, from_docker_exec
-
-    docker = docker_run_at(argv)
-    if docker is not None:
-        return from_docker(words, docker, env, prefix, filename=filename, version=version)
-    docker = docker_run_at(argv, "exec")
-    if docker is not None:
-        return from_docker_exec(words, docker, env, prefix, filename=filename, version=version)
+    at = docker.docker_run_at(argv)
+    if at is not None:
+        return docker.from_docker(words, at, env, prefix, filename=filename, version=version, parsers=PARSERS)
+    at = docker.docker_run_at(argv, "exec")
+    if at is not None:
+        return docker.from_docker_exec(words, at, env, prefix, filename=filename, version=version, parsers=PARSERS)
     start = find_vllm_args(argv)
     if start is None:
         return None
     spec = LaunchSpec(env=dict(env))
     for w in prefix:
-        spec.locations[w.text.split("=", 1)[0]] = _loc(filename, w.line)
-    _parse_vllm_args(spec, words, start, filename, version)
+        spec.locations[w.text.split("=", 1)[0]] = loc(filename, w.line)
+    parse_vllm_args(spec, words, start, filename, version)
     _launcher_words(spec, argv[:start[0]])
     spec.origin = {"prefix": prefix, "words": words, "vllm_start": start[0], "docker": None}
     return spec
@@ -289,85 +280,6 @@ def _launcher_words(spec: LaunchSpec, before: list[str]) -> None:
         spec.multi_node_hints.append("launch-cluster.sh --solo")
     else:
         spec.multi_node_hints.append("eugr launch-cluster.sh")
-
-
-def find_vllm_args(argv: list[str]) -> tuple[int, int] | None:
-    """(index of the vLLM program word, index of its first argument), or None."""
-    for i, a in enumerate(argv):
-        base = a.rsplit("/", 1)[-1]
-        if base == "vllm" and i + 1 < len(argv) and argv[i + 1] == "serve":
-            return i, i + 2
-        if base.startswith("python") and i + 2 < len(argv) and argv[i + 1] == "-m" \
-                and is_entry_module(argv[i + 2]):
-            j = i + 3
-            if argv[i + 2] == "vllm.entrypoints.cli.main" and j < len(argv) and argv[j] == "serve":
-                j += 1
-            return i, j
-    return None
-
-
-_FORK_ENTRY = re.compile(r"vllm\.entrypoints(\.\w+)*\.api_server")
-
-
-def is_entry_module(module: str) -> bool:
-    """vLLM's own server modules, and forks' `vllm.entrypoints.<anything>.api_server` (e.g. ROCm's
-    `vllm.entrypoints.sync_openai.api_server`), which take vLLM's engine arguments."""
-    return module in vargs.ENTRY_MODULES or bool(_FORK_ENTRY.fullmatch(module))
-
-
-def _parse_vllm_args(spec: LaunchSpec, words: list[Word], start: tuple[int, int], filename: str | None,
-                     version: str | None) -> None:
-    tbl = vargs.table(version)
-    spec.argv = [w.text for w in words[start[0]:]]
-    base = start[0]
-    i = start[1]
-    while i < len(words):
-        w = words[i].text
-        if w.startswith("-") and w not in ("-", "--") and not vargs._is_number(w):
-            value: str | bool | None
-            written, value, has_eq = w, None, False
-            if w.startswith("--") and "=" in w:
-                written, value = w.split("=", 1)
-                has_eq = True
-            elif w.startswith("-O") and not w.startswith("--") and len(w) > 2 and w not in vargs.SHORT:
-                written, value, has_eq = "-O", w[2:].lstrip(".="), True
-            flag, sub = vargs.canonical(written, version)
-            nxt = words[i + 1].text if i + 1 < len(words) else None
-            negated = False
-            if not has_eq:
-                if flag.startswith("--no-") and not (tbl and flag in tbl) and (
-                        not tbl or "--" + flag[5:] in tbl or vargs.takes_value(flag, nxt, tbl) is False):
-                    negated = True
-                if negated:
-                    value = False
-                elif sub is not None or vargs.takes_value(flag, nxt, tbl):
-                    value = nxt if nxt is not None else True
-                else:
-                    value = True
-            if negated:
-                dest = vargs.dest_of("--" + flag[5:], sub, tbl)
-            else:
-                dest = vargs.dest_of(flag, sub, tbl)
-            use = FlagUse(written=written, flag=flag, dest=dest, value=value, index=i - base,
-                          location=_loc(filename, words[i].line) if words[i].line else None)
-            spec.flag_uses.append(use)
-            spec.options[dest] = value
-            if use.location:
-                spec.locations.setdefault(dest, use.location)
-            i += 1 if (has_eq or not isinstance(value, str) or negated) else 2
-            continue
-        if spec.model is None:
-            spec.model = w
-            if words[i].line:
-                spec.locations.setdefault("model", _loc(filename, words[i].line))
-        else:
-            spec.notes.append(f"extra argument `{w}` ignored")
-        i += 1
-    if isinstance(spec.options.get("model"), str):
-        spec.model = spec.options["model"]
-
-
-# ----------------------------------------------------------------------------- nodes and executor
 
 
 _NODES_IN_PATH = re.compile(r"(\d+)x-spark")
@@ -401,12 +313,6 @@ def _int(v: Any) -> int | None:
         return None
 
 
-def substitute(word: str, values: dict[str, Any]) -> str:
-    """Fill `{placeholder}` templates (recipes) from values; unknown ones stay."""
-    def sub(m: re.Match) -> str:
-        key = m.group(1)
-        return str(values[key]) if key in values and values[key] is not None else m.group(0)
-    return re.sub(r"\{(\w+)\}", sub, word)
+PARSERS = Parsers(script=parse_script, argv=parse_argv)   # what a nested form parses its inner text with
 
-
-__all__ = ["expand", "find_vllm_args", "parse_argv", "parse_script", "parse_text", "substitute"]
+__all__ = ["expand", "find_vllm_args", "is_entry_module", "parse_argv", "parse_script", "parse_text", "substitute"]

@@ -12,7 +12,7 @@ from typing import Any
 
 from sparkpilot.errors import UsageError
 from sparkpilot.vllm.launchspec import LaunchSpec
-from sparkpilot.vllm.parse import find_vllm_args, parse_script, substitute
+from sparkpilot.vllm.argv import Parsers, find_vllm_args, parse_vllm_args, substitute
 
 
 def load_yaml_docs(text: str, filename: str | None) -> list[Any]:
@@ -27,15 +27,18 @@ def load_yaml_docs(text: str, filename: str | None) -> list[Any]:
         raise UsageError(f"{filename or 'input'}: not valid YAML{where}") from None
 
 
-def parse_structured(text: str, filename: str | None, *, version: str | None = None) -> LaunchSpec:
+def parse_structured(text: str, filename: str | None, *, version: str | None = None,
+                     parsers: Parsers) -> LaunchSpec:
+    """A compose file, Kubernetes manifest, recipe or vLLM config file; their commands are parsed
+    with `parsers` (parse.py's, handed down)."""
     try:
-        return _parse_structured(text, filename, version)
+        return _parse_structured(text, filename, version, parsers)
     except (TypeError, AttributeError, KeyError, ValueError, IndexError) as exc:
         # a field of an unexpected type (e.g. `environment: true`): bad input, one line
         raise UsageError(f"{filename or 'input'}: a field has an unexpected shape ({type(exc).__name__}: {exc})") from None
 
 
-def _parse_structured(text: str, filename: str | None, version: str | None) -> LaunchSpec:
+def _parse_structured(text: str, filename: str | None, version: str | None, parsers: Parsers) -> LaunchSpec:
     docs = load_yaml_docs(text, filename)
     name = filename or "input"
     dicts = [d for d in docs if isinstance(d, dict)]
@@ -49,16 +52,16 @@ def _parse_structured(text: str, filename: str | None, version: str | None) -> L
         raise UsageError(f"{name}: this recipe has no `command:` (its launcher builds the command); lint the "
                          "vllm serve command it prints instead")
     if isinstance(first.get("services"), dict):
-        spec = _compose(first, text, filename, version)
+        spec = _compose(first, text, filename, version, parsers)
     elif isinstance(first.get("command"), str) and (
             {"defaults", "recipe_version", "env", "container", "runtime"} & set(first) or "model" in first):
-        spec = _recipe(first, text, filename, version)
+        spec = _recipe(first, text, filename, version, parsers)
     elif any(_find_containers(d) for d in dicts):
-        spec = _k8s(dicts, text, filename, version)
+        spec = _k8s(dicts, text, filename, version, parsers)
     elif len(dicts) == 1 and _is_vllm_config(first):
         from sparkpilot.vllm.config_file import parse_config_file
 
-        spec = parse_config_file(first, text, filename, version)
+        spec = parse_config_file(first, text, filename, version, parsers)
     else:
         raise UsageError(f"{name}: unknown format (expected a compose file with `services:`, a Kubernetes "
                          "manifest with `containers:`, or a recipe with `command:`)")
@@ -104,7 +107,7 @@ def _env_from(value: Any) -> dict[str, str]:
 
 
 def _words_to_spec(parts: list[str] | str, env: dict[str, str], filename: str | None, version: str | None,
-                   kind: str) -> LaunchSpec | None:
+                   kind: str, parsers: Parsers) -> LaunchSpec | None:
     """A command given as a list (exec form) or a string: parse it as a small shell script."""
     from sparkpilot.vllm.shell import quote
 
@@ -117,7 +120,7 @@ def _words_to_spec(parts: list[str] | str, env: dict[str, str], filename: str | 
     else:
         script = str(parts)
     try:
-        return parse_script(script, filename, env=env, version=version, kind=kind)
+        return parsers.script(script, filename, env=env, version=version, kind=kind)
     except UsageError:
         return None
 
@@ -131,7 +134,7 @@ def _starts_with_serve(parts: list[str] | str | None) -> bool:
     return isinstance(parts, str) and parts.split(None, 1)[:1] == ["serve"]
 
 
-def _compose(doc: dict, text: str, filename: str | None, version: str | None) -> LaunchSpec:
+def _compose(doc: dict, text: str, filename: str | None, version: str | None, parsers: Parsers) -> LaunchSpec:
     best: tuple[str, dict, LaunchSpec] | None = None
     ray_services: list[str] = []
     others: list[str] = []
@@ -158,16 +161,16 @@ def _compose(doc: dict, text: str, filename: str | None, version: str | None) ->
             if "vllm" not in image.lower():
                 continue
             parts = []
-        spec = _words_to_spec(parts, env, filename, version, "compose") if parts else None
+        spec = _words_to_spec(parts, env, filename, version, "compose", parsers) if parts else None
         if spec is None and "vllm" in str(svc.get("image") or "").lower() and isinstance(parts, list) \
                 and (not parts or str(parts[0]).startswith("-")):
-            spec = _words_to_spec(["vllm", "serve"] + list(parts), env, filename, version, "compose")
+            spec = _words_to_spec(["vllm", "serve"] + list(parts), env, filename, version, "compose", parsers)
             if spec is not None:
                 spec.origin["entry_args"] = True
         elif spec is None and entry is None and _starts_with_serve(parts):
             # the image's entrypoint is `vllm` and the command is `serve MODEL ...`
             spec = _words_to_spec(["vllm", *parts] if isinstance(parts, list) else "vllm " + str(parts),
-                                  env, filename, version, "compose")
+                                  env, filename, version, "compose", parsers)
             if spec is not None:
                 spec.origin["entry_vllm"] = True
                 spec.notes.append(f"service `{name}`: `command: serve ...` read as the arguments of the image's "
@@ -215,7 +218,7 @@ def _find_containers(obj: Any, path: tuple = ()) -> list[tuple[tuple, dict]]:
     return found
 
 
-def _k8s(docs: list[dict], text: str, filename: str | None, version: str | None) -> LaunchSpec:
+def _k8s(docs: list[dict], text: str, filename: str | None, version: str | None, parsers: Parsers) -> LaunchSpec:
     for di, doc in enumerate(docs):
         for path, c in _find_containers(doc):
             parts = [str(x) for x in (c.get("command") or [])] + [str(x) for x in (c.get("args") or [])]
@@ -225,11 +228,11 @@ def _k8s(docs: list[dict], text: str, filename: str | None, version: str | None)
             spec = None
             if parts and find_vllm_args(parts) is None and parts[0].startswith("-") \
                     and "vllm" in str(c.get("image") or "").lower():
-                spec = _words_to_spec(["vllm", "serve"] + parts, env, filename, version, "k8s")
+                spec = _words_to_spec(["vllm", "serve"] + parts, env, filename, version, "k8s", parsers)
                 if spec is not None:
                     spec.origin["entry_args"] = True
             elif parts:
-                spec = _words_to_spec(parts, env, filename, version, "k8s")
+                spec = _words_to_spec(parts, env, filename, version, "k8s", parsers)
             if spec is None:
                 continue
             spec.env = {**env, **spec.env}
@@ -261,7 +264,7 @@ def recipe_values(doc: dict) -> dict[str, Any]:
     return values
 
 
-def _recipe(doc: dict, text: str, filename: str | None, version: str | None) -> LaunchSpec:
+def _recipe(doc: dict, text: str, filename: str | None, version: str | None, parsers: Parsers) -> LaunchSpec:
     from sparkpilot.vllm.shell import Word
 
     runtime = str(doc.get("runtime") or "vllm")
@@ -270,7 +273,7 @@ def _recipe(doc: dict, text: str, filename: str | None, version: str | None) -> 
     values = recipe_values(doc)
     env = {str(k): substitute(str(v), values) for k, v in (doc.get("env") or {}).items()}
     command = doc["command"]
-    spec = parse_script(command, filename, env=env, version=version, kind="recipe")
+    spec = parsers.script(command, filename, env=env, version=version, kind="recipe")
     # fill placeholders word by word, keeping the template for --fix
     words: list[Word] = spec.origin.get("words") or []
     for w in words:
@@ -281,13 +284,11 @@ def _recipe(doc: dict, text: str, filename: str | None, version: str | None) -> 
     unresolved = sorted({p for w in filled for p in _placeholders(w)})
     if unresolved:
         spec.notes.append("placeholders without a default: " + ", ".join(unresolved))
-    from sparkpilot.vllm.parse import _parse_vllm_args
-
     again = LaunchSpec(env=spec.env)
     found = find_vllm_args(filled)
     if found is None:
         raise UsageError(f"{filename or 'input'}: the recipe's command does not run vLLM")
-    _parse_vllm_args(again, words, found, filename, version)
+    parse_vllm_args(again, words, found, filename, version)
     spec.options, spec.flag_uses, spec.model, spec.argv = again.options, again.flag_uses, again.model, again.argv
     spec.notes = [n for n in spec.notes if not n.startswith("extra argument")] + again.notes
     spec.env = {**env, **spec.env}
