@@ -15,40 +15,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
 
-QSFP_RE = re.compile(r"^en[pP]\d*p?\d+s0f\d+np\d+$")  # enp1s0f0np0, enP2p1s0f1np1: the CX-7 ports
-PROMPT_RE = re.compile(r"^\s*(?:\S+@\S+[:~][^$#]*)?[$#]\s+\S")  # `$ cmd`, `user@host:~$ cmd`
+from sparkpilot.diagnosis.paste import PROMPT_RE, QSFP_RE, Paste, strip_prompt
 
-
-@dataclass
-class Paste:
-    tool: str
-    what: str
-    facts: dict[str, Any] = field(default_factory=dict)
-    findings: list[dict[str, str]] = field(default_factory=list)
-
-    def add(self, level: str, check: str, message: str, fix: str = "") -> None:
-        self.findings.append({"level": level, "check": check, "message": message, "fix": fix})
-
-    @property
-    def failed(self) -> bool:
-        return any(f["level"] in ("fail", "warn") for f in self.findings)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"tool": self.tool, "what": self.what, "facts": self.facts, "findings": self.findings}
-
-
-def _fabric(name: str) -> dict[str, Any]:
-    from sparkpilot.knowledge.fabric import threshold
-
-    return threshold(name)
-
-
-def _strip_prompt(text: str) -> str:
-    lines = text.strip("\n").splitlines()
-    return "\n".join(ln for ln in lines if not PROMPT_RE.match(ln))
+__all__ = ["PROMPT_RE", "QSFP_RE", "Paste"]
 
 
 # ----------------------------------------------------------------------------- GPU and driver
@@ -82,7 +52,7 @@ def nvidia_smi_table(text: str) -> Paste | None:
 
 
 def nvidia_smi_csv(text: str) -> Paste | None:
-    body = _strip_prompt(text)
+    body = strip_prompt(text)
     first = body.splitlines()[0] if body else ""
     if not re.match(r"^\s*(?:name|driver_version|index|gpu_name)\b[^,\n]*,", first):
         return None

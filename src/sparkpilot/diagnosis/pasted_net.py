@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import re
 
-from sparkpilot.diagnosis.pasted import QSFP_RE, Paste, _fabric, _strip_prompt
+from sparkpilot.diagnosis.paste import QSFP_RE, Paste, fabric, strip_prompt
 
 
 # ----------------------------------------------------------------------------- links
 def _judge_mtu(p: Paste, name: str, mtu: int | None, up: bool) -> None:
-    need = int(_fabric("mtu")["pass_at_least"])
+    need = int(fabric("mtu")["pass_at_least"])
     if mtu is None or not QSFP_RE.match(name):
         return
     if mtu < need:
         level = "fail" if up else "warn"
-        p.add(level, "mtu", f"{name}: MTU {mtu}, not {need}" + ("" if up else " (link down)"), _fabric("mtu")["fix"])
+        p.add(level, "mtu", f"{name}: MTU {mtu}, not {need}" + ("" if up else " (link down)"), fabric("mtu")["fix"])
     else:
         p.add("ok", "mtu", f"{name}: MTU {mtu}")
 
@@ -71,7 +71,7 @@ def ethtool(text: str) -> Paste | None:
         p.add("info", "link-speed", f"active FEC: {fec[1]}")
     if speed:
         p.facts["speed"] = speed[1]
-        entry = _fabric("link-speed")
+        entry = fabric("link-speed")
         m = re.match(r"(\d+)Mb/s", speed[1])
         if not m:
             p.add("fail", "link-speed", f"speed {speed[1]}: no link", entry["fix"])
@@ -81,7 +81,7 @@ def ethtool(text: str) -> Paste | None:
             p.add("ok", "link-speed", f"link at {m[1]}Mb/s")
     detected = re.search(r"Link detected:\s*(\w+)", text)
     if detected and detected[1] == "no":
-        p.add("fail", "qsfp-ports", "Link detected: no (cable or far end)", _fabric("link-speed")["fix"])
+        p.add("fail", "qsfp-ports", "Link detected: no (cable or far end)", fabric("link-speed")["fix"])
     return p
 
 
@@ -102,7 +102,7 @@ def dmesg(text: str) -> Paste | None:
               + (f" after {flaps[dev]} link-down event(s)" if flaps.get(dev) else ""))
     if "plugged" in plugs:
         p.add("warn", "rdma-hotplug-degraded", "the cable was plugged into a running Spark: such links can stay "
-              "degraded (~13 Gb/s per rail) until a reboot", _fabric("rdma-hotplug-degraded")["fix"])
+              "degraded (~13 Gb/s per rail) until a reboot", fabric("rdma-hotplug-degraded")["fix"])
     return p
 
 
@@ -123,11 +123,11 @@ def ibv_devinfo(text: str) -> Paste | None:
             p.add("info", "qsfp-ports", f"{name}: {info['state']} (no link on this port)")
         elif isinstance(info["active_mtu"], int) and info["active_mtu"] < 4096:
             p.add("fail", "mtu", f"{name}: active RDMA MTU {info['active_mtu']} (the interface MTU is below 9000)",
-                  _fabric("mtu")["fix"])
+                  fabric("mtu")["fix"])
         else:
             p.add("ok", "qsfp-ports", f"{name}: active, RDMA MTU {info['active_mtu']}")
     if not any(i["state"] == "PORT_ACTIVE" for i in ports.values()):
-        p.add("fail", "qsfp-ports", "no RDMA port is active", _fabric("link-speed")["fix"])
+        p.add("fail", "qsfp-ports", "no RDMA port is active", fabric("link-speed")["fix"])
     return p
 
 
@@ -143,7 +143,7 @@ def _ibv_port_excerpt(text: str) -> Paste | None:
     p.facts.update({"state": state[1], "phys_state": phys[1], "active_width": width[1] if width else None,
                     "active_speed": speed[1] if speed else None})
     if state[1] != "PORT_ACTIVE" or phys[1] != "LINK_UP":
-        p.add("fail", "qsfp-ports", f"port {state[1]}, {phys[1]}", _fabric("link-speed")["fix"])
+        p.add("fail", "qsfp-ports", f"port {state[1]}, {phys[1]}", fabric("link-speed")["fix"])
     else:
         p.add("ok", "qsfp-ports", "port active, link up" + (f", {width[1]} at {speed[1]}" if width and speed else ""))
     return p
@@ -155,7 +155,7 @@ def show_gids(text: str) -> Paste | None:
     from sparkpilot.probes.rdma import parse_show_gids
 
     try:
-        table = parse_show_gids(_strip_prompt(text))
+        table = parse_show_gids(strip_prompt(text))
     except ValueError:   # a header and no rows, or rows of something else: not a GID table to judge
         return None
     p = Paste("show_gids", "show_gids")
@@ -179,7 +179,7 @@ def ibdev2netdev(text: str) -> Paste | None:
         parse_ibdev2netdev,  # doctor's parser: the same format
     )
 
-    devices = parse_ibdev2netdev(_strip_prompt(text))
+    devices = parse_ibdev2netdev(strip_prompt(text))
     rows = [(m.ibdev, m.netdev, m.state) for m in devices.mappings]
     p = Paste("ibdev2netdev", "ibdev2netdev")
     p.facts["ports"] = {dev: {"netdev": net, "state": st} for dev, net, st in rows}
@@ -187,7 +187,7 @@ def ibdev2netdev(text: str) -> Paste | None:
     for dev, net, st in rows:
         p.add("ok" if st == "Up" else "info", "qsfp-ports", f"{dev} ==> {net} ({st})")
     if not up:
-        p.add("fail", "qsfp-ports", "no RDMA device is Up: no QSFP link", _fabric("link-speed")["fix"])
+        p.add("fail", "qsfp-ports", "no RDMA device is Up: no QSFP link", fabric("link-speed")["fix"])
     return p
 
 
@@ -211,11 +211,11 @@ def perftest(text: str) -> Paste | None:
         return p
     avg = float(rows[-1][1]) * (8 / 1000 if bw and bw[1] == "MB" else 1.0)
     p.facts["bw_average_gbps"] = avg
-    port = _fabric("rdma-write-bw-port")
-    hot = _fabric("rdma-hotplug-degraded")["healthy"]
+    port = fabric("rdma-write-bw-port")
+    hot = fabric("rdma-hotplug-degraded")["healthy"]
     if float(hot[0]) - 1 <= avg <= float(hot[1]) + 1:
         p.add("fail", "rdma-hotplug-degraded", f"{avg:g} Gb/s: the figure of a hot-plugged, degraded link",
-              _fabric("rdma-hotplug-degraded")["fix"])
+              fabric("rdma-hotplug-degraded")["fix"])
     elif avg < float(port["pass_at_least"]):
         few = p.facts["qps"] is not None and p.facts["qps"] < int(port.get("multi_qp_at_least", 4))
         p.add("warn" if few else "fail", "rdma-write-bw-port",
@@ -248,13 +248,13 @@ def nccl_tests(text: str) -> Paste | None:
                   "(thresholds are known for all_gather)")
         return p
     ring = len(ranks) > 2
-    entry = _fabric("nccl-allgather-busbw-ring" if ring else "nccl-allgather-busbw")
-    single = _fabric("nccl-single-port")["healthy"]
+    entry = fabric("nccl-allgather-busbw-ring" if ring else "nccl-allgather-busbw")
+    single = fabric("nccl-single-port")["healthy"]
     if busbw >= float(entry["pass_at_least"]):
         p.add("ok", entry["name"], f"all_gather bus bandwidth {busbw} GB/s (at least {entry['pass_at_least']})")
     elif float(single[0]) <= busbw <= float(single[1]):
         p.add("fail", "nccl-single-port", f"all_gather bus bandwidth {busbw} GB/s: NCCL used one port or sockets",
-              _fabric("nccl-single-port")["fix"])
+              fabric("nccl-single-port")["fix"])
     else:
         p.add("fail", entry["name"], f"all_gather bus bandwidth {busbw} GB/s, under {entry['pass_at_least']}",
               entry["fix"])
@@ -280,7 +280,7 @@ def nccl_init(text: str) -> Paste | None:
               "set NCCL_IB_HCA to the QSFP RoCE devices, then check them with `sparkpilot doctor`.")
     elif len(p.facts["ib_devices"]) == 1:
         p.add("warn", "nccl-single-port", f"NCCL uses one RoCE device ({p.facts['ib_devices'][0]}): half the cable",
-              _fabric("nccl-single-port")["fix"])
+              fabric("nccl-single-port")["fix"])
     elif p.facts["ib_devices"]:
         p.add("ok", "nccl-single-port", f"NCCL uses {len(p.facts['ib_devices'])} RoCE devices: "
               + ", ".join(p.facts["ib_devices"]))

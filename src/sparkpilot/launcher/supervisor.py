@@ -6,13 +6,12 @@ again (a lone restarted rank would leave an orphaned cluster), with back-off, at
 and logs why to the deployment's supervisor log. Never Docker's per-container restart policy.
 `status` shows it (its unit in the deployment's state file); `down` stops it first.
 
-    python -m sparkpilot.launcher.supervisor NAME       # what `up` starts, detached
+    python -m sparkpilot.launcher.supervisor_loop NAME  # what `up` starts, detached (the loop)
 """
 
 from __future__ import annotations
 
 import os
-import signal
 import sys
 import time
 from collections.abc import Iterator
@@ -53,7 +52,7 @@ def start(dep: Any, policy: str) -> Iterator[Event]:
     data["restart"] = policy
     state.save(dep.name, data)
     env = [f"{k}={os.environ[k]}" for k in PASS_ENV if os.environ.get(k)]
-    argv = ["env", *env, sys.executable, "-m", "sparkpilot.launcher.supervisor", dep.name]
+    argv = ["env", *env, sys.executable, "-m", "sparkpilot.launcher.supervisor_loop", dep.name]
     handle = LocalRunner().start_detached(argv, unit(dep.name))
     data["supervisor"] = {"unit": handle.unit, "kind": handle.kind, "pid": handle.pid}
     state.save(dep.name, data)
@@ -88,84 +87,3 @@ def stop(name: str) -> str | None:
             break
         time.sleep(0.1)
     return h.unit
-
-
-def _log(msg: str) -> None:
-    print(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {msg}", flush=True)
-
-
-def main(argv: list[str] | None = None) -> int:
-    from sparkpilot.launcher import containers, readiness
-    from sparkpilot.launcher.deployment import Deployment
-    from sparkpilot.launcher.up import Up, UpOptions, teardown
-    from sparkpilot.transport import connect
-
-    name = (argv or sys.argv[1:])[0]
-    data = state.load(name)
-    if not data:
-        _log(f"no state for {name}: nothing to supervise")
-        return 1
-    limit = parse_policy(data.get("restart") or "on-failure")
-    dep = Deployment.from_plan(data["plan"], data["hosts"], name=name, port=data.get("port"))
-    runners = {n.rank: connect(n.host) for n in dep.nodes}
-    stopping = False
-
-    def on_term(*_: Any) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGTERM, on_term)
-    restarts, fails = 0, 0
-    _log(f"supervising {name} on {', '.join(n.name for n in dep.nodes)} (restart {data.get('restart')})")
-    while not stopping:
-        time.sleep(CHECK_EVERY_S)
-        if stopping:
-            break
-        why = None
-        try:
-            for n in dep.nodes:
-                status, code = containers.state(runners[n.rank], dep.container)
-                if status not in ("running", "restarting"):
-                    why = f"{n.name}: container {status}" + (f" (exit {code})" if code is not None else "")
-                    break
-            if why is None:
-                fails = 0 if readiness.health(runners[0], dep.port) else fails + 1
-                if fails >= HEALTH_FAILS:
-                    why = f"/health failed {fails} times in a row"
-        except Exception as exc:  # noqa: BLE001 - a host that stops answering is a reason, not the end
-            why = f"{type(exc).__name__}: {exc}"
-        if why is None or stopping:
-            continue
-        if limit is not None and restarts >= limit:
-            _log(f"{why}; {restarts} restart(s) done, the limit: tearing down and stopping")
-            for ev in teardown(name, [(n.name, runners[n.rank]) for n in dep.nodes]):
-                _log(f"{ev.node}: {ev.message}")
-            break
-        delay = BACKOFF_S[min(restarts, len(BACKOFF_S) - 1)] * _scale()
-        restarts += 1
-        _log(f"{why}: restarting every container on every node in {delay:.0f} s (restart {restarts})")
-        time.sleep(delay)
-        if stopping:
-            break
-        for ev in teardown(name, [(n.name, runners[n.rank]) for n in dep.nodes]):
-            _log(f"{ev.node}: {ev.message}")
-        opts = UpOptions(preflight=False, sync=False, smoke=True)
-        try:
-            for ev in Up(dep, runners, opts).events():
-                if ev.kind in ("phase", "ready", "failure", "done", "teardown"):
-                    _log(f"{ev.node or '-'}: {ev.kind}: {ev.message}")
-            fails = 0
-        except Exception as exc:  # noqa: BLE001 - a failed restart is logged and counted; the loop goes on
-            _log(f"restart {restarts} failed: {exc}")
-    _log("supervisor stopped")
-    return 0
-
-
-def _scale() -> float:
-    from sparkpilot.timescale import time_scale
-
-    return time_scale()
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -63,7 +63,7 @@ def _q(args) -> str:
 
 def script(interval: float = 1.0, vllm_port: int | None = 8000, tegrastats: bool = True) -> str:
     """The POSIX sh program one node runs for the whole watch."""
-    from sparkpilot.probes import _THERMAL
+    from sparkpilot.probes import THERMAL_SCRIPT
 
     ms = max(100, int(interval * 1000))
     secs = f"{max(interval, 0.1):g}"
@@ -96,7 +96,7 @@ def script(interval: float = 1.0, vllm_port: int | None = 8000, tegrastats: bool
         f'if [ $((n % {APPS_EVERY})) -eq 0 ]; then echo "{MARK}apps"; {_q(APPS_ARGV)} 2>&1; fi; n=$((n+1)); '
         f'echo "{MARK}meminfo"; cat "$R/proc/meminfo" 2>/dev/null; '
         f'echo "{MARK}psi"; cat "$R/proc/pressure/memory" 2>/dev/null; '
-        f'echo "{MARK}thermal"; {_THERMAL}; '
+        f'echo "{MARK}thermal"; {THERMAL_SCRIPT}; '
         f'echo "{MARK}tegra"; cat "$T/t" 2>/dev/null; '
         f'echo "{MARK}net"; grep -H "" {net} 2>/dev/null; '
         f'echo "{MARK}ib"; grep -H "" {ib} 2>/dev/null; '

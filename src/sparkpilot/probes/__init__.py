@@ -82,7 +82,7 @@ _ETHTOOL = ('for d in ' + NETDEV_GLOB + '; do [ -e "$d" ] || continue; n=${d##*/
             'echo "## $n"; ethtool -i "$n" 2>&1; done')
 _ETHTOOL_M = ('for d in ' + NETDEV_GLOB + '; do [ -e "$d" ] || continue; n=${d##*/}; '
               'echo "## $n"; sudo -n ethtool -m "$n" 2>&1; done')
-_THERMAL = ('r=' + ROOT + '/sys/class/thermal; grep -H "" "$r"/thermal_zone*/type "$r"/thermal_zone*/temp 2>/dev/null '
+THERMAL_SCRIPT = ('r=' + ROOT + '/sys/class/thermal; grep -H "" "$r"/thermal_zone*/type "$r"/thermal_zone*/temp 2>/dev/null '
             '| awk \'{i=index($0,":");p=substr($0,1,i-1);v=substr($0,i+1);n=split(p,a,"/");z=a[n-1];'
             'if(a[n]=="type")t[z]=v;else c[z]=v}END{for(z in c)printf "%s\\t%s\\t%s\\n",z,t[z],c[z]}\' | sort -V')
 _TEGRASTATS = ('command -v tegrastats >/dev/null 2>&1 || { echo "tegrastats: command not found" >&2; exit 127; }; '
@@ -137,7 +137,7 @@ PROBES: dict[str, Probe] = {p.id: p for p in [
     _p("chrony", ["chronyc", "tracking"], "clock:parse_chrony_tracking", "chronyc"),
     _p("timedatectl", ["timedatectl", "show"], "clock:parse_timedatectl", "timedatectl"),
     _p("clock", ["date", "+%s.%N"], "clock:parse_epoch", "date"),
-    _p("thermal", ["sh", "-c", _THERMAL], "thermal:parse_thermal_zones", "/sys/class/thermal"),
+    _p("thermal", ["sh", "-c", THERMAL_SCRIPT], "thermal:parse_thermal_zones", "/sys/class/thermal"),
     _p("tegrastats", ["sh", "-c", _TEGRASTATS], "thermal:parse_tegrastats", "tegrastats", privileged=True,
        timeout=8.0),
 ]}

@@ -83,13 +83,13 @@ def _ngc_from_index(image: str) -> dict[str, Any]:
     """vLLM of an NGC tag this table lacks, from the flag tables' index (nearest later release if absent)."""
     import json
 
-    from sparkpilot.vllm.args import _flags_dir
+    from sparkpilot.vllm.args import flags_dir
 
     m = re.search(r":(\d\d)\.(\d\d)", image)
     if not m:
         return {}
     try:
-        ngc = json.loads((_flags_dir() / "index.json").read_text()).get("ngc", {})
+        ngc = json.loads((flags_dir() / "index.json").read_text()).get("ngc", {})
     except Exception:  # noqa: BLE001
         return {}
     tag = f"{m.group(1)}.{m.group(2)}"

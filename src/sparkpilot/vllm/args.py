@@ -71,7 +71,7 @@ def table_versions() -> list[str]:
         return _json_versions()
 
 
-def _flags_dir():
+def flags_dir():
     from pathlib import Path
 
     return Path(__file__).resolve().parent.parent / "knowledge" / "vllm_flags"
@@ -81,7 +81,7 @@ def _json_versions() -> list[str]:
     import json
 
     try:
-        return list(json.loads((_flags_dir() / "index.json").read_text())["versions"])
+        return list(json.loads((flags_dir() / "index.json").read_text())["versions"])
     except Exception:  # noqa: BLE001
         return []
 
@@ -95,7 +95,7 @@ def _json_table(version: str | None) -> dict[str, Any] | None:
         return None
     version = version or versions[-1]
     try:
-        data = json.loads((_flags_dir() / f"{version}.json").read_text())
+        data = json.loads((flags_dir() / f"{version}.json").read_text())
     except Exception:  # noqa: BLE001
         return None
     return {k: SimpleNamespace(**v) for k, v in data.get("flags", {}).items()}
