@@ -33,7 +33,8 @@ WARM, HOT = 7, 8            # SESSION_PROFILES indexes: warm-cache, hot-gpu
 
 # dashboard panels the simulated pair cannot feed, and why (listed, not silently passed)
 NOT_FED = {
-    "RoCE throughput (port_xmit/rcv_data x 4 bytes)": "no RDMA device in the simulation (/sys/class/infiniband has GIDs only, no counters)",
+    "RoCE throughput (port_xmit/rcv_data x 4 bytes)":
+        "no RDMA device in the simulation (/sys/class/infiniband has GIDs only, no counters)",
     "RoCE port rate": "no RDMA device in the simulation",
     "Speculative decoding acceptance": "needs a vLLM with a draft model",
     "CPU / SoC temperature (normal under load: 50-65 C)": "no GB10 thermal-zone listing is public, so simulated "
@@ -50,7 +51,7 @@ def _free_port() -> int:
 
 
 def _get(url: str) -> dict:
-    with urllib.request.urlopen(url, timeout=10) as r:   # noqa: S310 - loopback only
+    with urllib.request.urlopen(url, timeout=10) as r:
         return json.loads(r.read())
 
 
@@ -77,7 +78,8 @@ def watched(sim_cluster, tmp_path_factory):
     session = f"spk-watch-{os.getpid()}"
     cmd = f"{SPARKPILOT} watch --inventory {inv} --record {rec}; echo WATCH-EXIT=$?; sleep 30"
     subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "230", "-y", "50",
-                    "env", "-u", "COLUMNS", "-u", "LINES", f"SPARKPILOT_SSH_CONFIG={env['SPARKPILOT_SSH_CONFIG']}", f"PATH={os.environ['PATH']}",
+                    "env", "-u", "COLUMNS", "-u", "LINES", f"SPARKPILOT_SSH_CONFIG={env['SPARKPILOT_SSH_CONFIG']}",
+                    f"PATH={os.environ['PATH']}",
                     "sh", "-c", cmd], check=True)
     port, prom_port = _free_port(), _free_port()
     exporter = subprocess.Popen([SPARKPILOT, "exporter", "--inventory", inv, "--port", str(port), "--listen", "127.0.0.1"],

@@ -10,7 +10,7 @@ import pytest
 from sparkpilot.models import catalog_ids, lookup, moe, registry
 from sparkpilot.models.quant import component_quantized, detect
 
-NVFP4 = [mid for mid in catalog_ids() if (lookup(mid).quantization == "nvfp4")]
+NVFP4 = [mid for mid in catalog_ids() if getattr(lookup(mid), "quantization", None) == "nvfp4"]
 
 
 def test_the_catalog_has_the_nvfp4_checkpoints_spark_recipes_run():
