@@ -35,7 +35,16 @@ DISAGREE = {
                                          "launch does not show RAY_memory_monitor_refresh_ms=0 (the playbook sets it "
                                          "in run_cluster.sh, outside the labelled command); lint warns and says so")},
     "032": {"flashinfer-attention": (False, "VLLM_USE_FLASHINFER_MOE_FP4=1 selects FlashInfer's FP4 MoE kernels, not "
-                                            "the attention backend; lint reports it under cutlass-fp4")},
+                                            "the attention backend; lint reports it under cutlass-fp4"),
+            "moe-backend": (False, "NVFP4 experts without Marlin run the CUTLASS FP4 kernel: lint reports that once, "
+                                   "under cutlass-fp4 (error), not again under moe-backend (issue 8)")},
+    "003": {"moe-backend": (False, "--moe-backend cutlass on NVFP4 experts is the CUTLASS FP4 kernel: lint reports it "
+                                   "under cutlass-fp4 (error), not again under moe-backend (issue 8)")},
+    "023": {"nccl-gid-index": (True, "NCCL_IB_GID_INDEX=3 pinned, judged for the default stack whose NCCL (2.27.7+) "
+                                     "picks the RoCEv2 GID itself: a pinned index breaks when the GID table reorders "
+                                     "(warning; issue 8, CONTRACTS.md 'The interconnect environment')")},
+    "029": {"nccl-gid-index": (True, "NCCL_IB_GID_INDEX=3 pinned, judged for the default stack whose NCCL (2.27.7+) "
+                                     "picks the RoCEv2 GID itself (warning; issue 8)")},
 }
 
 

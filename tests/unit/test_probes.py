@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from sparkpilot.facts import classify
-from sparkpilot.probes import PROBES, Probe, image_cuda_probe, ping_probe, to_dict
+from sparkpilot.probes import PROBES, Probe, image_cuda_probe, image_ray_probe, ping_probe, to_dict
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "probes"
 CASES = sorted(DATA.glob("*/*.json"))
@@ -22,6 +22,8 @@ CASES = sorted(DATA.glob("*/*.json"))
 def probe_for(pid: str) -> Probe:
     if pid == "image-cuda":
         return image_cuda_probe("IMAGE")
+    if pid == "image-ray":
+        return image_ray_probe("IMAGE")
     return ping_probe("127.0.0.1", 9000) if pid == "ping" else PROBES[pid]
 
 

@@ -14,7 +14,15 @@ def test_every_placeholder_in_the_commands_is_listed_once_per_node(capsys):
     listed = out.split("placeholders to fill (<...> values): ")[1].splitlines()[0]
     per_node = dict(part.split(": ", 1) for part in listed.split("; "))
     assert set(per_node) == {"spark-1", "spark-2"}
-    commands = [line for line in out.splitlines() if line.startswith("  docker run")]
+    commands, current = [], None    # each `docker run` is printed wrapped, one option a line
+    for line in out.splitlines():
+        if line.startswith("  docker run"):
+            current = []
+        if current is not None:
+            current.append(line)
+            if not line.endswith("\\"):
+                commands.append(" ".join(current))
+                current = None
     assert len(commands) == 2
     for node, line in zip(("spark-1", "spark-2"), commands, strict=False):
         used = set(re.findall(r"<([A-Z][A-Z0-9_]*)>", line))

@@ -248,6 +248,12 @@ def check_page_cache(facts: Any) -> CheckResult:
     return CheckResult("pass", text, data=data)
 
 
+def start_utilization(available: float, total: float) -> float:
+    """The --gpu-memory-utilization that starts with what is available now (memory-budget's figure;
+    `sparkpilot plan --host` prints the same one)."""
+    return min(0.87, int(available / total * 100) / 100) if total else 0.0
+
+
 def check_memory_budget(facts: Any) -> CheckResult:
     mem = facts.get("meminfo")
     if not mem:
@@ -257,7 +263,7 @@ def check_memory_budget(facts: Any) -> CheckResult:
     total, avail = mem.mem_total_kb, mem.mem_available_kb
     free = mem.mem_free_kb
     share = avail / total
-    util = min(0.87, int(share * 100) / 100)
+    util = start_utilization(avail, total)
     data = {"mem_total_gib": round(total / GIB_KB, 1), "mem_available_gib": round(avail / GIB_KB, 1),
             "mem_free_gib": round(free / GIB_KB, 1) if free is not None else None,
             "max_gpu_memory_utilization": util}

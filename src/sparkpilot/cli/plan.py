@@ -139,24 +139,47 @@ def _default_stack_name() -> str | None:
     return data.get("default") if isinstance(data, dict) else None
 
 
-def _memory_now(host_facts) -> tuple[float, float] | None:
-    """(free GiB, page cache GiB) from the host's /proc/meminfo, when it was read."""
+def _memory_now(host_facts):
+    """The node's memory now (planner.busy.NodeMemory) from its /proc/meminfo and the processes that
+    hold the most (the memory-holders probe), when they were read."""
+    from sparkpilot.planner.busy import NodeMemory
+
     mem = host_facts.get("meminfo")
     if not mem or getattr(mem, "mem_free_kb", None) is None:
         return None
-    return mem.mem_free_kb / 1048576, (mem.page_cache_kb or 0) / 1048576
+    gib = 1048576
+    holders, why = None, ""
+    procs = host_facts.get("memory-holders")
+    if procs:
+        holders = [f"{p.command} (pid {p.pid}) {p.rss_kb / gib:.1f} GiB" for p in procs.processes[:3]]
+    else:
+        why = getattr(procs, "reason", "") or "ps not answered"
+    avail = mem.mem_available_kb / gib if mem.mem_available_kb is not None else None
+    return NodeMemory(mem.mem_free_kb / gib, (mem.page_cache_kb or 0) / gib, avail, mem.mem_total_kb / gib,
+                      holders, why)
 
 
 def host_nodes(args) -> tuple[list[str], list[Any], str | None, list]:
     """Node names, NodeNet per node and the inventory's image, from --inventory / --host (the same
     facts doctor collects). A host that does not answer stops the plan (exit 1)."""
+    names, nets, image, mems, _ = read_hosts(args)
+    return names, nets, image, mems
+
+
+def read_hosts(args, stack_image: str | None = None) -> tuple[list[str], list[Any], str | None, list, bool | None]:
+    """host_nodes plus whether the plan's image has Ray on the hosts (`import ray` in it, where the image
+    is on the host; None: not tried or not there). The image: --image, else the inventory's, else the
+    stack's, else the default."""
     if not (args.inventory or args.host):
-        return [], [], None, []
+        return [], [], None, [], None
     from sparkpilot import facts as facts_mod
     from sparkpilot import interconnect, inventory
 
     inv = inventory.load(args.inventory) if args.inventory else inventory.from_hosts(list(args.host))
-    cluster = facts_mod.collect(inv, ping=False)
+    from sparkpilot.planner.launch import DEFAULT_IMAGE
+
+    image = getattr(args, "image", None) or inv.image or stack_image or DEFAULT_IMAGE
+    cluster = facts_mod.collect(inv, ping=False, image=image)
     down = [h for h in cluster.hosts if not h.reachable]
     if down:
         raise SparkpilotError(f"host {down[0].host} not reachable: {down[0].reason}", EXIT_FINDINGS)
@@ -172,7 +195,34 @@ def host_nodes(args) -> tuple[list[str], list[Any], str | None, list]:
         names.insert(0, names.pop(head))
         nets.insert(0, nets.pop(head))
         mems.insert(0, mems.pop(head))
-    return names, nets, inv.image, mems
+    return names, nets, inv.image, mems, _ray_in_image(cluster)
+
+
+def _ray_in_image(cluster) -> bool | None:
+    """True when `import ray` works in the image on every node that has it, False when it fails on one."""
+    seen = [getattr(h.get("image-ray"), "present", None) for h in cluster.hosts]
+    if any(s is False for s in seen):
+        return False
+    return True if any(s is True for s in seen) else None
+
+
+def make_request(args, info) -> Any:
+    """The PlanRequest of `sparkpilot plan` (and `up`, which runs exactly what plan writes) from the
+    command's options, reading the hosts' facts when --host / --inventory are given."""
+    from sparkpilot.planner import PlanRequest
+
+    stack_image, vllm_version = stack_facts(args.stack)
+    names, nets, inv_image, mems, ray = read_hosts(args, stack_image)
+    local = os.path.abspath(args.model) if os.path.isdir(args.model) else None
+    return PlanRequest(
+        model=args.model, nodes=args.nodes or (len(names) or None), tp=args.tp, pp=args.pp,
+        executor=args.executor, max_model_len=args.max_model_len,
+        gpu_memory_utilization=args.gpu_memory_utilization, kv_cache_dtype=args.kv_cache_dtype,
+        max_num_seqs=args.max_num_seqs, max_num_batched_tokens=args.max_num_batched_tokens,
+        quantization=args.quantization, memory_gib=args.memory_gib,
+        image=args.image or inv_image or stack_image, node_names=names, node_nets=nets,
+        vllm_version=vllm_version, local_path=local, node_memory=mems,
+        speculative_tokens=args.speculative_tokens, stack=args.stack, ray_detected=ray)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -181,22 +231,10 @@ def run(args: argparse.Namespace) -> int:
     if args.speculative_tokens and args.speculative_tokens > LIMITS["speculative_tokens"]:
         raise UsageError(f"--speculative-tokens {args.speculative_tokens} is too large (at most {LIMITS['speculative_tokens']})")
     _check_quantization(args.quantization, args.stack)
-    from sparkpilot.planner import PlanRequest, plan
+    from sparkpilot.planner import plan
 
-    stack_image, vllm_version = stack_facts(args.stack)
     info = resolve_model(args.model, args.offline)
-    names, nets, inv_image, mems = host_nodes(args)
-    local = os.path.abspath(args.model) if os.path.isdir(args.model) else None
-    req = PlanRequest(
-        model=args.model, nodes=args.nodes or (len(names) or None), tp=args.tp, pp=args.pp,
-        executor=args.executor, max_model_len=args.max_model_len,
-        gpu_memory_utilization=args.gpu_memory_utilization, kv_cache_dtype=args.kv_cache_dtype,
-        max_num_seqs=args.max_num_seqs, max_num_batched_tokens=args.max_num_batched_tokens,
-        quantization=args.quantization, memory_gib=args.memory_gib,
-        image=args.image or inv_image or stack_image, node_names=names, node_nets=nets,
-        vllm_version=vllm_version, local_path=local, node_memory=mems,
-        speculative_tokens=args.speculative_tokens, stack=args.stack)
-    result = plan(req, info)
+    result = plan(make_request(args, info), info)
     refused = launch_lint_errors(result, info, args.stack)
     data = result.to_dict()
     if args.output:
@@ -238,6 +276,39 @@ def shell_line(argv: list[str]) -> str:
     return " ".join(out)
 
 
+def wrapped(argv: list[str]) -> list[str]:
+    """A long command as shell lines joined by `\\`, one option (with its value) a line; the image and
+    the command inside the container start lines of their own."""
+    words = [shell_line([a]) for a in argv]
+    if len(" ".join(words)) <= 100:
+        return [" ".join(words)]
+    groups: list[list[str]] = []
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a.startswith("-") and "=" not in a and i + 1 < len(argv) and not argv[i + 1].startswith("-") \
+                and a not in BARE_OPTIONS:
+            groups.append([words[i], words[i + 1]])
+            i += 2
+            continue
+        if not a.startswith("-") and groups and not groups[-1][0].startswith("-") and \
+                len(groups[-1]) < 3 and groups[-1][0] in ("docker", "vllm", "bash"):
+            groups[-1].append(words[i])     # `docker run`, `vllm serve MODEL`, `bash -c ...`
+        else:
+            groups.append([words[i]])
+        i += 1
+    out, indent = [], ""
+    for n, g in enumerate(groups):
+        out.append((indent if n else "") + " ".join(g))
+        indent = "      " if g[0] in ("vllm", "bash") and n else indent or "    "
+    return [t + " \\" if n < len(out) - 1 else t for n, t in enumerate(out)]
+
+
+# options that take no value (docker run's and vLLM's flags a plan writes)
+BARE_OPTIONS = {"-d", "--rm", "-it", "-t", "-i", "--privileged", "--headless", "--trust-remote-code",
+                "--enforce-eager", "--enable-prefix-caching"}
+
+
 def _placeholders_by_node(launch, env_missing: list[str]) -> list[str]:
     """`node: VAR, VAR` per node: the environment placeholders and any <NAME> left in the command
     (a worker's <HEAD_IP>)."""
@@ -264,12 +335,17 @@ def render_text(p, unit: str = "Spark") -> str:
     from sparkpilot.planner.launch import placeholders
 
     lines = []
-    verdict = "FITS" if p.fits else "DOES NOT FIT"
+    busy = list(getattr(p, "busy", []) or [])
+    verdict = "; ".join(b.headline() for b in busy) if busy else "FITS" if p.fits else "DOES NOT FIT"
     where = f"{p.nodes} {unit}{'s' if p.nodes > 1 else ''}"
     lines.append(f"{p.model} on {where} (TP={p.tensor_parallel_size}, PP={p.pipeline_parallel_size}, "
                  f"executor {p.executor}): {verdict}")
     lines.append(f"  {p.reason}")
-    if not p.fits:
+    for b in busy:
+        if b.starts_at_util:
+            hosts = " ".join(f"--host {n.name}" for n in p.launch.nodes) if p.launch else ""
+            lines.append(f"  try: sparkpilot plan {p.model} {hosts} --gpu-memory-utilization {b.util:.2f}".rstrip())
+    if not p.fits and not busy:
         tries = []
         if p.min_nodes and p.min_nodes != p.nodes:
             tries.append(f"sparkpilot plan {p.model} --nodes {p.min_nodes}")
@@ -302,10 +378,12 @@ def render_text(p, unit: str = "Spark") -> str:
     lines.append(f"start-up estimate: {eta['total'] / 60:.1f} min ({phases} min)")
     if p.launch is not None:
         lines.append("")
-        lines.append(f"launch ({p.launch.image})" + ("" if p.fits else ": it does not fit as planned, shown for reference"))
+        state = "" if p.fits else f": it will not start on {', '.join(b.node for b in busy)} now, shown for reference" \
+            if busy else ": it does not fit as planned, shown for reference"
+        lines.append(f"launch ({p.launch.image})" + state)
         for node in p.launch.nodes:
             lines.append(f"  # {node.name} ({node.role})")
-            lines.append("  " + shell_line(node.docker_run or node.argv))
+            lines += ["  " + line for line in wrapped(node.docker_run or node.argv)]
         if len(p.launch.nodes) > 1:
             joins = "the head's vLLM waits for the workers to join Ray" if p.launch.executor == "ray" else \
                 "the head's vLLM waits for the other ranks to connect to --master-addr"

@@ -20,7 +20,7 @@ from sparkpilot.facts.model import ClusterFacts, HostFacts
 from sparkpilot.facts.pings import early_pings, run_pings
 from sparkpilot.facts.probing import one_line, run_all
 from sparkpilot.inventory import Inventory
-from sparkpilot.probes import PROBES, Probe, image_cuda_probe
+from sparkpilot.probes import PROBES, Probe, image_cuda_probe, image_ray_probe
 from sparkpilot.transport import connect
 from sparkpilot.transport.base import Runner, close_all
 
@@ -28,7 +28,7 @@ from sparkpilot.transport.base import Runner, close_all
 def _probe_list(image: str | None) -> list[Probe]:
     probes = list(PROBES.values())
     if image:
-        probes.append(image_cuda_probe(image))
+        probes += [image_cuda_probe(image), image_ray_probe(image)]
     return probes
 
 

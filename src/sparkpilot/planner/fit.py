@@ -9,6 +9,7 @@ from sparkpilot.errors import UsageError
 from sparkpilot.interconnect import NodeNet
 from sparkpilot.models.info import ModelInfo
 from sparkpilot.planner import kv, memory
+from sparkpilot.planner.busy import Busy, as_node_memory, page_cache_note
 from sparkpilot.planner.eta import startup_eta
 from sparkpilot.planner.launch import DEFAULT_IMAGE, LaunchRequest, build
 from sparkpilot.planner.memory import GIB
@@ -39,7 +40,7 @@ class PlanRequest:
     cudagraph_profiled: bool | None = None  # vLLM >= 0.21 subtracts its CUDA graph estimate
     vllm_version: str | None = None     # of the stack (default: the reference's NGC 26.04, 0.19.0)
     local_path: str | None = None
-    node_memory: list[tuple[float, float] | None] = field(default_factory=list)  # (free, page cache) GiB now
+    node_memory: list[Any] = field(default_factory=list)  # busy.NodeMemory (or (free, page cache) GiB) per node
     speculative_tokens: int = 0         # MTP draft tokens (--speculative-config num_speculative_tokens)
     stack: str | None = None            # knowledge/stacks.yaml name (None: by image, else the default)
     ray_detected: bool | None = None    # `import ray` in the image, when it was tried on a host
@@ -76,6 +77,7 @@ class Plan:
     kv_tokens_legacy: int = 0
     weights_source: str = ""
     notes: list[str] = field(default_factory=list)
+    busy: list[Busy] = field(default_factory=list)   # nodes whose memory others hold: it will not start there
 
     KEYS = ("model", "nodes", "tensor_parallel_size", "pipeline_parallel_size", "executor",
             "gpu_memory_utilization", "max_model_len", "max_model_len_fit", "kv_cache_dtype",
@@ -260,11 +262,21 @@ def plan(req: PlanRequest, info: ModelInfo) -> Plan:
         reason = (f"fits: {m.weights / GIB:.1f} GiB weights + {m.activation / GIB:.1f} GiB activations "
                   f"leave {m.available / GIB:.1f} GiB for {cap.tokens:,} tokens of KV cache "
                   f"({cap.max_concurrency:.2f} requests of {mml} tokens)")
-    for name, mem in zip(req.node_names, req.node_memory, strict=False):
-        if mem and mem[0] < budget_gib:
-            notes.append(f"{name} has {mem[0]:.1f} GiB free now ({mem[1]:.1f} GiB page cache), below the "
-                         f"{budget_gib:.1f} GiB budget: vLLM will refuse to start; drop the page cache first "
-                         "(sudo sh -c 'sync; echo 3 > /proc/sys/vm/drop_caches')")
+    busy: list[Busy] = []
+    for name, raw in zip(req.node_names, req.node_memory, strict=False):
+        mem = as_node_memory(raw)
+        if mem is None:
+            continue
+        if mem.available_gib is not None and mem.total_gib and mem.available_gib < budget_gib:
+            # MemAvailable counts the page cache the kernel can drop: what is missing is held by others
+            u = mem.start_utilization or 0.0
+            starts = u > 0 and _fits(info, req, gpus, total_gib, u, mml, kv_dtype, batched, seqs)
+            busy.append(Busy(name, mem, u, starts))
+        elif mem.free_gib < budget_gib:
+            notes.append(page_cache_note(name, mem, budget_gib))
+    if busy:
+        fits = False
+        reason = "will not start: " + " ".join(b.reason(budget_gib) for b in busy)
     min_nodes = None
     for n in range(1, MAX_NODES + 1):
         if _fits(info, req, n, total_gib, util, mml, kv_dtype, batched, seqs):
@@ -295,4 +307,4 @@ def plan(req: PlanRequest, info: ModelInfo) -> Plan:
         startup_eta_s=eta, launch=launch, total_gib=total_gib, budget_gib=round(budget_gib, 2),
         non_torch_gib=round(m.non_torch / GIB, 2), kv_need_gib=round(need / GIB, 2),
         kv_bytes_per_token=lay.bytes_per_token(), kv_tokens_legacy=cap.tokens_legacy,
-        weights_source=m.source, notes=notes)
+        weights_source=m.source, notes=notes, busy=busy)

@@ -223,6 +223,12 @@ def build(info: ModelInfo, req: LaunchRequest) -> LaunchSpec:
         notes.append(f"the image of {req.caps.name} may lack Ray ({req.caps.ray_why}): each node installs it "
                      "before `ray start` (needs network in the container); --executor native needs no Ray")
     if multi and pin_gid is False:
+        for net in nets:
+            bare = [d.netdev for d in (net.up_devices if net else []) if not d.ipv4]
+            if bare:
+                notes.append(f"{net.name if net else '?'}: {', '.join(bare)} up without an IPv4 address: NCCL's own "
+                             "GID choice follows the address family and needs one on every port it uses "
+                             "(`sparkpilot net plan`), or leave the port out of NCCL_IB_HCA")
         notes.append(f"NCCL_IB_GID_INDEX is left unset: the NCCL of {req.caps.name if req.caps else 'this stack'} "
                      f"({req.caps.nccl if req.caps else '2.21+'}) picks the RoCEv2 GID by address family; every "
                      "QSFP port NCCL uses must carry its IPv4 address (`sparkpilot net check`)")

@@ -36,7 +36,10 @@ unknown "needs passwordless sudo for X", never a prompt.
 | timedatectl     | timedatectl show                                                      |
 | thermal         | sh -c SCRIPT: "ZONE<TAB>TYPE<TAB>TEMP" for ${ROOT}/sys/class/thermal/thermal_zone* |
 | tegrastats      | sh -c 'sudo -n timeout 3 tegrastats --interval 1000 | head -n 1'  (when tegrastats exists) |
-Dynamic (argv depends on facts): image-cuda `docker image inspect --format '{{json .Config.Env}}' IMAGE`,
+| memory-holders  | sh -c 'ps -eo pid=,rss=,comm= --sort=-rss | head -n 5'  (what holds the memory of a busy host) |
+Dynamic (argv depends on facts): image-ray `sh -c 'docker image inspect IMAGE || echo no-image; docker run --rm
+--entrypoint python3 IMAGE -c "import ray" ...'` (whether the image has Ray, where it is on the host),
+image-cuda `docker image inspect --format '{{json .Config.Env}}' IMAGE`,
 ping `ping -M do -s MTU-28 -c 1 -i 0.2 -w 2 ADDRESS`: a packet every 0.2 s until the first reply, 2 s at most
 (sparkpilot/facts/pings.py: all pairs up to 4 nodes, else a ring plus head <-> every node) (from each node to each peer interconnect address).
 """
@@ -44,6 +47,7 @@ ping `ping -M do -s MTU-28 -c 1 -i 0.2 -w 2 ADDRESS`: a packet every 0.2 s until
 from __future__ import annotations
 
 import dataclasses
+import shlex
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -138,6 +142,8 @@ PROBES: dict[str, Probe] = {p.id: p for p in [
     _p("timedatectl", ["timedatectl", "show"], "clock:parse_timedatectl", "timedatectl"),
     _p("clock", ["date", "+%s.%N"], "clock:parse_epoch", "date"),
     _p("thermal", ["sh", "-c", THERMAL_SCRIPT], "thermal:parse_thermal_zones", "/sys/class/thermal"),
+    _p("memory-holders", ["sh", "-c", "ps -eo pid=,rss=,comm= --sort=-rss | head -n 5"], "system:parse_memory_holders",
+       "ps"),
     _p("tegrastats", ["sh", "-c", _TEGRASTATS], "thermal:parse_tegrastats", "tegrastats", privileged=True,
        timeout=8.0),
 ]}
@@ -146,6 +152,16 @@ PROBES: dict[str, Probe] = {p.id: p for p in [
 def image_cuda_probe(image: str) -> Probe:
     return Probe("image-cuda", ("docker", "image", "inspect", "--format", "{{json .Config.Env}}", image),
                  "packages:parse_image_env", "docker")
+
+
+def image_ray_probe(image: str) -> Probe:
+    """Whether IMAGE has Ray (issue 8: a fact of the image, not of its name), where the image is on the host:
+    `docker run --rm --entrypoint python3 IMAGE -c 'import ray'`. Answers `ray VERSION`, `no-ray` or `no-image`."""
+    q = shlex.quote(image)
+    script = (f"docker image inspect {q} >/dev/null 2>&1 || {{ echo no-image; exit 0; }}; "
+              f"docker run --rm --entrypoint python3 {q} -c 'import ray; print(\"ray\", ray.__version__)' "
+              "2>/dev/null || echo no-ray")
+    return Probe("image-ray", ("sh", "-c", script), "packages:parse_image_ray", "docker", timeout=120.0)
 
 
 def ping_probe(address: str, mtu: int) -> Probe:

@@ -138,3 +138,22 @@ def parse_image_env(text: str) -> ImageEnv:
         key, _, value = item.partition("=")
         env[key] = value
     return ImageEnv(env)
+
+
+@dataclass
+class ImageRay:
+    present: bool | None          # None: the image is not on the host, so it could not be tried
+    version: str | None = None
+
+
+def parse_image_ray(text: str) -> ImageRay:
+    """The image Ray probe (sparkpilot.probes.image_ray_probe): `ray VERSION` when `import ray` works in
+    the image, `no-ray` when it fails, `no-image` when the image is not on the host."""
+    words = text.split()
+    if words[:1] == ["ray"]:
+        return ImageRay(True, words[1] if len(words) > 1 else None)
+    if words[:1] == ["no-ray"]:
+        return ImageRay(False)
+    if words[:1] == ["no-image"]:
+        return ImageRay(None)
+    raise ValueError(f"not the image Ray probe's answer: {text.strip()[:60]!r}")

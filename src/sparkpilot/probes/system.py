@@ -116,3 +116,29 @@ def parse_hostname(text: str) -> Hostname:
     if not _HOSTNAME.match(name) or re.match(r"^\d+\.", name):   # 6.17.0-1014-nvidia, 1795927337.88: not names
         raise ValueError(f"not a host name: {name.splitlines()[0][:40]!r}" + (" (several lines)" if "\n" in name else ""))
     return Hostname(name)
+
+
+@dataclass
+class MemoryHolder:
+    pid: int
+    rss_kb: int
+    command: str
+
+
+@dataclass
+class MemoryHolders:
+    processes: list[MemoryHolder] = field(default_factory=list)   # most resident memory first
+
+
+def parse_memory_holders(text: str) -> MemoryHolders:
+    """`ps -eo pid=,rss=,comm= --sort=-rss | head -n 5`: the processes that hold the most memory."""
+    out = []
+    for line in text.splitlines():
+        m = re.match(r"^\s*(\d+)\s+(\d+)\s+(.+?)\s*$", line)
+        if m:
+            out.append(MemoryHolder(int(m.group(1)), int(m.group(2)), m.group(3)))
+        elif line.strip():
+            raise ValueError(f"not a `ps -eo pid=,rss=,comm=` line: {line.strip()[:60]!r}")
+    if not out:
+        raise ValueError("no process listed")
+    return MemoryHolders(out)
