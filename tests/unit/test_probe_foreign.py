@@ -17,13 +17,14 @@ from hypothesis import strategies as st
 
 from sparkpilot.checks import run_host_checks
 from sparkpilot.facts import HostFacts, classify
-from sparkpilot.probes import PROBES, Probe, image_cuda_probe, ping_probe
+from sparkpilot.probes import PROBES, Probe, image_cuda_probe, image_ray_probe, ping_probe
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 CASES = sorted((DATA / "probes").glob("*/*.json"))
 PASTED = sorted((DATA / "pasted").glob("*.txt"))
 
-ALL: dict[str, Probe] = {**PROBES, "image-cuda": image_cuda_probe("IMAGE"), "ping": ping_probe("127.0.0.1", 9000)}
+ALL: dict[str, Probe] = {**PROBES, "image-cuda": image_cuda_probe("IMAGE"), "image-ray": image_ray_probe("IMAGE"),
+                         "ping": ping_probe("127.0.0.1", 9000)}
 
 # Pasted outputs of the probe's own tool (the same format, so its parser reads them).
 SAME_TOOL = {"probe_nvidia_smi_csv": "nvidia-smi", "gb10_eugr_ibdev2netdev": "ibdev2netdev",

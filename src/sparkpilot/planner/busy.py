@@ -58,7 +58,7 @@ class Busy:
         held = mem.held_by_others_gib or 0.0
         who = ", ".join(mem.holders) if mem.holders else f"not known ({mem.holders_unknown or 'no process list'})"
         then = (f"it starts there at --gpu-memory-utilization {self.util:.2f}" if self.starts_at_util else
-                f"at that utilisation this plan does not fit: free the memory first")
+                "at that utilisation this plan does not fit: free the memory first")
         return (f"{self.node}: other processes hold {held:.1f} GiB; only {mem.available_gib:.1f} GiB of "
                 f"{mem.total_gib:.1f} GiB is available, below the {budget_gib:.1f} GiB budget, so vLLM stops at "
                 f"start. The utilisation that would start now is {self.util:.2f} (doctor's memory-budget); {then}. "

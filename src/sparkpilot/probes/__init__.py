@@ -156,11 +156,12 @@ def image_cuda_probe(image: str) -> Probe:
 
 def image_ray_probe(image: str) -> Probe:
     """Whether IMAGE has Ray (issue 8: a fact of the image, not of its name), where the image is on the host:
-    `docker run --rm --entrypoint python3 IMAGE -c 'import ray'`. Answers `ray VERSION`, `no-ray` or `no-image`."""
+    `docker run --rm --entrypoint python3 IMAGE -c 'import ray'`. Answers `image-ray: ray VERSION`,
+    `image-ray: no-ray` or `image-ray: no-image`."""
     q = shlex.quote(image)
-    script = (f"docker image inspect {q} >/dev/null 2>&1 || {{ echo no-image; exit 0; }}; "
-              f"docker run --rm --entrypoint python3 {q} -c 'import ray; print(\"ray\", ray.__version__)' "
-              "2>/dev/null || echo no-ray")
+    script = (f"docker image inspect {q} >/dev/null 2>&1 || {{ echo 'image-ray: no-image'; exit 0; }}; "
+              f"docker run --rm --entrypoint python3 {q} -c 'import ray; print(\"image-ray: ray\", ray.__version__)' "
+              "2>/dev/null || echo 'image-ray: no-ray'")
     return Probe("image-ray", ("sh", "-c", script), "packages:parse_image_ray", "docker", timeout=120.0)
 
 

@@ -148,8 +148,11 @@ class ImageRay:
 
 def parse_image_ray(text: str) -> ImageRay:
     """The image Ray probe (sparkpilot.probes.image_ray_probe): `ray VERSION` when `import ray` works in
-    the image, `no-ray` when it fails, `no-image` when the image is not on the host."""
+    the image, `no-ray` when it fails, `no-image` when the image is not on the host; each after `image-ray:`."""
     words = text.split()
+    if words[:1] != ["image-ray:"]:
+        raise ValueError(f"not the image Ray probe's answer: {text.strip()[:60]!r}")
+    words = words[1:]
     if words[:1] == ["ray"]:
         return ImageRay(True, words[1] if len(words) > 1 else None)
     if words[:1] == ["no-ray"]:
