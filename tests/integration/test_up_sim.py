@@ -3,8 +3,10 @@
 Written against tests/sim's engine API (sim_docker_factory, models.place, images.ENGINE_IMAGE,
 engine.SERVE_FLAGS). The plan comes from `sparkpilot plan` on the node's model folder; its vLLM
 flags for a GB10 (graph capture size, TRITON_ATTN, fp8 KV cache, 0.87 of a GPU) are swapped for
-the flags the CPU build accepts (engine.SERVE_FLAGS) and the CPU build's per-node environment:
-that is the only change, and it is the simulated engine's, not up's.
+the flags the CPU build accepts (engine.SERVE_FLAGS) and the CPU build's per-node environment
+(and `--ulimit memlock=-1`, which runc may not set under this machine's dockerd): that is the only change, and it is the simulated engine's, not up's. `up --force`: pre-flight
+rightly refuses that launch on a GB10 (lint: --enforce-eager; the recorded GB10 meminfo has less
+free memory than 0.87 of it), and says so; the CPU engine does not use that memory.
 After every scenario no container of the deployment is left on any node (asserted).
 """
 
@@ -50,8 +52,14 @@ def cpu_plan(cluster, nodes, model="fixed-sentence", executor=None, tmp_path=Non
         run = node["docker_run"]
         at = run.index(plan["launch"]["image"])
         env = ["-e", f"VLLM_CPU_OMP_THREADS_BIND={rank}", "-e", f"TMPDIR=/tmp/rank{rank}"]
-        node["docker_run"] = [a for a in run[:at] if a not in ("--device", "/dev/infiniband")] + env + \
-            [run[at]] + node["argv"]
+        opts, i = [], 0
+        while i < at:   # this machine cannot raise memlock for the sim's dockerd (runc: operation not permitted)
+            if run[i] in ("--device", "--ulimit") and run[i + 1] in ("/dev/infiniband", "memlock=-1"):
+                i += 2
+                continue
+            opts.append(run[i])
+            i += 1
+        node["docker_run"] = opts + env + [run[at]] + node["argv"]
     out.write_text(json.dumps(plan))
     return out, hosts
 
@@ -68,14 +76,14 @@ def test_single_node_plan_to_chat_to_down(request, tmp_path):
     start = request.getfixturevalue("sim_docker_factory")
     cluster = start(["healthy"])
     plan, hosts = cpu_plan(cluster, cluster.nodes, tmp_path=tmp_path)
-    up = sparkpilot(cluster, "up", str(plan), *hosts, "--name", "one", "--format", "json")
+    up = sparkpilot(cluster, "up", str(plan), *hosts, "--name", "one", "--format", "json", "--force")
     events = [json.loads(x) for x in up.stdout.splitlines() if x.startswith("{")]
     assert up.returncode == 0, up.stdout[-3000:] + up.stderr
     smoke = next(e for e in events if e["event"] == "smoke")
     assert smoke["answer"].strip().startswith(models.FIXED_SENTENCE[:20]) and smoke["verdict"] == "ok"
     assert events[-1]["event"] == "done" and events[-1]["outcome"] == "ready"
     assert [e["phase"] for e in events if e["event"] == "phase"][-1] == "ready"
-    again = sparkpilot(cluster, "up", str(plan), *hosts, "--name", "one")
+    again = sparkpilot(cluster, "up", str(plan), *hosts, "--name", "one", "--force")
     assert again.returncode == 1 and "already running" in again.stderr
     status = sparkpilot(cluster, "status", "one", "--format", "json")
     assert json.loads(status.stdout)["nodes"][0]["state"] == "running"
@@ -88,7 +96,7 @@ def test_random_weights_is_garbage_and_torn_down(request, tmp_path):
     start = request.getfixturevalue("sim_docker_factory")
     cluster = start(["healthy"])
     plan, hosts = cpu_plan(cluster, cluster.nodes, model="tiny-random", tmp_path=tmp_path)
-    up = sparkpilot(cluster, "up", str(plan), *hosts, "--name", "rnd")
+    up = sparkpilot(cluster, "up", str(plan), *hosts, "--name", "rnd", "--force")
     assert up.returncode == 1, up.stdout[-2000:]
     assert "cutlass_fp4_garbage" in up.stdout and "removed sparkpilot-rnd" in up.stdout
     assert containers_left(cluster, "rnd") == []
@@ -98,7 +106,7 @@ def test_native_pair_tp2_and_a_flag_vllm_rejects(request, tmp_path):
     start = request.getfixturevalue("sim_docker_factory")
     cluster = start(["healthy", "healthy"], fabric="cable")
     plan, hosts = cpu_plan(cluster, cluster.nodes, executor="native", tmp_path=tmp_path)
-    up = sparkpilot(cluster, "up", str(plan), *hosts, "--name", "pair")
+    up = sparkpilot(cluster, "up", str(plan), *hosts, "--name", "pair", "--force")
     assert up.returncode == 0, up.stdout[-3000:] + up.stderr
     assert "executor native" in up.stdout and "smoke chat" in up.stdout
     assert sparkpilot(cluster, "down", "pair").returncode == 0

@@ -141,7 +141,8 @@ class Up:
                 if env_file:
                     runner.run(["rm", "-f", env_file], timeout=15.0)
             if res.rc != 0:
-                why = (res.stderr.strip().splitlines() or [f"exit {res.rc}"])[-1]
+                lines = [ln for ln in res.stderr.strip().splitlines() if ln.strip() and "--help" not in ln]
+                why = (lines or [f"exit {res.rc}"])[-1]
                 raise LaunchFailed(f"{node.name}: docker run failed: {mask_secrets(why)}")
             yield Event("container", f"started {dep.container} ({res.stdout.strip()[:12]})", node=node.name,
                         phase="container_start", data={"container": dep.container, "id": res.stdout.strip()[:12]})
