@@ -273,3 +273,12 @@ def test_judge_a_guessing_model_by_its_token_probabilities():
     assert not verdict.ok and "guessing" in verdict.reason
     assert judge("The simulated Spark answered from a real vLLM engine.", [0.98] * 10).ok
     assert judge("The simulated Spark answered.", None).ok                  # no logprobs: the text decides
+
+
+def test_plan_mounts_a_hub_snapshot_with_its_blobs():
+    from sparkpilot.planner.launch import local_model_mount
+
+    ref, mount = local_model_mount("/h/.cache/huggingface/hub/models--o--m/snapshots/abc/")
+    assert ref == "/models/models--o--m/snapshots/abc"
+    assert mount == "/h/.cache/huggingface/hub/models--o--m:/models/models--o--m:ro"
+    assert local_model_mount("/data/my-model") == ("/models/my-model", "/data/my-model:/models/my-model:ro")

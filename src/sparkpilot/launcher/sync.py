@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import posixpath
+import re
 import subprocess
 import time
 from collections.abc import Iterator
@@ -45,7 +46,9 @@ def model_root(dep: Deployment, node: Node, home: str) -> tuple[str, str] | None
     for m in node.launch.mounts:
         parts = containers.expand_home(m, home).split(":")
         if len(parts) >= 2 and parts[1].startswith("/models/") and parts[1] in " ".join(node.launch.argv):
-            return parts[0], parts[0]
+            m2 = re.search(re.escape(parts[1]) + r"[^\s'\"]*", " ".join(node.launch.argv))
+            served = m2.group(0) if m2 else parts[1]   # a Ray head's `bash -c "... vllm serve /models/..."` too
+            return parts[0] + served[len(parts[1]):], parts[0]
     if "/" in dep.model and not dep.model.startswith((".", "/")):
         repo = "models--" + dep.model.replace("/", "--")
         base = f"{home}/.cache/huggingface/hub/{repo}"

@@ -171,6 +171,20 @@ def docker_run(image: str, env: dict[str, str], mounts: list[str], argv: list[st
     return cmd + [image, *argv]
 
 
+def local_model_mount(path: str) -> tuple[str, str]:
+    """(path vLLM is given, the -v mount) for a local model folder. A Hugging Face cache snapshot
+    (.../models--ORG--NAME/snapshots/REV) holds symlinks to ../../blobs: the repository folder is
+    mounted, or the links would dangle inside the container (vLLM: "Invalid repository ID or local
+    directory", seen on the simulated cluster's real vLLM)."""
+    path = path.rstrip("/") or "/"
+    parts = path.split("/")
+    if len(parts) >= 3 and parts[-2] == "snapshots" and parts[-3].startswith("models--"):
+        repo = "/".join(parts[:-2])
+        return f"/models/{parts[-3]}/snapshots/{parts[-1]}", f"{repo}:/models/{parts[-3]}:ro"
+    ref = "/models/" + (parts[-1] or "model")
+    return ref, f"{path}:{ref}:ro"
+
+
 def build(info: ModelInfo, req: LaunchRequest) -> LaunchSpec:
     """The per-node launch for this plan."""
     names = req.node_names or ["spark-1"]
@@ -178,8 +192,8 @@ def build(info: ModelInfo, req: LaunchRequest) -> LaunchSpec:
     mounts = [HF_CACHE_MOUNT]
     model_ref = req.model
     if req.local_path:
-        model_ref = "/models/" + (req.local_path.rstrip("/").rsplit("/", 1)[-1] or "model")
-        mounts.append(f"{req.local_path}:{model_ref}:ro")
+        model_ref, mount = local_model_mount(req.local_path)
+        mounts.append(mount)
     notes: list[str] = []
     base_argv = vllm_argv(info, req, model_ref, notes)
     base_env = model_env(info, req.quantization, req.caps)
