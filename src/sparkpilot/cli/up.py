@@ -53,21 +53,10 @@ def build_plan(args: argparse.Namespace) -> dict[str, Any]:
         return load_plan(args.model)
     for name in ("nodes", "tp", "pp", "max_model_len", "max_num_seqs", "max_num_batched_tokens", "memory_gib"):
         plan_cli._positive(name.replace("_", "-"), getattr(args, name))
-    from sparkpilot.planner import PlanRequest, plan
+    from sparkpilot.planner import plan
 
-    stack_image, vllm_version = plan_cli.stack_facts(args.stack)
     info = plan_cli.resolve_model(args.model, args.offline)
-    names, nets, inv_image, mems = plan_cli.host_nodes(args)
-    local = os.path.abspath(args.model) if os.path.isdir(args.model) else None
-    req = PlanRequest(
-        model=args.model, nodes=args.nodes or (len(names) or None), tp=args.tp, pp=args.pp,
-        executor=args.executor, max_model_len=args.max_model_len,
-        gpu_memory_utilization=args.gpu_memory_utilization, kv_cache_dtype=args.kv_cache_dtype,
-        max_num_seqs=args.max_num_seqs, max_num_batched_tokens=args.max_num_batched_tokens,
-        quantization=args.quantization, memory_gib=args.memory_gib,
-        image=args.image or inv_image or stack_image, node_names=names, node_nets=nets,
-        vllm_version=vllm_version, local_path=local, node_memory=mems,
-        speculative_tokens=args.speculative_tokens)
+    req = plan_cli.make_request(args, info)   # the very request `sparkpilot plan` makes (stack, Ray, hosts)
     data = plan(req, info).to_dict()
     if args.output:
         import json
