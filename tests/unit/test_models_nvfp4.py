@@ -15,13 +15,16 @@ NVFP4 = [mid for mid in catalog_ids() if getattr(lookup(mid), "quantization", No
 
 def test_the_catalog_has_the_nvfp4_checkpoints_spark_recipes_run():
     for mid in ("nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B-NVFP4", "nvidia/Qwen3-Next-80B-A3B-Instruct-NVFP4",
-                "lukealonso/MiniMax-M2.7-NVFP4"):
+                "lukealonso/MiniMax-M2.7-NVFP4", "nvidia/NVIDIA-Nemotron-3-Super-120B-A12B-NVFP4"):
         assert mid in NVFP4
 
 
 @pytest.mark.parametrize("mid", NVFP4)
 def test_every_nvfp4_entry_records_its_unquantised_modules(mid):
     q = registry.find_entry(mid)["config"]["quantization_config"]
+    if q.get("quant_algo") == "MIXED_PRECISION":   # it lists what is quantised; the rest stays bf16
+        assert q["quantized_layers"] and {"lm_head", "mtp.*"} <= set(lookup(mid).quant_ignored)
+        return
     listed = q.get("exclude_modules", q.get("ignore"))
     assert isinstance(listed, list), f"{mid}: no exclude_modules/ignore list recorded"
     assert lookup(mid).quant_ignored == [str(x) for x in listed]
@@ -56,3 +59,13 @@ def test_minimax_m27_nvfp4_attention_stays_bf16_and_needs_two_sparks():
     assert not component_quantized(detect(registry.find_entry(info.id)["config"]), "attn")
     assert moe.body_backend(info) == "marlin"
     assert info.weight_bytes / 2**30 > 121.69            # CUDA's total on one GB10
+
+
+def test_nemotron_super_nvfp4_mixed_precision_experts_nvfp4_drafter_bf16():
+    """modelopt MIXED_PRECISION lists what is quantised (quantized_layers); what it does not list is bf16."""
+    info = lookup("nvidia/NVIDIA-Nemotron-3-Super-120B-A12B-NVFP4")
+    q = detect(registry.find_entry(info.id)["config"])
+    assert q.quantization == "nvfp4" and q.layers["backbone.layers.1.mixer.experts.0.up_proj"] == "NVFP4"
+    assert component_quantized(q, "experts") and not component_quantized(q, "mtp")
+    assert info.num_mtp_layers == 1
+    assert moe.body_backend(info) == "marlin" and moe.drafter_backend(info, None, "marlin") == "triton"

@@ -48,6 +48,7 @@ class Quant:
     kv_cache: str | None = None
     experts_only: bool = False        # mxfp4 (gpt-oss): only the MoE experts are quantised
     block_scales: bool = False        # fp8 with 128x128 block scales
+    layers: dict[str, str] = field(default_factory=dict)   # modelopt MIXED_PRECISION: module -> its algo
 
 
 def _int(v: Any) -> int | None:
@@ -135,12 +136,17 @@ def detect(config: dict[str, Any]) -> Quant:
     elif method == "modelopt" or (not q.get("quant_method") and q.get("quant_algo")):
         algo = str(q.get("quant_algo") or "").upper()
         if algo == "MIXED_PRECISION":                # per-layer algorithms: report the most demanding
-            algos = {str(v.get("quant_algo", "")).upper() for v in (q.get("quantized_layers") or {}).values()
-                     if isinstance(v, dict)}
+            out.layers = {str(k): str(v.get("quant_algo", "")).upper()
+                          for k, v in (q.get("quantized_layers") or {}).items() if isinstance(v, dict)}
+            algos = set(out.layers.values())
             algo = "NVFP4" if any("FP4" in a for a in algos) else "FP8" if any("FP8" in a for a in algos) else algo
             pass
         out.group_size = _int(q.get("group_size"))
         out.ignored = [str(x) for x in (q.get("exclude_modules") or q.get("ignore") or [])]
+        if out.layers:   # what quantized_layers does not list stays unquantised: say so as an ignore list
+            out.ignored += [m for m, listed in (("lm_head", "lm_head" in out.layers),
+                                                ("mtp.*", any(k.startswith("mtp.") for k in out.layers)))
+                            if not listed]
         if algo == "NVFP4" or "FP4" in algo:
             out.quantization, out.bits, out.scheme = "nvfp4", 4, f"nvfp4-g{out.group_size or 16}"
         elif "FP8" in algo:
@@ -184,6 +190,8 @@ def component_quantized(quant: Quant, component: str) -> bool:
         return component in ("experts", "mtp")
     if component not in LINEAR_COMPONENTS:
         return False
+    if quant.layers:
+        return _mixed_algo(quant, component) is not None
     for name in COMPONENT_MODULES.get(component, []):
         variants = _generic(name)
         hit = sum(any(_pattern_match(p, v) for p in quant.ignored) for v in variants)
@@ -192,10 +200,32 @@ def component_quantized(quant: Quant, component: str) -> bool:
     return True
 
 
+def _mixed_algo(quant: Quant, component: str) -> str | None:
+    """modelopt MIXED_PRECISION: the algo most of a component's listed modules use, None when the
+    checkpoint lists none of them (a module missing from quantized_layers stays in the model dtype).
+    Matched on the part after `layers.N.`, so `backbone.` and `model.` prefixes both match; the MTP
+    block counts only through `mtp.*` modules."""
+    found: list[str] = []
+    for name in COMPONENT_MODULES.get(component, []):
+        if component == "mtp" and not name.startswith("mtp."):
+            continue
+        m = re.search(r"layers\.\d+\.(.+)$", name)
+        tail = m.group(1) if m else name
+        for key, algo in quant.layers.items():
+            if (component == "mtp") != key.startswith("mtp."):
+                continue
+            if key == tail or key.endswith("." + tail):
+                found.append(algo)
+    return max(set(found), key=found.count) if found else None
+
+
 def bytes_per_param(quant: Quant, component: str, dtype_bytes: float = 2.0) -> float:
     """Storage bytes of one parameter of `component`, quantisation scales and zero points included."""
     if not component_quantized(quant, component):
         return dtype_bytes
+    if quant.layers:
+        algo = _mixed_algo(quant, component) or ""
+        return 0.5 + 1 / 16 if "FP4" in algo else 1.0 if "FP8" in algo else dtype_bytes
     q = quant.quantization
     if q == "mxfp4":
         return 0.5 + 1 / 32                   # e2m1 nibbles + one e8m0 scale per 32
