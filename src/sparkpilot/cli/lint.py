@@ -131,7 +131,8 @@ def _text(findings, ctx, summ) -> None:
     print(f"{counts or 'no findings'} | stack {st['name']} ({st['chosen_by']}; flags of vLLM "
           f"{st['flags_checked_against']}) | {lc['nodes']} node{'s' if lc['nodes'] != 1 else ''}"
           f" ({lc['nodes_from']}) | "
-          + (f"model {lc['model']}: {facts}" if lc["model"] else "no model (no vLLM command)"))
+          + (f"model {lc['model']}: {facts}" if lc["model"]
+             else "no model (no vLLM command)" if lc["kind"] == "cluster" else "no model given"))
     for note in summ["notes"]:
         print(mask_secrets(f"note: {note}"))
 
