@@ -21,7 +21,7 @@ from typing import Any
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-DEFAULT_DIRS = [REPO.parent / "shared" / "data" / "logs", REPO / "tests" / "data" / "logs",
+DEFAULT_DIRS = [REPO / "tests" / "data" / "shared" / "data" / "logs", REPO / "tests" / "data" / "logs",
                 REPO / "tests" / "data" / "logs_unseen"]
 # logs no signature was written from (committed before issue 16's signatures; reported apart)
 UNSEEN_DIRS = {"logs_unseen"}

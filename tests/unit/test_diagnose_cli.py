@@ -16,14 +16,14 @@ from sparkpilot.cli.main import main
 
 REPO = Path(__file__).resolve().parents[2]
 OWN = REPO / "tests" / "data" / "logs"
-SHARED = REPO.parent / "shared" / "data" / "logs"
+SHARED = REPO / "tests" / "data" / "shared" / "data" / "logs"   # a copy of ../shared/data/logs
 
 
 def _log(name: str) -> Path:
     for folder in (SHARED, OWN):
         if (folder / name).exists():
             return folder / name
-    pytest.skip(f"{name} not available")
+    raise AssertionError(f"{name} is neither in tests/data/shared/data/logs nor in tests/data/logs")
 
 
 def test_ready_log_exit_0_with_phase_table(capsys):

@@ -15,7 +15,7 @@ from sparkpilot.diagnosis.phases import PHASES
 
 REPO = Path(__file__).resolve().parents[2]
 LOGS = sorted((REPO / "tests" / "data" / "logs").glob("*.log"))
-SHARED = sorted((REPO.parent / "shared" / "data" / "logs").glob("*.log"))
+SHARED = sorted((REPO / "tests" / "data" / "shared" / "data" / "logs").glob("*.log"))
 REAL_LINES = [l for p in LOGS + SHARED for l in p.read_text(encoding="utf-8", errors="replace").splitlines()]
 OUTCOMES = {"ready", "failed", "incomplete"}
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
