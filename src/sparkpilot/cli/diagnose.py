@@ -59,52 +59,33 @@ def _read_file(path: str) -> str:
         raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
 
 
-def _runner(host: str | None):
-    """A Runner for `host` (None = this machine) through sparkpilot.transport."""
+def container_logs(name: str, host: str | None) -> tuple[str, bool | None]:
+    """(the container's log, whether it still runs) through the transport (launcher/containers.py)."""
+    from sparkpilot.launcher.containers import DockerError, read_logs
     from sparkpilot.transport import connect
 
-    return connect(host or "local")
-
-
-def container_logs(name: str, host: str | None) -> str:
-    if not name or name.startswith("-") or any(ch.isspace() for ch in name):
-        raise UsageError(f"bad container name `{name}`")
-    runner = _runner(host)
-    try:
-        # --timestamps: every line gets the daemon's UTC time, so a start still running can be
-        # timed against now (a phase far past its expected length is a hang)
-        result = runner.run(["docker", "logs", "--timestamps", name], timeout=DOCKER_LOGS_TIMEOUT)
-        running = None
-        if result.rc == 0:
-            state = runner.run(["docker", "inspect", "--format", "{{.State.Running}}", name], timeout=15.0)
-            running = state.stdout.strip() == "true" if state.rc == 0 else None
-    finally:
-        close = getattr(runner, "close", None)
-        if close:
-            close()
     where = f" on {host}" if host else ""
-    if result.rc != 0:
-        reason = (result.stderr or result.stdout).strip().splitlines()
-        text = reason[-1] if reason else f"exit {result.rc}"
-        if result.rc == 127 or ("not found" in text and "docker" in text and "container" not in text.lower()):
-            raise UsageError(f"docker is not available{where}: {text}")
-        raise UsageError(f"docker logs {name}{where}: {text}")
-    # docker logs writes the container's stdout to stdout and its stderr to stderr: vLLM logs to both
-    RUNNING[host or "local"] = running
-    return (result.stdout or "") + ("\n" + result.stderr if result.stderr else "")
+    with connect(host or "local") as runner:
+        try:
+            logs = read_logs(runner, name, timeout=DOCKER_LOGS_TIMEOUT)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        except DockerError as exc:
+            if exc.missing:
+                raise UsageError(f"docker is not available{where}: {exc}") from None
+            raise UsageError(f"docker logs {name}{where}: {exc}") from None
+    return logs.text, logs.running
 
 
-RUNNING: dict[str, bool | None] = {}  # container still running, per host (filled by container_logs)
-
-
-def gather(args: argparse.Namespace) -> list[tuple[str, str]]:
+def gather(args: argparse.Namespace) -> tuple[list[tuple[str, str]], dict[str, bool | None]]:
+    """[(label, log text)] and, for containers, whether each still runs (by label)."""
     if args.container and args.logs:
         raise UsageError("give log files or --container, not both")
     if args.host and not args.container:
         raise UsageError("--host needs --container NAME (the logs are read with `docker logs` on that host)")
     if args.container:
-        hosts = args.host or [None]
-        return [(h or "local", container_logs(args.container, h)) for h in hosts]
+        got = {h or "local": container_logs(args.container, h) for h in args.host or [None]}
+        return [(label, text) for label, (text, _) in got.items()], {label: run for label, (_, run) in got.items()}
     paths = args.logs or ["-"]
     if paths == ["-"] and sys.stdin.isatty():
         raise UsageError("no log given: pass a file, pipe one in, or use --container NAME")
@@ -113,7 +94,7 @@ def gather(args: argparse.Namespace) -> list[tuple[str, str]]:
     names = [os.path.basename(p) for p in paths]
     if len(set(names)) < len(names):  # head/service.log and worker/service.log: keep the folders
         names = list(paths)
-    return [(n if p != "-" else "stdin", _read_file(p)) for n, p in zip(names, paths, strict=False)]
+    return [(n if p != "-" else "stdin", _read_file(p)) for n, p in zip(names, paths, strict=False)], {}
 
 
 # ----------------------------------------------------------------------------- run
@@ -121,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
     from sparkpilot.diagnosis import LiveDiagnosis, check_answer, merge
     from sparkpilot.diagnosis.analyze import REFERENCE_PHASE_SECONDS, time_scale
 
-    logs = gather(args)
+    logs, running = gather(args)
     if not any(text.strip() for _, text in logs) and args.answer is None:
         raise UsageError("the log is empty")
     if len(logs) == 1 and not args.container and args.answer is None:
@@ -143,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
             live.count += 1
             live.feed_line(line)
     hang = None
-    if args.container and all(RUNNING.get(label) for label, _ in logs):
+    if args.container and all(running.get(label) for label, _ in logs):
         expected = {k: v * time_scale() for k, v in REFERENCE_PHASE_SECONDS.items()}
         hang = live.check_hang(now=time.time(), expected_phase_seconds=expected)
     d = live.result()

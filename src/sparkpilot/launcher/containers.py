@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sparkpilot.launcher.deployment import LABEL, Deployment, Node
+from sparkpilot.transport.base import Runner
 
 COMPILE_CACHE = ".cache/sparkpilot/vllm-cache"     # under the node's $HOME; vLLM's VLLM_CACHE_ROOT
 CONTAINER_CACHE = "/root/.cache/vllm"               # torch.compile and other caches: a restart skips compiling
@@ -124,10 +125,37 @@ def parse_ps(text: str) -> list[Container]:
 
 
 class DockerError(Exception):
-    pass
+    """A docker command failed on a node; `missing` when docker itself is not there."""
+
+    def __init__(self, message: str, missing: bool = False):
+        super().__init__(message)
+        self.missing = missing
 
 
-def _docker(runner: Any, argv: list[str], timeout: float = DOCKER_TIMEOUT) -> str:
+@dataclass
+class Logs:
+    text: str               # the container's stdout then stderr (vLLM logs to both), every line time-stamped
+    running: bool | None    # still running (None: unknown)
+
+
+def read_logs(runner: Runner, name: str, timeout: float = 60.0) -> Logs:
+    """All of a container's output so far (`docker logs --timestamps`: the daemon's UTC time on every
+    line, so a start still running can be timed against now), and whether it still runs.
+    DockerError (its message is docker's last line) when the logs cannot be read."""
+    if not name or name.startswith("-") or any(ch.isspace() for ch in name):
+        raise ValueError(f"bad container name `{name}`")
+    result = runner.run(["docker", "logs", "--timestamps", name], timeout=timeout)
+    if result.rc != 0:
+        lines = (result.stderr or result.stdout).strip().splitlines()
+        text = lines[-1] if lines else f"exit {result.rc}"
+        missing = result.rc == 127 or ("not found" in text and "docker" in text and "container" not in text.lower())
+        raise DockerError(text, missing=missing)
+    inspect = runner.run(["docker", "inspect", "--format", "{{.State.Running}}", name], timeout=15.0)
+    running = inspect.stdout.strip() == "true" if inspect.rc == 0 else None
+    return Logs((result.stdout or "") + ("\n" + result.stderr if result.stderr else ""), running)
+
+
+def _docker(runner: Runner, argv: list[str], timeout: float = DOCKER_TIMEOUT) -> str:
     res = runner.run(argv, timeout=timeout)
     if res.rc != 0:
         lines = [ln for ln in (res.stderr or res.stdout).strip().splitlines() if ln.strip()]
@@ -138,11 +166,11 @@ def _docker(runner: Any, argv: list[str], timeout: float = DOCKER_TIMEOUT) -> st
     return res.stdout
 
 
-def ps(runner: Any, name: str | None = None) -> list[Container]:
+def ps(runner: Runner, name: str | None = None) -> list[Container]:
     return parse_ps(_docker(runner, ps_argv(name)))
 
 
-def remove(runner: Any, name: str) -> list[Container]:
+def remove(runner: Runner, name: str) -> list[Container]:
     """Remove every container of the deployment on this node (running or not); what was removed."""
     found = ps(runner, name)
     if found:
@@ -150,7 +178,7 @@ def remove(runner: Any, name: str) -> list[Container]:
     return found
 
 
-def state(runner: Any, container: str) -> tuple[str, int | None]:
+def state(runner: Runner, container: str) -> tuple[str, int | None]:
     """(status, exit code) of a container; ("missing", None) when it is gone."""
     res = runner.run(["docker", "inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", container],
                      timeout=30.0)
@@ -171,12 +199,12 @@ def logs_argv(container: str, follow: bool = True, since: str | None = None, tai
     return [*argv, container]
 
 
-def image_id(runner: Any, image: str) -> str | None:
+def image_id(runner: Runner, image: str) -> str | None:
     res = runner.run(["docker", "image", "inspect", "--format", "{{.Id}}", image], timeout=30.0)
     return res.stdout.strip() or None if res.rc == 0 else None
 
 
-def node_home(runner: Any) -> str:
+def node_home(runner: Runner) -> str:
     res = runner.run(["printenv", "HOME"], timeout=15.0)
     home = res.stdout.strip()
     return home if res.rc == 0 and home.startswith("/") else "/root"
