@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from sparkpilot.errors import UsageError
+from sparkpilot.transport.base import Runner
 
 
 def add_target(parser: argparse.ArgumentParser, name_required: bool = False) -> None:
@@ -56,7 +57,7 @@ def runners_for(nodes: list[tuple[str, str]]) -> list[tuple[str, Any]]:
     return [(n, connect(h)) for n, h in nodes]
 
 
-def close(runners: list[tuple[str, Any]]) -> None:
+def close(runners: list[tuple[str, Runner]]) -> None:
     for _, r in runners:
         try:
             r.close()

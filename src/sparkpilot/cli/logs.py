@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any, TextIO
+from typing import TextIO
 
 from sparkpilot.cli.common_deploy import add_target, close, runners_for, target
+from sparkpilot.transport.base import Runner
 
 EXAMPLES = """\
   sparkpilot logs qwen3-32b                  the whole log of every node, merged by time
@@ -42,7 +43,7 @@ def merged(items: list[tuple[str, str]]) -> list[tuple[str, str, str]]:
     return sorted(rows, key=lambda r: r[0])
 
 
-def follow(name: str, runners: list[tuple[str, Any]], out: TextIO, since: str | None = None,
+def follow(name: str, runners: list[tuple[str, Runner]], out: TextIO, since: str | None = None,
            tail: str | None = None) -> None:
     from sparkpilot.launcher import containers
     from sparkpilot.launcher.streams import Merged

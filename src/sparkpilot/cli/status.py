@@ -8,6 +8,7 @@ from typing import Any
 
 from sparkpilot.cli.common import add_format, print_json
 from sparkpilot.cli.common_deploy import add_target, close, runners_for, target
+from sparkpilot.transport.base import Runner
 
 EXAMPLES = """\
   sparkpilot status                      every deployment this machine started
@@ -20,7 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_format(parser)
 
 
-def node_status(node: str, runner: Any, name: str | None) -> list[dict[str, Any]]:
+def node_status(node: str, runner: Runner, name: str | None) -> list[dict[str, Any]]:
     from sparkpilot.diagnosis import diagnose
     from sparkpilot.launcher import containers
 

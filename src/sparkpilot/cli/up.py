@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 from sparkpilot.errors import EXIT_INTERRUPTED, SparkpilotError, UsageError
+from sparkpilot.transport.base import Runner
 
 EXAMPLES = """\
   sparkpilot up Qwen/Qwen3-32B                           plan and serve on this machine
@@ -146,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
     return code
 
 
-def _close(runners: dict[int, Any]) -> None:
+def _close(runners: dict[int, Runner]) -> None:
     for r in runners.values():
         try:
             r.close()

@@ -67,7 +67,7 @@ def _as_nodes(inventory_or_runners: Any) -> list[tuple[Any, HostFacts, Any]]:
         if isinstance(r, str):
             items.append((r, HostFacts(r, None, "head" if i == 0 else "worker"), None))
         else:
-            items.append((r, HostFacts(getattr(r, "name", str(r)), None, "head" if i == 0 else "worker"), None))
+            items.append((r, HostFacts(r.name, None, "head" if i == 0 else "worker"), None))
     return items
 
 

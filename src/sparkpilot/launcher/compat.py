@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Sequence
-from typing import Any
+
+from sparkpilot.transport.base import Runner
 
 
-def command_argv(runner: Any, argv: Sequence[str]) -> list[str]:
+def command_argv(runner: Runner, argv: Sequence[str]) -> list[str]:
     """The local argv that runs `argv` on the runner's host (ssh for SshRunner, as is for local)."""
     from sparkpilot.transport.ssh import SshRunner
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from sparkpilot.transport.base import Runner
+
 WHY = {
     "single": "one node: no Ray, no multi-node executor",
     "native": "vLLM's own multi-node mode (--nnodes/--node-rank/--master-addr, workers --headless): "
@@ -35,6 +37,6 @@ def ray_gpus(status_text: str) -> float | None:
     return float(m[2]) if m else None
 
 
-def ray_status(runner: Any, container: str) -> float | None:
+def ray_status(runner: Runner, container: str) -> float | None:
     res = runner.run(["docker", "exec", container, "ray", "status"], timeout=30.0)
     return ray_gpus(res.stdout) if res.rc == 0 else None

@@ -17,6 +17,7 @@ from typing import Any
 
 from sparkpilot.launcher.deployment import Deployment
 from sparkpilot.launcher.events import Event, LaunchFailed
+from sparkpilot.transport.base import Runner
 
 BLOCKING = ("driver-version", "page-cache", "memory-budget", "mtu-match", "peer-reachable")
 DROP_CACHES = ["sudo", "-n", "sh", "-c", "sync; echo 3 > /proc/sys/vm/drop_caches"]
@@ -24,7 +25,7 @@ GIB_KB = 1024 * 1024
 
 
 class Preflight:
-    def __init__(self, dep: Deployment, runners: dict[int, Any], opts: Any):
+    def __init__(self, dep: Deployment, runners: dict[int, Runner], opts: Any):
         self.dep, self.runners, self.opts = dep, runners, opts
         self.errors: list[str] = []
         self.driver_version: str | None = None

@@ -13,6 +13,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from sparkpilot.transport.base import Runner
+
 SMOKE_PROMPT = "What is the capital of France? Answer in one short sentence."
 SMOKE_MAX_TOKENS = 32
 TTFB = "__sparkpilot_ttfb="
@@ -22,13 +24,13 @@ def _url(port: int, path: str) -> str:
     return f"http://127.0.0.1:{port}{path}"
 
 
-def health(runner: Any, port: int, timeout: float = 5.0) -> bool:
+def health(runner: Runner, port: int, timeout: float = 5.0) -> bool:
     res = runner.run(["curl", "-s", "-o", "/dev/null", "-m", f"{timeout:g}", "-w", "%{http_code}",
                       _url(port, "/health")], timeout=timeout + 10)
     return res.rc == 0 and res.stdout.strip() == "200"
 
 
-def served_models(runner: Any, port: int, timeout: float = 10.0) -> list[str] | None:
+def served_models(runner: Runner, port: int, timeout: float = 10.0) -> list[str] | None:
     res = runner.run(["curl", "-sf", "-m", f"{timeout:g}", _url(port, "/v1/models")], timeout=timeout + 10)
     if res.rc != 0:
         return None
@@ -118,7 +120,7 @@ def parse_chat_stream_probs(text: str) -> tuple[str | None, float | None, str | 
     return ("".join(parts) if seen else None), ttfb, finish, error, probs
 
 
-def smoke_chat(runner: Any, port: int, model: str, prompt: str = SMOKE_PROMPT,
+def smoke_chat(runner: Runner, port: int, model: str, prompt: str = SMOKE_PROMPT,
                max_tokens: int = SMOKE_MAX_TOKENS, timeout: float = 120.0) -> Smoke:
     start = time.monotonic()
     res = runner.run(chat_argv(port, model, prompt, max_tokens, timeout), timeout=timeout + 15)

@@ -12,6 +12,8 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
+from sparkpilot.transport.base import LineStream, Runner
+
 END = None
 
 
@@ -23,7 +25,7 @@ class Merged:
         self._lock = threading.Lock()
         self._stopped = False
 
-    def add(self, node: str, runner: Any, argv: Sequence[str]) -> None:
+    def add(self, node: str, runner: Runner, argv: Sequence[str]) -> None:
         stream = open_stream(runner, argv)
         with self._lock:
             if self._stopped:
@@ -64,5 +66,5 @@ class Merged:
             t.join(timeout=2.0)
 
 
-def open_stream(runner: Any, argv: Sequence[str]) -> Any:
+def open_stream(runner: Runner, argv: Sequence[str]) -> LineStream:
     return runner.stream(argv)

@@ -19,11 +19,11 @@ import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
 from sparkpilot.launcher import compat, containers
 from sparkpilot.launcher.deployment import Deployment, Node
 from sparkpilot.launcher.events import Event, LaunchFailed
+from sparkpilot.transport.base import Runner
 
 HF_MOUNT_TARGET = "/root/.cache/huggingface"
 CHUNK = 1 << 20
@@ -112,7 +112,7 @@ def judge_copy(node: str, path: str, root: str, text: str) -> Copy:
 
 
 class Sync:
-    def __init__(self, dep: Deployment, runners: dict[int, Any], dry_run: bool = False):
+    def __init__(self, dep: Deployment, runners: dict[int, Runner], dry_run: bool = False):
         self.dep, self.runners, self.dry_run = dep, runners, dry_run
         self.homes: dict[int, str] = {}
 

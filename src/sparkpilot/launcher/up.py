@@ -23,6 +23,7 @@ from sparkpilot.launcher import containers, executors, readiness
 from sparkpilot.launcher.deployment import Deployment
 from sparkpilot.launcher.events import Event, LaunchFailed
 from sparkpilot.secrets import mask_secrets
+from sparkpilot.transport.base import Runner
 
 
 @dataclass
@@ -41,7 +42,7 @@ class UpOptions:
 
 
 class Up:
-    def __init__(self, dep: Deployment, runners: dict[int, Any], opts: UpOptions | None = None):
+    def __init__(self, dep: Deployment, runners: dict[int, Runner], opts: UpOptions | None = None):
         self.dep, self.runners, self.opts = dep, runners, opts or UpOptions()
         self.started = time.monotonic()
         self.launched = False
@@ -147,14 +148,11 @@ class Up:
             yield Event("container", f"started {dep.container} ({res.stdout.strip()[:12]})", node=node.name,
                         phase="container_start", data={"container": dep.container, "id": res.stdout.strip()[:12]})
 
-    def _token_file(self, runner: Any, home: str) -> str | None:
+    def _token_file(self, runner: Runner, home: str) -> str | None:
         """HF_TOKEN for the container by name: a 0600 env file on the node, removed after docker run."""
         path = f"{home}/.cache/sparkpilot/{self.dep.name}.env"
-        write = getattr(runner, "write_bytes", None)
-        if write is None:
-            return None
         runner.run(["mkdir", "-p", f"{home}/.cache/sparkpilot"], timeout=15.0)
-        write(path, f"HF_TOKEN={os.environ['HF_TOKEN']}\n".encode(), 0o600)
+        runner.write_bytes(path, f"HF_TOKEN={os.environ['HF_TOKEN']}\n".encode(), 0o600)
         return path
 
     def _watch(self) -> Iterator[Event]:

@@ -17,6 +17,7 @@ from sparkpilot.launcher import containers, executors, readiness
 from sparkpilot.launcher.deployment import Deployment
 from sparkpilot.launcher.events import Event
 from sparkpilot.launcher.streams import Merged
+from sparkpilot.transport.base import Runner
 
 POLL_S = 0.25            # how often the loop looks at the clock, /health and container states
 STATE_EVERY_S = 2.0
@@ -41,7 +42,7 @@ def cause(phase: str) -> str:
 
 
 class Watch:
-    def __init__(self, dep: Deployment, runners: dict[int, Any], hang_timeout: float | None = None,
+    def __init__(self, dep: Deployment, runners: dict[int, Runner], hang_timeout: float | None = None,
                  driver_version: str | None = None, ready_timeout: float | None = None,
                  logs: bool = False, clock=time.monotonic):
         from sparkpilot.diagnosis import LiveDiagnosis

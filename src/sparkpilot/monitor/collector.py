@@ -19,13 +19,14 @@ from typing import Any
 
 from sparkpilot.monitor import sample as sample_mod
 from sparkpilot.monitor import sampler, stream, thresholds
+from sparkpilot.transport.base import Runner
 
 
 @dataclass
 class NodeTarget:
     name: str
     role: str
-    runner: Any
+    runner: Runner
     vllm_port: int | None = 8000
 
 

@@ -9,6 +9,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from sparkpilot.errors import UsageError
+from sparkpilot.transport.base import Runner
 
 
 class Stream:
@@ -34,8 +35,8 @@ class Stream:
         self.inner.stop()
 
 
-def open_stream(runner: Any, argv: Sequence[str]) -> Stream:
-    if getattr(runner, "recorded", False):
+def open_stream(runner: Runner, argv: Sequence[str]) -> Stream:
+    if runner.recorded:
         raise UsageError(f"{runner.name}: a recorded host has no live samples to watch; "
                          "give a real host (local, user@host) or an inventory")
     return Stream(runner.stream(list(argv)))
