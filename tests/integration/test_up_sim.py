@@ -4,7 +4,8 @@ Written against tests/sim's engine API (sim_docker_factory, models.place, images
 engine.SERVE_FLAGS). The plan comes from `sparkpilot plan` on the node's model folder; its vLLM
 flags for a GB10 (graph capture size, TRITON_ATTN, fp8 KV cache, 0.87 of a GPU) are swapped for
 the flags the CPU build accepts (engine.SERVE_FLAGS) and the CPU build's per-node environment
-(and `--ulimit memlock=-1`, which runc may not set under this machine's dockerd): that is the only change, and it is the simulated engine's, not up's. `up --force`: pre-flight
+(and `--ulimit memlock=-1`, which runc may not set under this machine's dockerd): that is the only
+change, and it is the simulated engine's, not up's. `up --force`: pre-flight
 rightly refuses that launch on a GB10 (lint: --enforce-eager; the recorded GB10 meminfo has less
 free memory than 0.87 of it), and says so; the CPU engine does not use that memory.
 After every scenario no container of the deployment is left on any node (asserted).
