@@ -1,8 +1,9 @@
 """The built-in catalog: models/catalog/<family>.json, found through models/catalog/index.json.
 
 Each family file is {"family": ..., "entries": [entry, ...]}; an entry is
-  id, aliases (optional), config (a trimmed copy of the model's config.json: the fields the mapping
-  reads, quantization_config included), weight_bytes, sources {config, weight_bytes: URL},
+  id, aliases (optional), recipes (optional: public Spark recipes that run it), config (a trimmed
+  copy of the model's config.json: the fields the mapping reads, quantization_config included, its
+  ignore / exclude_modules list as published), weight_bytes, sources {config, weight_bytes: URL},
   num_parameters_published (optional), notes (optional).
   When no byte total was published, weight_bytes is DERIVED from the shapes and the quantisation
   format: weight_bytes_derived true, sources.weight_bytes_how starting with "derived" and saying
