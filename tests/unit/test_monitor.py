@@ -281,6 +281,10 @@ def test_sampler_stream_end_to_end_on_this_machine(tmp_path, monkeypatch):
     root = tmp_path / "root"
     (root / "proc").mkdir(parents=True)
     (root / "proc/meminfo").write_text((SIM / "meminfo" / "gb10-warm.txt").read_text())
+    zone = root / "sys/class/thermal/thermal_zone0"     # the kernel's layout: type, temp in millidegrees
+    zone.mkdir(parents=True)
+    (zone / "type").write_text("cpu-thermal\n")
+    (zone / "temp").write_text("41100\n")
     bindir = tmp_path / "bin"
     bindir.mkdir()
     tool = bindir / "nvidia-smi"
@@ -296,7 +300,7 @@ def test_sampler_stream_end_to_end_on_this_machine(tmp_path, monkeypatch):
     finally:
         c.stop()
     assert s.metrics["gpu_temp_c"] == 86 and s.metrics["cuda_bytes"] == 96823 * 1024 * 1024
-    assert s.metrics["page_cache_ratio"] > 0.5
+    assert s.metrics["page_cache_ratio"] > 0.5 and s.metrics["cpu_temp_c"] == 41.1
     assert c.state["local"].status in ("streaming", "connecting") or c.state["local"].status.startswith("lost")
     # a sampler killed outright (SIGKILL of its group) leaves its folder; the next one removes it
     left = set(Path(os.environ.get("TMPDIR", "/tmp")).glob("sparkpilot-watch.*"))

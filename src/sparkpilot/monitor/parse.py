@@ -50,6 +50,9 @@ class GpuSample:
         return [r for r in (self.clock_reasons or []) if r in THROTTLING]
 
 
+NO_GPU_LINE = "no nvidia-smi output yet"
+
+
 def clock_reasons(text: str) -> list[str] | None:
     """'0x0000000000000004' -> ['sw_power_cap']; N/A -> None."""
     text = text.strip()
@@ -66,7 +69,7 @@ def parse_gpu(text: str) -> GpuSample:
     """The last line of `nvidia-smi --query-gpu=<sampler.GPU_FIELDS> --format=csv,noheader,nounits`."""
     lines = [ln for ln in text.splitlines() if ln.strip()]
     if not lines:
-        return GpuSample(error="no nvidia-smi output yet")
+        return GpuSample(error=NO_GPU_LINE)
     parts = [p.strip() for p in lines[-1].split(",")]
     if len(parts) != 7:
         return GpuSample(error=lines[-1].strip()[:200])

@@ -79,10 +79,16 @@ def build(node: str, role: str, frame: Frame, prev: NodeSample | None = None,
 
     s = NodeSample(node, role, frame.epoch)
     sec = frame.sections
+    if "files" in sec:
+        from sparkpilot.monitor.sampler import split_files
+
+        sec = {**split_files(sec["files"]), **{k: v for k, v in sec.items() if k != "files"}}
     m = s.metrics
     dt = frame.epoch - prev.t if prev else 0.0
 
     s.gpu = parse.parse_gpu(sec.get("gpu", ""))
+    if s.gpu.error == parse.NO_GPU_LINE and prev is not None and prev.gpu is not None:
+        s.gpu = prev.gpu   # read while nvidia-smi's loop rewrote its line: the last line stands
     if s.gpu.error:
         s.errors.append(f"gpu: {s.gpu.error}")
     m.update(gpu_temp_c=s.gpu.temp_c, gpu_power_w=s.gpu.power_w, gpu_sm_clock_mhz=s.gpu.sm_clock_mhz,

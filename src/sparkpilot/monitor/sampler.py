@@ -3,17 +3,18 @@
 Each node runs ONE shell process for the whole watch (no SSH connection and no new session per
 sample). Every `interval` seconds it prints a frame:
 
-    ##sparkpilot frame EPOCH
-    ##sparkpilot gpu          nvidia-smi --query-gpu (the latest line of a looping nvidia-smi)
+    ##sparkpilot frame        (the collector stamps it with its own clock when it arrives)
     ##sparkpilot apps         nvidia-smi --query-compute-apps (every APPS_EVERY frames)
-    ##sparkpilot meminfo      /proc/meminfo
-    ##sparkpilot psi          /proc/pressure/memory
-    ##sparkpilot thermal      ZONE<TAB>TYPE<TAB>MILLIDEGREES per /sys/class/thermal zone
-    ##sparkpilot tegra        the latest tegrastats line (when tegrastats runs with sudo -n)
-    ##sparkpilot net          /sys/class/net/en*np*/{operstate,speed,mtu,statistics/*}  (grep -H)
-    ##sparkpilot ib           /sys/class/infiniband/*/ports/*/{state,rate,counters,hw_counters} (grep -H)
+    ##sparkpilot files        ONE `grep -H ""` over: the latest line of the looping nvidia-smi
+                              (--query-gpu) and of tegrastats, /proc/meminfo, /proc/pressure/memory,
+                              /sys/class/thermal zones (type, temp), /sys/class/net/en*np*
+                              {operstate,speed,mtu,statistics/*}, /sys/class/infiniband/*/ports/*
+                              {state,rate,counters,hw_counters}; split back by path (split_files)
     ##sparkpilot vllm RC      the vLLM server's /metrics (its families that sparkpilot reads)
     ##sparkpilot end
+
+A frame costs the node three process starts (grep, curl, grep) plus the sleep: a process per
+source would cost it several times more.
 
 nvidia-smi and tegrastats loop by themselves (`-lms`, `--interval`) in the background, each
 writing its latest line to a file that the frame prints: a nvidia-smi process per sample would
@@ -26,6 +27,7 @@ sampler on that host removes the folders of dead pids).
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 MARK = "##sparkpilot "
@@ -63,8 +65,6 @@ def _q(args) -> str:
 
 def script(interval: float = 1.0, vllm_port: int | None = 8000, tegrastats: bool = True) -> str:
     """The POSIX sh program one node runs for the whole watch."""
-    from sparkpilot.probes import THERMAL_SCRIPT
-
     ms = max(100, int(interval * 1000))
     secs = f"{max(interval, 0.1):g}"
     net = " ".join(f"/sys/class/net/en*np*/{f}" for f in NET_FILES)
@@ -91,15 +91,10 @@ def script(interval: float = 1.0, vllm_port: int | None = 8000, tegrastats: bool
         f'( while :; do {_q(GPU_ARGV)} -lms {ms} 2>&1 | while IFS= read -r l; do printf "%s\\n" "$l" > "$T/g"; done; '
         f'sleep {secs}; done ) & else echo "nvidia-smi: command not found" > "$T/g"; fi; '
         + tegra +
-        f'n=0; while :; do echo "{MARK}frame $(date +%s.%N)"; '
-        f'echo "{MARK}gpu"; cat "$T/g" 2>/dev/null; '
+        f'n=0; while :; do echo "{MARK}frame"; '
         f'if [ $((n % {APPS_EVERY})) -eq 0 ]; then echo "{MARK}apps"; {_q(APPS_ARGV)} 2>&1; fi; n=$((n+1)); '
-        f'echo "{MARK}meminfo"; cat "$R/proc/meminfo" 2>/dev/null; '
-        f'echo "{MARK}psi"; cat "$R/proc/pressure/memory" 2>/dev/null; '
-        f'echo "{MARK}thermal"; {THERMAL_SCRIPT}; '
-        f'echo "{MARK}tegra"; cat "$T/t" 2>/dev/null; '
-        f'echo "{MARK}net"; grep -H "" {net} 2>/dev/null; '
-        f'echo "{MARK}ib"; grep -H "" {ib} 2>/dev/null; '
+        f'echo "{MARK}files"; grep -H "" "$T/g" "$T/t" "$R/proc/meminfo" "$R/proc/pressure/memory" '
+        f'"$R"/sys/class/thermal/thermal_zone*/type "$R"/sys/class/thermal/thermal_zone*/temp {net} {ib} 2>/dev/null; '
         + vllm +
         f'echo "{MARK}end"; sleep {secs}; done'
     )
@@ -143,8 +138,8 @@ class FrameReader:
         kind = words[0]
         if kind == "frame":
             try:
-                self._frame = Frame(float(words[1]))
-            except (IndexError, ValueError):
+                self._frame = Frame(float(words[1]) if len(words) > 1 else time.time())
+            except ValueError:
                 self._frame = None
             return None
         if kind == "end":
@@ -166,3 +161,34 @@ def split_frames(text: str) -> list[Frame]:
         if f is not None:
             frames.append(f)
     return frames
+
+
+def split_files(text: str) -> dict[str, str]:
+    """The `files` section (grep -H lines, PATH:VALUE) back into the sections the parsers read:
+    gpu, tegra, meminfo, psi, thermal (ZONE<TAB>TYPE<TAB>TEMP), net and ib (PATH:VALUE lines)."""
+    out: dict[str, list[str]] = {}
+    zones: dict[str, dict[str, str]] = {}
+    for line in text.splitlines():
+        path, sep, value = line.partition(":")
+        if not sep:
+            continue
+        if "/sparkpilot-watch." in path:
+            key = {"g": "gpu", "t": "tegra"}.get(path.rsplit("/", 1)[-1])
+            if key:
+                out.setdefault(key, []).append(value)
+        elif path.endswith("/proc/meminfo"):
+            out.setdefault("meminfo", []).append(value)
+        elif path.endswith("/proc/pressure/memory"):
+            out.setdefault("psi", []).append(value)
+        elif "/sys/class/thermal/" in path:
+            parts = path.split("/")
+            zones.setdefault(parts[-2], {})[parts[-1]] = value.strip()
+        elif "/sys/class/net/" in path:
+            out.setdefault("net", []).append(line)
+        elif "/sys/class/infiniband/" in path:
+            out.setdefault("ib", []).append(line)
+    sections = {k: "\n".join(v) for k, v in out.items()}
+    rows = [f"{z}\t{d.get('type', '')}\t{d['temp']}" for z, d in sorted(zones.items()) if "temp" in d]
+    if rows:
+        sections["thermal"] = "\n".join(rows)
+    return sections
