@@ -212,8 +212,14 @@ def test_malformed_host_is_exit_2(sim_cluster):
 
 def test_gid_index_given_warns_where_it_differs(sim_cluster):
     a, b = node_of(sim_cluster, "driver-590"), node_of(sim_cluster, "gid-4")
+    # eugr's image (its NCCL version not published): the pinned index must match each node's
     _rc, report, err, _ = doctor(sim_cluster, "--host", a.ssh_spec, "--host", b.ssh_spec, "--gid-index", "3",
-                                "--format", "json")
+                                "--image", "vllm-node", "--format", "json")
     assert report is not None, err
     assert checks(host_of(report, b))["roce-gid"]["status"] == "warn"
     assert checks(host_of(report, a))["roce-gid"]["status"] == "pass"
+    # the default stack's NCCL picks the GID itself: the pinned index is what is wrong, on both (issue 8)
+    _rc, report, err, _ = doctor(sim_cluster, "--host", a.ssh_spec, "--host", b.ssh_spec, "--gid-index", "3",
+                                "--format", "json")
+    assert report is not None, err
+    assert all(checks(host_of(report, n))["roce-gid"]["status"] == "warn" for n in (a, b))

@@ -130,13 +130,21 @@ def test_roce_gid_per_device_in_data_and_launch_mismatch_warns():
     pair_a = replay("pair/spark-a")
     r = result(pair_a, "roce-gid")
     assert r.status == "pass" and [d["gid_index"] for d in r.data["devices"]] == [3, 3]
-    r = result(pair_a, "roce-gid", ClusterFacts(gid_index=4))
-    assert r.status == "warn" and "NCCL_IB_GID_INDEX=4" in r.message
+    # an image whose NCCL is not known (eugr's): the launch's index must be this node's
+    r = result(pair_a, "roce-gid", ClusterFacts(gid_index=4, image="vllm-node"))
+    assert r.status == "warn" and "NCCL_IB_GID_INDEX=4" in r.message and r.fix == "set NCCL_IB_GID_INDEX=3 on this node"
+    # the default stack's NCCL (2.27.7+) picks the GID itself: any pinned index is the finding (issue 8, point 2)
+    r = result(pair_a, "roce-gid", ClusterFacts(gid_index=3))
+    assert r.status == "warn" and "pins NCCL_IB_GID_INDEX=3" in r.message and "unset" in r.fix
 
 
 def test_roce_gid_devices_of_one_node_differ_warns():
-    r = result(replay("broken"), "roce-gid")
+    r = result(replay("broken"), "roce-gid", ClusterFacts(image="vllm-node"))
     assert r.status == "warn" and "rocep1s0f1 3, roceP2p1s0f1 4" in r.message
+    # NCCL 2.21+ picks each device's own RoCEv2 GID: nothing to set (the GID drift of a DGX Spark pair,
+    # tonyd2wild/DeepSeek-v4-Flash-Vision-Exp-DSpark-1M-NVFP4-KV-2x-DGX-Spark PR 40)
+    r = result(replay("broken"), "roce-gid", ClusterFacts())
+    assert r.status == "pass" and "picks it itself" in r.message
 
 
 def test_qsfp_both_logical_ports_and_serial():

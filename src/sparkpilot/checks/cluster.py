@@ -147,6 +147,12 @@ def check_roce_gid_match(cluster: Any) -> CheckResult:
             idx[h.host] = int(v)
     if len(idx) < 2:
         return CheckResult("unknown", "RoCE GID index known on fewer than two nodes", data={"gid_index": idx})
+    from sparkpilot.checks.net import nccl_picks_gid
+
+    auto, stack = nccl_picks_gid(cluster)
+    if len(set(idx.values())) > 1 and auto:
+        return CheckResult("pass", "RoCEv2 IPv4 GID index differs between nodes (" + _spread(idx) + f"); {stack} "
+                           "picks each node's own, so NCCL_IB_GID_INDEX stays unset", data={"gid_index": idx})
     if len(set(idx.values())) > 1:
         return CheckResult("warn", "RoCEv2 IPv4 GID index differs between nodes (" +
                            _spread(idx) + "): one NCCL_IB_GID_INDEX for all "

@@ -179,11 +179,38 @@ def _stack_fix(keys: list[str]) -> str | None:
     return "; ".join(STACK_FIX[k] for k in keys if k in STACK_FIX) or None
 
 
+def _not_a_spark(facts: Any) -> str | None:
+    """What the host is, when it is known not to be a GB10 (no NVIDIA driver, or another GPU)."""
+    g = gpu(facts)
+    if g:
+        return None if g.name and "GB10" in g.name else f"its GPU is {g.name or 'not a GB10'}"
+    reason = getattr(g, "reason", "")
+    return f"no NVIDIA driver ({reason})" if "not installed" in reason else None
+
+
+# components whose newer series are fine (tools outside the GPU path); an older one is still a warning.
+# CUDA follows the driver (a newer CUDA means a 590 driver: driver-version), the OS and kernel are DGX OS's.
+NEWER_IS_FINE = ("docker", "nvidia-container-toolkit")
+
+
+def _newer(v: str, ref: str) -> bool:
+    try:
+        return tuple(int(x) for x in _series(v).split(".")) > tuple(int(x) for x in _series(ref).split("."))
+    except ValueError:
+        return False
+
+
 def check_stack_versions(facts: Any) -> CheckResult:
     s = stack(facts)
     data: dict[str, Any] = {k: (v if isinstance(v, str) else None) for k, v in s.items()}
     data["reference"] = dict(REFERENCE_STACK)
-    warns, unknowns, fails = [], [], []
+    other = _not_a_spark(facts)
+    if other:
+        # the reference stack is a GB10's: on another machine its versions are for information only
+        shown = ", ".join(f"{k} {v}" for k, v in s.items() if isinstance(v, str))
+        return CheckResult("skip", f"not a DGX Spark ({other}): the reference stack's versions are for GB10 hosts"
+                           + (f"; here: {shown}" if shown else ""), data=data)
+    warns, unknowns, fails, newer = [], [], [], []
     off: list[str] = []                          # components off the reference series
     for key, ref in REFERENCE_STACK.items():
         v = s.get(key)
@@ -197,6 +224,8 @@ def check_stack_versions(facts: Any) -> CheckResult:
             if not v.startswith(ref[0]) or _series(v.split()[-1]) != _series(ref_v):
                 warns.append(f"OS {v} (reference {ref[0]} {ref_v})")
                 off.append(key)
+        elif _series(v) != _series(ref_v) and _newer(v, ref_v) and key in NEWER_IS_FINE:
+            newer.append(f"{key} {v} (newer than the reference {ref_v})")   # no downgrade advice
         elif _series(v) != _series(ref_v):
             warns.append(f"{key} {v} (reference {ref_v})")
             off.append(key)
@@ -214,12 +243,15 @@ def check_stack_versions(facts: Any) -> CheckResult:
     if fails:
         return CheckResult("fail", "; ".join(fails + warns), fix=_stack_fix(off), data=data)
     if warns:
-        return CheckResult("warn", "differs from the reference stack: " + "; ".join(warns)
+        return CheckResult("warn", "differs from the reference stack: " + "; ".join(warns + newer)
                            + ("; " + "; ".join(unknowns) if unknowns else ""), fix=_stack_fix(off), data=data)
     known = [k for k in REFERENCE_STACK if isinstance(s.get(k), str)]
     if not known or len(unknowns) >= 4:
         return CheckResult("unknown", "; ".join(unknowns) or "no versions found", data=data)
-    msg = "matches the reference series: " + ", ".join(f"{k} {s[k]}" for k in known if k != "driver")
+    msg = "matches the reference series: " + ", ".join(f"{k} {s[k]}" for k in known if k != "driver"
+                                                        and not any(n.startswith(f"{k} ") for n in newer))
+    if newer:
+        msg += "; " + "; ".join(newer)
     if unknowns:
         msg += "; " + "; ".join(unknowns)
     return CheckResult("pass", msg, data=data)

@@ -31,7 +31,12 @@ def _nm_fix(facts: Any, names: list[str]) -> tuple[str, list[list[str]]]:
                      ["sudo", "-n", "nmcli", "con", "up", conn]]
             texts.append(f"sudo nmcli con mod '{conn}' 802-3-ethernet.mtu {JUMBO} && sudo nmcli con up '{conn}'")
         else:
-            texts.append(f"sudo nmcli con mod <connection of {n}> 802-3-ethernet.mtu {JUMBO} (nmcli con show)")
+            # the probe did not name the connection: the command reads it from NetworkManager on the host
+            # (`nmcli -g GENERAL.CONNECTION device show DEV`), so nothing is left to fill in by hand
+            script = (f'c=$(nmcli -g GENERAL.CONNECTION device show {n}) && [ -n "$c" ] && '
+                      f'nmcli con mod "$c" 802-3-ethernet.mtu {JUMBO} && nmcli con up "$c"')
+            cmds.append(["sudo", "-n", "sh", "-c", script])
+            texts.append(f"sudo sh -c '{script}'")
     return "; ".join(texts), cmds
 
 
@@ -104,6 +109,15 @@ def check_netplan_ignored(facts: Any) -> CheckResult:
                        + ("; the ports have what they ask" if links else ""), data=data)
 
 
+def nccl_picks_gid(cluster: Any) -> tuple[bool | None, str]:
+    """(NCCL 2.21+ picks the RoCEv2 GID itself?, the stack's name and NCCL) for the launch's image
+    (--image / the inventory's; else the default stack): CONTRACTS.md "The interconnect environment"."""
+    from sparkpilot.rules import stacks
+
+    st, _ = stacks.resolve(None, getattr(cluster, "image", None))
+    return stacks.nccl_auto_gid(st), f"{st['name']} (NCCL {st.get('nccl') or 'unknown'})"
+
+
 def check_roce_gid(facts: Any, cluster: Any = None) -> CheckResult:
     from sparkpilot.interconnect import interconnect_env, is_placeholder, node_net
 
@@ -130,6 +144,17 @@ def check_roce_gid(facts: Any, cluster: Any = None) -> CheckResult:
                            "give the port an address with nmcli (see the mtu check's connection)", data)
     indexes = sorted({d["gid_index"] for d in devices})
     per = ", ".join(f"{d['ibdev']} {d['gid_index']}" for d in devices)
+    auto, stack = nccl_picks_gid(cluster)
+    data["nccl_picks_gid"] = auto
+    if auto:
+        if want is not None:
+            data["launch_gid_index"] = want
+            return CheckResult("warn", f"the launch pins NCCL_IB_GID_INDEX={want} on {stack}, which picks the RoCEv2 "
+                               f"GID itself ({per} here): a pinned index breaks when the GID table reorders",
+                               "leave NCCL_IB_GID_INDEX unset (every QSFP port has its IPv4 address: NCCL finds it)",
+                               data)
+        return CheckResult("pass", f"RoCEv2 IPv4 GID on every port ({per}); {stack} picks it itself, so "
+                           "NCCL_IB_GID_INDEX stays unset", data=data)
     if len(indexes) > 1:
         return CheckResult("warn", f"RoCEv2 IPv4 GID index differs between this node's devices ({per}); "
                            "NCCL takes one NCCL_IB_GID_INDEX per process",

@@ -72,6 +72,13 @@ def run(args: argparse.Namespace) -> int:
     applied = _apply(ev, args, quiet=args.format == "json") if args.apply else True
     from sparkpilot.checks import failed
 
+    if args.apply and fix_changes(ev):
+        # judge the hosts as they are now: the exit code says whether checks still fail after the fixes
+        after = evaluate(collect(inv, timeout=args.timeout, image=args.image or inv.image, gid_index=args.gid_index))
+        report = after.to_dict()
+        still = [f"{h['host']}: {c['name']}" for h in report["hosts"] for c in h["checks"] if c["status"] == "fail"]
+        out = sys.stderr if args.format == "json" else sys.stdout
+        print("after the fixes: " + ("still failing: " + ", ".join(still) if still else "no check fails"), file=out)
     return EXIT_FINDINGS if failed(report) or not applied else EXIT_OK
 
 
