@@ -144,7 +144,7 @@ def test_local_folder_is_mounted_read_only(tmp_path):
 @pytest.mark.parametrize("stack", ["ngc-26.04", "ngc-26.05"])
 def test_plans_lint_clean_under_their_stack(stack, capsys):
     lint = pytest.importorskip("sparkpilot.rules.lint")
-    from sparkpilot.cli.plan import stack_facts
+    from sparkpilot.planner.hosts import stack_facts
 
     image, version = stack_facts(stack)
     for mid in ("openai/gpt-oss-120b", "Qwen/Qwen3-Coder-Next", "Qwen/Qwen3-32B"):
@@ -169,7 +169,7 @@ def test_mla_models_keep_bf16_kv_where_triton_mla_has_no_fp8():
 @pytest.mark.parametrize("stack", [None, "ngc-26.04", "ngc-26.05"])
 def test_mtp_speculation_plan_lints_clean(stack):
     lint = pytest.importorskip("sparkpilot.rules.lint")
-    from sparkpilot.cli.plan import stack_facts
+    from sparkpilot.planner.hosts import stack_facts
 
     image, version = stack_facts(stack) if stack else (None, None)
     info = catalog("Qwen/Qwen3.6-35B-A3B")

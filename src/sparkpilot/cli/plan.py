@@ -109,110 +109,16 @@ def resolve_model(model: str, offline: bool):
         raise UsageError(f"unknown model {model!r}{' offline' if offline else ''}{hint}") from exc
 
 
-def stack_facts(name: str | None) -> tuple[str | None, str | None]:
-    """(image, vLLM version) of a stack in knowledge/stacks.yaml (default: its `default` stack)."""
-    from sparkpilot import knowledge
-
-    entries = knowledge.load("stacks")
-    if not name:
-        default = _default_stack_name()
-        for e in entries:
-            if default and e.get("name") == default:
-                return None, (str(e["vllm"]) if e.get("vllm") else None)
-        return None, None
-    for e in entries:
-        if name.lower() in (str(e.get("id", "")).lower(), str(e.get("name", "")).lower()):
-            return e.get("image"), (str(e["vllm"]) if e.get("vllm") else None)
-    known = ", ".join(str(e.get("name") or e.get("id")) for e in entries) or "none defined yet"
-    raise UsageError(f"unknown stack {name!r} (known: {known})")
-
-
-def _default_stack_name() -> str | None:
-    from sparkpilot import knowledge
-
-    path = knowledge.HERE / "stacks.yaml"
-    if not path.exists():
-        return None
-    import yaml
-
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    return data.get("default") if isinstance(data, dict) else None
-
-
-def _memory_now(host_facts):
-    """The node's memory now (planner.busy.NodeMemory) from its /proc/meminfo and the processes that
-    hold the most (the memory-holders probe), when they were read."""
-    from sparkpilot.planner.busy import NodeMemory
-
-    mem = host_facts.get("meminfo")
-    if not mem or getattr(mem, "mem_free_kb", None) is None:
-        return None
-    gib = 1048576
-    holders, why = None, ""
-    procs = host_facts.get("memory-holders")
-    if procs:
-        holders = [f"{p.command} (pid {p.pid}) {p.rss_kb / gib:.1f} GiB" for p in procs.processes[:3]]
-    else:
-        why = getattr(procs, "reason", "") or "ps not answered"
-    avail = mem.mem_available_kb / gib if mem.mem_available_kb is not None else None
-    return NodeMemory(mem.mem_free_kb / gib, (mem.page_cache_kb or 0) / gib, avail, mem.mem_total_kb / gib,
-                      holders, why)
-
-
-def host_nodes(args) -> tuple[list[str], list[Any], str | None, list]:
-    """Node names, NodeNet per node and the inventory's image, from --inventory / --host (the same
-    facts doctor collects). A host that does not answer stops the plan (exit 1)."""
-    names, nets, image, mems, _ = read_hosts(args)
-    return names, nets, image, mems
-
-
-def read_hosts(args, stack_image: str | None = None) -> tuple[list[str], list[Any], str | None, list, bool | None]:
-    """host_nodes plus whether the plan's image has Ray on the hosts (`import ray` in it, where the image
-    is on the host; None: not tried or not there). The image: --image, else the inventory's, else the
-    stack's, else the default."""
-    if not (args.inventory or args.host):
-        return [], [], None, [], None
-    from sparkpilot import facts as facts_mod
-    from sparkpilot import interconnect, inventory
-
-    inv = inventory.load(args.inventory) if args.inventory else inventory.from_hosts(list(args.host))
-    from sparkpilot.planner.launch import DEFAULT_IMAGE
-
-    image = getattr(args, "image", None) or inv.image or stack_image or DEFAULT_IMAGE
-    cluster = facts_mod.collect(inv, ping=False, image=image)
-    down = [h for h in cluster.hosts if not h.reachable]
-    if down:
-        raise SparkpilotError(f"host {down[0].host} not reachable: {down[0].reason}", EXIT_FINDINGS)
-    names, nets, mems = [], [], []
-    for i, node in enumerate(inv.nodes):
-        names.append(node.name or f"spark-{i + 1}")
-        facts = cluster.hosts[i] if i < len(cluster.hosts) else None
-        nets.append(interconnect.node_net(facts) if facts is not None else None)
-        mems.append(_memory_now(facts) if facts is not None else None)
-    # the head first: its address is the one workers join
-    head = next((i for i, n in enumerate(inv.nodes) if n.role == "head"), 0)
-    if head:
-        names.insert(0, names.pop(head))
-        nets.insert(0, nets.pop(head))
-        mems.insert(0, mems.pop(head))
-    return names, nets, inv.image, mems, _ray_in_image(cluster)
-
-
-def _ray_in_image(cluster) -> bool | None:
-    """True when `import ray` works in the image on every node that has it, False when it fails on one."""
-    seen = [getattr(h.get("image-ray"), "present", None) for h in cluster.hosts]
-    if any(s is False for s in seen):
-        return False
-    return True if any(s is True for s in seen) else None
-
-
 def make_request(args, info) -> Any:
     """The PlanRequest of `sparkpilot plan` (and `up`, which runs exactly what plan writes) from the
     command's options, reading the hosts' facts when --host / --inventory are given."""
     from sparkpilot.planner import PlanRequest
 
+    from sparkpilot.planner.hosts import read_hosts, stack_facts
+
     stack_image, vllm_version = stack_facts(args.stack)
-    names, nets, inv_image, mems, ray = read_hosts(args, stack_image)
+    nodes = read_hosts(args.inventory, args.host, getattr(args, "image", None), stack_image)
+    names, nets, inv_image, mems, ray = nodes.names, nodes.nets, nodes.image, nodes.memory, nodes.ray
     local = os.path.abspath(args.model) if os.path.isdir(args.model) else None
     return PlanRequest(
         model=args.model, nodes=args.nodes or (len(names) or None), tp=args.tp, pp=args.pp,
