@@ -156,6 +156,10 @@ def test_sampler_profile_depends_on_vllm_version():
     assert memory.sampler_bytes_per_logit("0.11.0") > memory.sampler_bytes_per_logit("0.19.0")
     assert memory.sampler_bytes_per_logit("vllm/vllm-openai:latest") == memory.SAMPLER_BYTES_PER_LOGIT
     assert memory.version_tuple("0.13.0+faa43dbf.nv26.01") == (0, 13)
+    from sparkpilot import versions
+
+    assert versions.key("0.11.0rc1", 4) == (0, 11, 0, 0) and versions.key("nightly") is None
+    assert versions.satisfies("0.12.1", ">=0.12") and not versions.satisfies("0.11.9", ">=0.12")
 
 
 def test_gdn_state_matches_the_block_size_vllm_printed():

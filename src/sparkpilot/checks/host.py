@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from sparkpilot import versions
 from sparkpilot.checks import CheckResult, unknown
 
 GIB_KB = 1024 * 1024
@@ -127,10 +128,6 @@ def check_driver_held(facts: Any) -> CheckResult:
                        commands=[["sudo", "-n", "apt-mark", "hold", *loose]])
 
 
-def _series(v: str, n: int = 2) -> str:
-    return ".".join(re.split(r"[.-]", v)[:n])
-
-
 def stack(facts: Any) -> dict[str, Any]:
     """OS, kernel, driver, CUDA, Docker, toolkit and image CUDA versions (values or NA)."""
     out: dict[str, Any] = {}
@@ -194,10 +191,7 @@ NEWER_IS_FINE = ("docker", "nvidia-container-toolkit")
 
 
 def _newer(v: str, ref: str) -> bool:
-    try:
-        return tuple(int(x) for x in _series(v).split(".")) > tuple(int(x) for x in _series(ref).split("."))
-    except ValueError:
-        return False
+    return versions.order(v, 2) > versions.order(ref, 2)
 
 
 def check_stack_versions(facts: Any) -> CheckResult:
@@ -221,12 +215,12 @@ def check_stack_versions(facts: Any) -> CheckResult:
             continue
         ref_v = ref[1] if isinstance(ref, tuple) else ref
         if key == "os":
-            if not v.startswith(ref[0]) or _series(v.split()[-1]) != _series(ref_v):
+            if not v.startswith(ref[0]) or versions.series(v.split()[-1]) != versions.series(ref_v):
                 warns.append(f"OS {v} (reference {ref[0]} {ref_v})")
                 off.append(key)
-        elif _series(v) != _series(ref_v) and _newer(v, ref_v) and key in NEWER_IS_FINE:
+        elif versions.series(v) != versions.series(ref_v) and _newer(v, ref_v) and key in NEWER_IS_FINE:
             newer.append(f"{key} {v} (newer than the reference {ref_v})")   # no downgrade advice
-        elif _series(v) != _series(ref_v):
+        elif versions.series(v) != versions.series(ref_v):
             warns.append(f"{key} {v} (reference {ref_v})")
             off.append(key)
     img = s.get("image_cuda")
@@ -235,7 +229,7 @@ def check_stack_versions(facts: Any) -> CheckResult:
     if drv_cuda is None and isinstance(drv, str):
         drv_cuda = DRIVER_CUDA.get(drv.split(".")[0])
     if isinstance(img, str) and drv_cuda:
-        if tuple(int(x) for x in _series(img).split(".")) > tuple(int(x) for x in drv_cuda.split(".")):
+        if versions.order(img, 2) > versions.order(drv_cuda, 2):
             fails.append(f"the image needs CUDA {img} but the driver supports CUDA {drv_cuda} (CUDA 13.0 needs a 580 driver)")
             off.insert(0, "image")
     elif "image_cuda" in s and not isinstance(img, str):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from sparkpilot import versions
 from sparkpilot.models.info import ModelInfo
 
 GIB = 1024 ** 3
@@ -277,20 +278,9 @@ SAMPLER_BYTES_PER_LOGIT_OLD = 38.0   # vLLM < 0.12 (cases 102, 104, 106, 119)
 FORWARD_FACTOR = 0.6
 
 
-def version_tuple(version: str | None) -> tuple[int, int] | None:
-    text = str(version or "").strip().lstrip("v")
-    if not text[:1].isdigit():
-        return None
-    version = text
-    parts = []
-    for piece in str(version).lstrip("v").split(".")[:2]:
-        digits = ""
-        for ch in piece:
-            if not ch.isdigit():
-                break
-            digits += ch
-        parts.append(int(digits or 0))
-    return (parts + [0, 0])[0], (parts + [0, 0])[1]
+def version_tuple(version: str | None) -> tuple[int, ...] | None:
+    """(major, minor) of a vLLM version (sparkpilot.versions)."""
+    return versions.key(version, 2)
 
 
 def sampler_bytes_per_logit(vllm_version: str | None) -> float:

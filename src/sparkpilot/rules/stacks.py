@@ -7,6 +7,7 @@ import functools
 import re
 from typing import Any
 
+from sparkpilot import versions
 from sparkpilot.errors import UsageError
 
 
@@ -62,21 +63,17 @@ def resolve(name: str | None, image: str | None) -> tuple[dict[str, Any], str]:
     return get(default_name()), "default (the reference's stack)"
 
 
-def _key(v: str) -> tuple[int, ...]:
-    return tuple(int(x) for x in re.findall(r"\d+", v)[:3])
-
-
 def flags_version(stack: dict[str, Any], available: list[str]) -> str | None:
     """The flag table to judge with: the stack's vLLM if generated, else the newest not newer, else newest."""
     if not available:
         return None
     want = stack.get("vllm")
     if not want:
-        return sorted(available, key=_key)[-1]
+        return sorted(available, key=versions.order)[-1]
     if want in available:
         return want
-    older = [v for v in available if _key(v) <= _key(want)]
-    return sorted(older, key=_key)[-1] if older else sorted(available, key=_key)[0]
+    older = [v for v in available if versions.order(v) <= versions.order(want)]
+    return sorted(older, key=versions.order)[-1] if older else sorted(available, key=versions.order)[0]
 
 
 def _ngc_from_index(image: str) -> dict[str, Any]:
@@ -115,15 +112,7 @@ def applies(applies_to: dict[str, Any] | None, stack: dict[str, Any]) -> bool:
     version = stack.get("vllm")
     if rng == "any" or not version:
         return True
-    return all(_compare(version, cond.strip()) for cond in rng.split(",") if cond.strip())
-
-
-def _compare(version: str, cond: str) -> bool:
-    m = re.match(r"(>=|<=|==|>|<)\s*(\S+)", cond)
-    if not m:
-        return True
-    a, b = _key(version), _key(m.group(2))
-    return {">=": a >= b, "<=": a <= b, "==": a == b, ">": a > b, "<": a < b}[m.group(1)]
+    return all(versions.satisfies(version, cond.strip()) for cond in rng.split(",") if cond.strip())
 
 
 # NCCL_IB_GID_INDEX defaults to -1 from NCCL 2.21: NCCL picks the RoCEv2 GID by address family itself
@@ -137,7 +126,7 @@ def nccl_auto_gid(stack: dict[str, Any]) -> bool | None:
     v = stack.get("nccl")
     if not v:
         return None
-    return _key(str(v))[:2] >= NCCL_AUTO_GID
+    return versions.order(str(v))[:2] >= NCCL_AUTO_GID
 
 
 def has_ray(stack: dict[str, Any]) -> bool | None:
@@ -147,9 +136,9 @@ def has_ray(stack: dict[str, Any]) -> bool | None:
     if stack.get("ray") is not None:
         return bool(stack["ray"])
     if stack.get("ray_from_vllm") and stack.get("vllm"):
-        return _key(str(stack["vllm"]))[:2] < RAY_DROPPED
+        return versions.order(str(stack["vllm"]))[:2] < RAY_DROPPED
     return None
 
 
 def version_key(v: str | None) -> tuple[int, ...] | None:
-    return _key(v) if v else None
+    return versions.key(v)

@@ -27,6 +27,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from sparkpilot.versions import order as version_order
+
 DATA = Path(__file__).resolve().parent.parent / "knowledge" / "vllm_flags"
 
 
@@ -72,16 +74,12 @@ class Resolved:
     inline_value: str | None = None  # --flag=value -> "value"; -O3 -> "3"
 
 
-def _vkey(v: str) -> tuple:
-    return tuple(int(x) if x.isdigit() else 0 for x in re.split(r"[.+-]", v)[:4])
-
-
 @functools.lru_cache(maxsize=1)
 def _index() -> dict:
     path = DATA / "index.json"
     if path.exists():
         return json.loads(path.read_text(encoding="utf-8"))
-    return {"versions": sorted((p.stem for p in DATA.glob("*.json")), key=_vkey), "ngc": {}}
+    return {"versions": sorted((p.stem for p in DATA.glob("*.json")), key=version_order), "ngc": {}}
 
 
 def versions() -> list[str]:
@@ -109,8 +107,8 @@ def table_version(version: str | None = None) -> str:
     m = re.match(r"\d+(\.\d+){1,3}", version)
     if not m:
         raise LookupError(f"not a vLLM version: {version!r} (tables: {', '.join(have)})")
-    key = _vkey(m.group(0))
-    older = [v for v in have if _vkey(v) <= key]
+    key = version_order(m.group(0))
+    older = [v for v in have if version_order(v) <= key]
     return older[-1] if older else have[0]
 
 
