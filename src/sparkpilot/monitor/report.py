@@ -54,6 +54,24 @@ def load(directory: str | Path) -> tuple[dict[str, Series], dict[str, int]]:
     return nodes, stats
 
 
+def spans(nodes: dict[str, Series], gap: float = 5.0) -> list[tuple[float, float, str]]:
+    """(start, end, "node: alert, ...") of each stretch of time in which a node had alerts firing."""
+    out = []
+    for node, s in sorted(nodes.items()):
+        start = last = None
+        names: set[str] = set()
+        for t, ns in s.alerts:
+            if last is not None and t - last > gap:
+                out.append((start, last, f"{node}: {', '.join(sorted(names))}"))
+                start, names = None, set()
+            start = t if start is None else start
+            last = t
+            names |= set(ns)
+        if start is not None and last is not None:
+            out.append((start, last, f"{node}: {', '.join(sorted(names))}"))
+    return out
+
+
 def draw(nodes: dict[str, Series], png: Path) -> None:
     import matplotlib
 
@@ -73,8 +91,11 @@ def draw(nodes: dict[str, Series], png: Path) -> None:
                     continue
                 ax.plot(xs, ys, styles[ni % len(styles)], color=f"C{li}", lw=1.3, label=f"{node} {label}")
                 drawn = True
-            for t, _names in s.alerts:
-                ax.axvline((t - t0) / 60, color="red", alpha=0.15, lw=2)
+        for i, (a, b, names) in enumerate(spans(nodes)):
+            ax.axvspan((a - t0) / 60, (b - t0) / 60, color="red", alpha=0.08, lw=0)
+            if ax is axes[0]:   # one line per stretch, stacked from the bottom
+                ax.text((a - t0) / 60, 0.03 + 0.09 * (i % 8), names, transform=ax.get_xaxis_transform(),
+                        fontsize=7, color="darkred")
         ax.set_title(title, loc="left", fontsize=10)
         ax.set_ylabel(unit)
         ax.grid(alpha=0.3)
@@ -83,7 +104,7 @@ def draw(nodes: dict[str, Series], png: Path) -> None:
         else:
             ax.text(0.5, 0.5, "no data recorded", transform=ax.transAxes, ha="center", va="center", color="gray")
     axes[-1].set_xlabel(f"minutes since {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime(t0))}"
-                        "   (red bands: an alert was firing)")
+                        "   (red bands: alerts firing, named in the first panel)")
     fig.tight_layout()
     fig.savefig(png, dpi=90)
     plt.close(fig)
