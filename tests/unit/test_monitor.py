@@ -328,3 +328,30 @@ def test_frame_reader_skips_a_torn_frame():
     frames = sampler.split_frames(text)
     assert [f.epoch for f in frames] == [6.0] and frames[0].sections == {"meminfo": "MemTotal: 10 kB"}
     assert json.loads(json.dumps(sample.build("n", "r", frames[0]).to_record()))["metrics"]["mem_total_bytes"] == 10240
+
+
+def test_record_on_nodes_survives_sigkill_and_reports(tmp_path, monkeypatch):
+    """The node's own recorder (--record-on-nodes): frames appended and synced by the node's shell;
+    the whole sampler SIGKILLed mid-run; the copied folder drawn by report like a local recording."""
+    from sparkpilot.monitor import report
+
+    root = tmp_path / "root"
+    (root / "proc").mkdir(parents=True)
+    (root / "proc/meminfo").write_text((SIM / "meminfo" / "gb10-warm.txt").read_text())
+    monkeypatch.setenv("SPARKPILOT_HOST_ROOT", str(root))
+    node_dir = tmp_path / "rec" / "spark-1"
+    proc = subprocess.Popen(sampler.argv(0.2, None, False, str(node_dir)), stdout=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    assert proc.stdout is not None
+    ends = 0
+    while ends < 8:
+        ends += proc.stdout.readline().startswith(sampler.MARK + "end")
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    logs = list(node_dir.glob("frames-*.log"))
+    assert len(logs) == 1
+    frames = sampler.split_frames(logs[0].read_text())
+    assert len(frames) >= 7 and all(f.epoch > 1.7e9 for f in frames)   # stamped by the node's clock
+    out = report.write(tmp_path / "rec")
+    assert out["nodes"] == ["spark-1"] and out["samples"] == len(frames)
+    assert Path(out["png"]).stat().st_size > 10000

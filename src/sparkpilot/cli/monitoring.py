@@ -17,6 +17,9 @@ def add_hosts(parser: argparse.ArgumentParser) -> None:
                         help="the port of each node's vLLM server, read on the node (default 8000; 0: none)")
     parser.add_argument("--timeout", type=float, default=10.0, metavar="S", help="ssh connection timeout (default 10)")
     parser.add_argument("--record", metavar="DIR", help="flight recorder: append every sample to DIR (synced, rotated)")
+    parser.add_argument("--record-on-nodes", metavar="NODE_DIR",
+                        help="each node also keeps its own flight recording in NODE_DIR on the node (synced per "
+                             "frame, rotated); copy it to DIR/NODE and run `sparkpilot report DIR`")
     parser.add_argument("--record-max-mb", type=float, default=256.0, metavar="MB",
                         help="the recording's size bound; oldest segments go first (default 256)")
 
@@ -44,7 +47,12 @@ def targets(args: argparse.Namespace) -> list[Any]:
 def collector(args: argparse.Namespace):
     from sparkpilot.monitor.collector import Collector
 
-    c = Collector(targets(args), interval=args.interval)
+    if args.record_max_mb <= 0:
+        raise UsageError("--record-max-mb must be above 0")
+    if args.record_on_nodes is not None and (not args.record_on_nodes.strip() or "\n" in args.record_on_nodes):
+        raise UsageError("--record-on-nodes needs a folder path on the nodes")
+    c = Collector(targets(args), interval=args.interval, record_on_nodes=args.record_on_nodes,
+                  record_max_bytes=int(args.record_max_mb * 1024 * 1024))
     if args.record:
         from sparkpilot.monitor.recorder import Recorder
 

@@ -45,12 +45,15 @@ Listener = Callable[[sample_mod.NodeSample, list], None]
 
 class Collector:
     def __init__(self, targets: list[NodeTarget], *, interval: float = 1.0, history_s: float = 3600.0,
-                 retry_s: float = 5.0, tegrastats: bool = True):
+                 retry_s: float = 5.0, tegrastats: bool = True, record_on_nodes: str | None = None,
+                 record_max_bytes: int = 256 * 1024 * 1024):
         self.targets = targets
         self.interval = interval
         self.history_s = history_s
         self.retry_s = retry_s
         self.tegrastats = tegrastats
+        self.record_on_nodes = record_on_nodes
+        self.record_max_bytes = record_max_bytes
         self.state: dict[str, NodeState] = {t.name: NodeState() for t in targets}
         self.listeners: list[Listener] = []
         self._stop = threading.Event()
@@ -100,7 +103,7 @@ class Collector:
     # -- per node ---------------------------------------------------------------------------
     def _run(self, t: NodeTarget) -> None:
         st = self.state[t.name]
-        argv = sampler.argv(self.interval, t.vllm_port, self.tegrastats)
+        argv = sampler.argv(self.interval, t.vllm_port, self.tegrastats, self.record_on_nodes, self.record_max_bytes)
         while not self._stop.is_set():
             try:
                 s = stream.open_stream(t.runner, argv)

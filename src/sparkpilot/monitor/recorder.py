@@ -107,3 +107,32 @@ def read(directory: str | Path, stats: dict[str, int] | None = None) -> Iterator
                     continue
                 if isinstance(rec, dict):
                     yield rec
+
+
+def read_node_frames(directory: str | Path, history_s: float = 3600.0) -> Iterator[dict[str, Any]]:
+    """Records from the nodes' own recordings (`--record-on-nodes`): DIR/NODE/frames-*.log copied
+    from each node (or DIR/frames-*.log for one), replayed through the same parsing and thresholds
+    as a live watch. A frame cut by a crash is not complete and is skipped."""
+    import collections
+
+    from sparkpilot.monitor import sample, sampler, thresholds
+
+    base = Path(directory)
+    groups: dict[str, list[Path]] = {}
+    for path in sorted(base.glob("frames-*.log")) + sorted(base.glob("*/frames-*.log")):
+        node = base.name if path.parent == base else path.parent.name
+        groups.setdefault(node, []).append(path)
+    for node, paths in sorted(groups.items()):
+        hist: collections.deque = collections.deque()
+        for path in paths:
+            for frame in sampler.split_frames(path.read_text(errors="replace")):
+                prev = hist[-1] if hist else None
+                ref = next((h for h in hist if h.t >= frame.epoch - sample.QUANTILE_WINDOW_S), None)
+                s = sample.build(node, "", frame, prev, ref)
+                hist.append(s)
+                while hist and hist[0].t < s.t - history_s:
+                    hist.popleft()
+                rec = s.to_record()
+                rec["alerts"] = [{"id": a.id, "name": a.name, "severity": a.severity}
+                                 for a in thresholds.evaluate(hist)]
+                yield rec

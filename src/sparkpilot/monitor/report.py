@@ -38,7 +38,8 @@ def load(directory: str | Path) -> tuple[dict[str, Series], dict[str, int]]:
         raise UsageError(f"no recording folder `{directory}`")
     stats: dict[str, int] = {}
     nodes: dict[str, Series] = {}
-    for rec in recorder.read(d, stats):
+    records = recorder.read(d, stats) if recorder.segments(d) else recorder.read_node_frames(d)
+    for rec in records:
         node, t, metrics = rec.get("node"), rec.get("t"), rec.get("metrics")
         if not isinstance(node, str) or not isinstance(t, (int, float)) or not isinstance(metrics, dict):
             continue
@@ -49,7 +50,8 @@ def load(directory: str | Path) -> tuple[dict[str, Series], dict[str, int]]:
         if names:
             s.alerts.append((float(t), names))
     if not nodes:
-        raise UsageError(f"`{directory}` holds no samples (record with `sparkpilot watch --record {directory}`)")
+        raise UsageError(f"`{directory}` holds no samples (record with `sparkpilot watch --record {directory}`, "
+                         "or copy each node's --record-on-nodes folder into DIR/NODE)")
     stats["samples"] = sum(len(s.t) for s in nodes.values())
     return nodes, stats
 

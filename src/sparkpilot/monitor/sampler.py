@@ -63,8 +63,29 @@ def _q(args) -> str:
     return " ".join(shlex.quote(a) for a in args)
 
 
-def script(interval: float = 1.0, vllm_port: int | None = 8000, tegrastats: bool = True) -> str:
-    """The POSIX sh program one node runs for the whole watch."""
+NODE_SEGMENT_BYTES = 16 * 1024 * 1024
+
+
+def _node_recorder(record_dir: str, max_bytes: int) -> tuple[str, str, str]:
+    """(setup, pipe, after) sh fragments that append every frame to RECORD_DIR/frames-*.log on the
+    node: each frame through `tee -a`, then `sync FILE` (fsync) before the next; a new file when
+    the current one passes NODE_SEGMENT_BYTES (size read once a minute), the oldest files removed
+    past max_bytes. A frame cut by a crash is skipped on reading (split_frames)."""
+    import shlex
+
+    keep = max(2, max_bytes // NODE_SEGMENT_BYTES)
+    setup = (f"D={shlex.quote(record_dir)}; mkdir -p \"$D\" || exit 1; "
+             'F="$D/frames-$(date -u +%Y%m%dT%H%M%S)-$$.log"; ')
+    after = (f'sync "$F" 2>/dev/null; if [ $((n % 60)) -eq 0 ] && [ "$(wc -c < "$F")" -gt {NODE_SEGMENT_BYTES} ]; then '
+             'F="$D/frames-$(date -u +%Y%m%dT%H%M%S)-$$.log"; set -- "$D"/frames-*.log; '
+             f'while [ $# -gt {keep} ]; do rm -f "$1"; shift; done; fi; ')
+    return setup, ' | tee -a "$F"', after
+
+
+def script(interval: float = 1.0, vllm_port: int | None = 8000, tegrastats: bool = True,
+           record_dir: str | None = None, record_max_bytes: int = 256 * 1024 * 1024) -> str:
+    """The POSIX sh program one node runs for the whole watch (with record_dir: also the node's
+    own flight recorder, frames stamped by the node's clock)."""
     ms = max(100, int(interval * 1000))
     secs = f"{max(interval, 0.1):g}"
     net = " ".join(f"/sys/class/net/en*np*/{f}" for f in NET_FILES)
@@ -82,6 +103,10 @@ def script(interval: float = 1.0, vllm_port: int | None = 8000, tegrastats: bool
         tegra = ('if command -v tegrastats >/dev/null 2>&1 && sudo -n true 2>/dev/null; then '
                  f'( sudo -n tegrastats --interval {ms} 2>/dev/null | while IFS= read -r l; do '
                  'printf "%s\\n" "$l" > "$T/t"; done ) & fi; ')
+    setup = pipe = after = stamp = ""
+    if record_dir:
+        setup, pipe, after = _node_recorder(record_dir, record_max_bytes)
+        stamp = " $(date +%s.%N)"
     return (
         'R="${SPARKPILOT_HOST_ROOT:-}"; for d in "${TMPDIR:-/tmp}"/sparkpilot-watch.*; do '
         '[ -d "$d" ] && ! kill -0 "${d##*.}" 2>/dev/null && rm -rf "$d"; done; '
@@ -90,18 +115,19 @@ def script(interval: float = 1.0, vllm_port: int | None = 8000, tegrastats: bool
         'if command -v nvidia-smi >/dev/null 2>&1; then '
         f'( while :; do {_q(GPU_ARGV)} -lms {ms} 2>&1 | while IFS= read -r l; do printf "%s\\n" "$l" > "$T/g"; done; '
         f'sleep {secs}; done ) & else echo "nvidia-smi: command not found" > "$T/g"; fi; '
-        + tegra +
-        f'n=0; while :; do echo "{MARK}frame"; '
-        f'if [ $((n % {APPS_EVERY})) -eq 0 ]; then echo "{MARK}apps"; {_q(APPS_ARGV)} 2>&1; fi; n=$((n+1)); '
+        + tegra + setup +
+        f'n=0; while :; do A=$((n % {APPS_EVERY})); n=$((n+1)); {{ echo "{MARK}frame{stamp}"; '
+        f'if [ $A -eq 0 ]; then echo "{MARK}apps"; {_q(APPS_ARGV)} 2>&1; fi; '
         f'echo "{MARK}files"; grep -H "" "$T/g" "$T/t" "$R/proc/meminfo" "$R/proc/pressure/memory" '
         f'"$R"/sys/class/thermal/thermal_zone*/type "$R"/sys/class/thermal/thermal_zone*/temp {net} {ib} 2>/dev/null; '
         + vllm +
-        f'echo "{MARK}end"; sleep {secs}; done'
+        f'echo "{MARK}end"; }}{pipe}; {after}sleep {secs}; done'
     )
 
 
-def argv(interval: float = 1.0, vllm_port: int | None = 8000, tegrastats: bool = True) -> list[str]:
-    return ["sh", "-c", script(interval, vllm_port, tegrastats)]
+def argv(interval: float = 1.0, vllm_port: int | None = 8000, tegrastats: bool = True,
+         record_dir: str | None = None, record_max_bytes: int = 256 * 1024 * 1024) -> list[str]:
+    return ["sh", "-c", script(interval, vllm_port, tegrastats, record_dir, record_max_bytes)]
 
 
 @dataclass
