@@ -63,7 +63,7 @@ def spans(nodes: dict[str, Series], gap: float = 5.0) -> list[tuple[float, float
         start = last = None
         names: set[str] = set()
         for t, ns in s.alerts:
-            if last is not None and t - last > gap:
+            if start is not None and last is not None and t - last > gap:
                 out.append((start, last, f"{node}: {', '.join(sorted(names))}"))
                 start, names = None, set()
             start = t if start is None else start
