@@ -120,7 +120,8 @@ def evaluate(history: Sequence[Any], thresholds: Sequence[Threshold] | None = No
         if instant:
             if t.kind == "level" and _holds(t, last.metrics, last.metrics.get(t.metric)):
                 v = last.metrics.get(t.metric)
-                alerts.append(Alert(t.id, t.name, t.severity, last.node, v, _message(t, v, v), t.fix, last.t))
+                alerts.append(Alert(t.id, t.name, t.severity, last.node, v, _message(t, v, v, instant=True), t.fix,
+                                    last.t))
             continue
         since = None
         value_now = None
@@ -148,11 +149,12 @@ def _fmt(v: float | None) -> str:
     return f"{v:.3g}" if abs(v) < 1000 else f"{v:.0f}"
 
 
-def _message(t: Threshold, now: float | None, value: float | None) -> str:
+def _message(t: Threshold, now: float | None, value: float | None, instant: bool = False) -> str:
     if t.kind == "trend":
         return (f"{t.name}: {t.metric} {_fmt(now)} heading to {_fmt(value)} within "
                 f"{t.horizon_s / 60:.0f} min ({t.op} {_fmt(t.value)})")
-    return f"{t.name}: {t.metric} {_fmt(now)} {t.op} {_fmt(t.value)} for {t.for_s:.0f}s"
+    held = "" if instant or not t.for_s else f" for {t.for_s:.0f}s"
+    return f"{t.name}: {t.metric} {_fmt(now)} {t.op} {_fmt(t.value)}{held}"
 
 
 def _dur(seconds: float) -> str:
