@@ -355,3 +355,25 @@ def test_record_on_nodes_survives_sigkill_and_reports(tmp_path, monkeypatch):
     out = report.write(tmp_path / "rec")
     assert out["nodes"] == ["spark-1"] and out["samples"] == len(frames)
     assert Path(out["png"]).stat().st_size > 10000
+
+
+def test_every_dashboard_view_renders_with_recorded_samples():
+    from rich.console import Console
+
+    from sparkpilot.monitor.collector import Collector, NodeTarget
+    from sparkpilot.ui.watch import VIEWS, render
+
+    c = Collector([NodeTarget("spark-1", "head", None)])   # type: ignore[arg-type]
+    s = sample.build("spark-1", "head", Frame(1.0, {"gpu": rec("gpu-gb10-hot.txt"), "apps": rec("apps-gb10-vllm.txt"),
+                                                    "vllm": rec("vllm-metrics.txt")}, vllm_rc=0))
+    c.state["spark-1"].history.append(s)
+    c.state["spark-1"].alerts = thresholds.evaluate([s], instant=True)
+    screens = {}
+    for view in VIEWS:
+        console = Console(record=True, width=200)
+        console.print(render(c, view))
+        screens[view] = console.export_text()
+    assert "86°C 92W 2400MHz 95% [sw_thermal_slowdown]" in screens["nodes"]
+    assert "run 2 wait 3 KV 59%" in screens["nodes"]
+    assert "VLLM::EngineCore" in screens["processes"] and "96823" in screens["processes"]
+    assert "fix: Check the Spark's airflow" in screens["alerts"]
