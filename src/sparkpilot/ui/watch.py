@@ -60,7 +60,7 @@ def text_summary(c: Any, alerts: dict[str, list] | None = None) -> str:
     lines = []
     for t in c.targets:
         r = _row(c, t.name)
-        lines.append(f"{r['node']} ({t.role}): {r['status']}")
+        lines.append(f"{r['node']} ({t.role}): {c.state[t.name].status}")
         lines.append(f"  GPU {r['gpu']}   CPU {r['cpu']}")
         lines.append(f"  memory {r['mem']}")
         lines.append(f"  QSFP {r['link']}   vLLM {r['vllm']}")
