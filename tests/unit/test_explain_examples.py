@@ -17,7 +17,7 @@ RULES = rules()
 
 
 def _launch(text: str):
-    return parse_text(text.split("   #")[0])   # the examples may say where they run after `   #`
+    return parse_text(text.split("   #", maxsplit=1)[0])   # the examples may say where they run after `   #`
 
 
 @pytest.mark.parametrize("entry", RULES, ids=[r["name"] for r in RULES])
