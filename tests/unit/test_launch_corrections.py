@@ -176,3 +176,17 @@ def test_moe_backend_severity_matches_harm():
     assert [f.severity for f in bf16 if f.rule == "moe-backend"] == ["error"]
     assert not [f for f in lint_launch(parse_text("vllm serve Qwen/Qwen3-30B-A3B --moe-backend triton"))
                 if f.rule == "moe-backend"]
+
+
+def test_lint_with_hosts_errors_where_the_pinned_index_is_not_the_nodes(capsys):
+    # replay://pair: two cabled Sparks whose RoCEv2 IPv4 GID index is 3 (recorded sysfs GID tables)
+    launch = ["NCCL_IB_GID_INDEX=4", "vllm", "serve", "Qwen/Qwen3-32B", "-tp", "2", "--nnodes", "2", "--node-rank", "0",
+              "--master-addr", "192.168.100.10", "--gpu-memory-utilization", "0.85"]
+    hosts = ["--host", "replay://pair/spark-a", "--host", "replay://pair/spark-b"]
+    assert main(["lint", *hosts, "--format", "json", "--", *launch]) == 1
+    found = json.loads(capsys.readouterr().out)["findings"]
+    gid = [f for f in found if f["rule"] == "nccl-gid-index"]
+    assert gid[0]["severity"] == "error" and "spark-b's RoCEv2 IPv4 GID index is 3" in gid[0]["message"]
+    launch[0] = "NCCL_IB_GID_INDEX=3"     # right on both nodes, on a stack whose NCCL is not known: nothing to say
+    assert main(["lint", *hosts, "--stack", "eugr", "--format", "json", "--", *launch]) == 0
+    assert not [f for f in json.loads(capsys.readouterr().out)["findings"] if f["rule"] == "nccl-gid-index"]

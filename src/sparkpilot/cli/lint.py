@@ -30,6 +30,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stack", metavar="NAME", help="judge for this stack (`sparkpilot rules --stacks`; default: "
                         "the launch's image, else ngc-26.04, the reference's stack)")
     parser.add_argument("--model-info", metavar="K=V,...", help="model facts: moe=true,quant=nvfp4,gpt_oss=false")
+    hosts = parser.add_mutually_exclusive_group()
+    hosts.add_argument("--host", action="append", metavar="H",
+                       help="a Spark the launch runs on (repeat): its RoCEv2 GID index is read and checked against the launch")
+    hosts.add_argument("--inventory", metavar="FILE", help="inventory YAML of the Sparks the launch runs on (as --host)")
     add_format(parser, extra=("sarif",))
     parser.add_argument("--fix", action="store_true", help="print the corrected launch, in the form it came in")
     parser.add_argument("--select", metavar="RULES", help="only these rules (names or ids, comma-separated)")
@@ -91,7 +95,10 @@ def run(args: argparse.Namespace) -> int:
         spec = parse_text(source, filename)
     overrides = parse_model_info(args.model_info)
     select, ignore = _rules_arg(args.select), _rules_arg(args.ignore)
-    ctx = build_context(spec, nodes=args.nodes, stack=args.stack, model_info=overrides or None)
+    gids = _host_gids(args)
+    nodes = args.nodes or (len(gids) if len(gids) > 1 else None)
+    ctx = build_context(spec, nodes=nodes, stack=args.stack, model_info=overrides or None)
+    ctx.host_gids = gids
     findings = lint_launch(spec, context=ctx, select=select, ignore=ignore)
     if args.fix:
         return _fix(spec, findings, args, filename, select, ignore)
@@ -104,6 +111,26 @@ def run(args: argparse.Namespace) -> int:
     else:
         _text(findings, ctx, summary(findings, ctx))
     return EXIT_FINDINGS if any(f.severity == "error" for f in findings) else EXIT_OK
+
+
+def _host_gids(args: argparse.Namespace) -> dict[str, set[int]]:
+    """Each --host / --inventory node's RoCEv2 + IPv4 GID indexes, read as doctor reads them."""
+    if not (getattr(args, "host", None) or getattr(args, "inventory", None)):
+        return {}
+    from sparkpilot import facts as facts_mod
+    from sparkpilot import interconnect, inventory
+    from sparkpilot.errors import SparkpilotError
+
+    inv = inventory.load(args.inventory) if args.inventory else inventory.from_hosts(list(args.host))
+    cluster = facts_mod.collect(inv, ping=False)
+    down = [h for h in cluster.hosts if not h.reachable]
+    if down:
+        raise SparkpilotError(f"host {down[0].host} not reachable: {down[0].reason}", EXIT_FINDINGS)
+    out = {}
+    for h in cluster.hosts:
+        net = interconnect.node_net(h)
+        out[h.name or h.host] = {d.gid_index for d in net.up_devices if d.gid_index is not None}
+    return out
 
 
 def _print_masked(data) -> None:

@@ -72,6 +72,13 @@ def nccl_gid_index(ctx: LintContext) -> list[Finding]:
 
     auto = nccl_auto_gid(ctx.stack)
     pinned = ctx.env("NCCL_IB_GID_INDEX")
+    wrong = _wrong_on_hosts(ctx, pinned)
+    if wrong:
+        return [ctx.finding("nccl-gid-index", f"NCCL_IB_GID_INDEX={pinned}, but {wrong} (read from the host): NCCL's "
+                            "queue pairs fail there (ibv_modify_qp) or the start hangs after the weights load; "
+                            + ("leave it unset (the stack's NCCL picks the GID)" if auto else
+                               "set it per node to that node's index"), severity="error",
+                            location=ctx.where("NCCL_IB_GID_INDEX"))]
     nccl = ctx.stack.get("nccl")
     stack = ctx.stack["name"]
     where = ctx.where("NCCL_IB_GID_INDEX", "distributed_executor_backend", "nnodes", "tensor_parallel_size")
@@ -100,6 +107,21 @@ def nccl_gid_index(ctx: LintContext) -> list[Finding]:
                         "node with `show_gids | grep <QSFP interface>` or `sparkpilot doctor --host USER@SPARK`"
                         f"{_env_note(ctx)}", severity=sev, location=where,
                         edits=[Edit("set_env", "NCCL_IB_GID_INDEX", "3")])]
+
+
+def _wrong_on_hosts(ctx: LintContext, pinned: str | None) -> str:
+    """'spark-b's RoCEv2 IPv4 GID index is 4' for the hosts whose index is not the pinned one."""
+    if not pinned or is_placeholder(pinned) or not ctx.host_gids:
+        return ""
+    try:
+        want = int(pinned)
+    except ValueError:
+        return ""
+    if want < 0:
+        return ""
+    bad = [f"{host}'s RoCEv2 IPv4 GID index is {', '.join(map(str, sorted(idx)))}"
+           for host, idx in ctx.host_gids.items() if idx and want not in idx]
+    return "; ".join(bad)
 
 
 def rdma_devices(ctx: LintContext) -> list[Finding]:

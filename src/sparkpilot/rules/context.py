@@ -23,6 +23,7 @@ class LintContext:
     table: Mapping[str, Any] | None = None
     meta: dict[str, dict[str, Any]] = field(default_factory=dict)   # rule name -> rules.yaml entry
     nodes_assumed: bool = False     # the node count is a guess from TP x PP (no cluster in the launch)
+    host_gids: dict[str, set[int]] = field(default_factory=dict)  # --host: each node's RoCEv2 IPv4 GID indexes
 
     # ---- launch helpers
     def opt(self, dest: str, default: Any = None) -> Any:
