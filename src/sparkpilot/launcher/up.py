@@ -176,10 +176,15 @@ class Up:
             if models:
                 break
             time.sleep(0.5)
-        if not models:
+        if not models and self.opts.smoke:
             raise LaunchFailed(f"/health answers but /v1/models lists no model on {dep.endpoint_host()}:{dep.port}")
-        self.result.update({"endpoint": dep.endpoint, "served_model": models[0]})
+        self.result.update({"endpoint": dep.endpoint, "served_model": models[0] if models else None})
         if not self.opts.smoke:
+            total = round(time.monotonic() - self.started, 2)
+            self.result["seconds_to_ready"] = total
+            yield Event("ready", f"ready in {total:.1f} s (no smoke chat: --no-smoke"
+                                 f"{'; /v1/models lists no model' if not models else ''}): {dep.endpoint}",
+                        phase="ready", data=dict(self.result))
             return
         smoke = readiness.smoke_chat(head, dep.port, models[0])
         if smoke.error:

@@ -60,8 +60,8 @@ class Watch:
         self.logs = logs
         self.failure: Any = None
         self.failed_node: str | None = None
-        self.phase: str | None = None
-        self.phase_since = clock()
+        self.phase: str | None = "container_start"   # the containers were just started: hang detection
+        self.phase_since = clock()                     # runs even before a node prints its first line
         self.started = clock()
         self.ready_at: float | None = None
         self._stalled: set[str] = set()

@@ -1,0 +1,101 @@
+"""up against what only a GB10 shows, on the simulated cluster's replay engine (real GB10 start
+logs with their real timing, scaled by SPARKPILOT_TIME_SCALE): out of memory at start, a CUDA
+graph capture that never ends on driver 590 (reported as a probable hang, then failed at the
+timeout), Ray's memory monitor killing a worker; each diagnosed with its class and fix, and
+torn down. And a real Ray cluster on the pair, ready and torn down."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+images = pytest.importorskip("sim.images", reason="the simulated engine images (tests/sim/images.py) are not here yet")
+from sim import models  # noqa: E402 - after the importorskip above, on purpose
+from sim.fixture import sim_docker_factory  # noqa: E402, F401 - registers the fixture for this module
+
+pytestmark = pytest.mark.slow
+SCALE = "0.02"
+
+
+def sparkpilot(cluster, *args, timeout=600):
+    env = {**cluster.env(), "XDG_STATE_HOME": str(cluster.dir) + "/state", "SPARKPILOT_TIME_SCALE": SCALE}
+    return subprocess.run([sys.executable, "-m", "sparkpilot", *args], capture_output=True, text=True,
+                          env=env, timeout=timeout, check=False)
+
+
+def replay_plan(cluster, nodes, scenario, tmp_path, executor=None, gpus=False):
+    """The plan `sparkpilot plan` writes for the nodes, run on the replay image (its `vllm` replays
+    the scenario's real log; SPARKPILOT_TIME_SCALE passed into the container)."""
+    snap = models.place(nodes[0], "tiny-random")
+    for n in nodes[1:]:
+        models.place(n, "tiny-random")
+    hosts = [a for n in nodes for a in ("--host", n.ssh_spec)]
+    out = tmp_path / f"{scenario}.json"
+    extra = ["--executor", executor] if executor else []
+    res = sparkpilot(cluster, "plan", snap, *hosts, *extra, "--image", f"{images.REPLAY_IMAGE}:{scenario}",
+                     "--output", str(out), "--format", "json")
+    assert out.exists(), res.stderr
+    plan = json.loads(out.read_text())
+    for node in plan["launch"]["nodes"]:
+        run = node["docker_run"]
+        at = run.index(plan["launch"]["image"])
+        opts, i = [], 0
+        while i < at:   # runc under this machine's dockerd cannot set memlock; no /dev/infiniband here
+            if run[i] in ("--device", "--ulimit") and run[i + 1] in ("/dev/infiniband", "memlock=-1"):
+                i += 2
+                continue
+            opts.append(run[i])
+            i += 1
+        cmd = run[at + 1:]
+        if gpus:   # `--num-gpus 1` stands in for the GB10 Ray would detect (tests/sim/ray.py)
+            cmd = [c.replace("ray start ", "ray start --num-gpus 1 ") for c in cmd]
+        node["docker_run"] = [*opts, "-e", f"SPARKPILOT_TIME_SCALE={SCALE}", run[at], *cmd]
+    out.write_text(json.dumps(plan))
+    return out, hosts
+
+
+def events_of(res):
+    return [json.loads(x) for x in res.stdout.splitlines() if x.startswith("{")]
+
+
+def left(cluster, name):
+    return [c for n in cluster.nodes
+            for c in n.docker.docker("ps", "-aq", "--filter", f"label=sparkpilot.deployment={name}",
+                                     check=False).stdout.split()]
+
+
+def test_gb10_failures_are_diagnosed_and_torn_down(request, tmp_path):
+    cluster = request.getfixturevalue("sim_docker_factory")(["driver-590"])
+    for scenario, cls in (("oom-at-start", "oom_at_startup"), ("ray-memory-monitor", "ray_memory_monitor_kill"),
+                          ("graph-capture-hang", "cudagraph_hang")):
+        plan, hosts = replay_plan(cluster, cluster.nodes, scenario, tmp_path)
+        res = sparkpilot(cluster, "up", str(plan), *hosts, "--name", scenario, "--format", "json", "--force",
+                         "--hang-timeout", "8" if scenario == "graph-capture-hang" else "60")
+        events = events_of(res)
+        assert res.returncode == 1, res.stdout[-3000:] + res.stderr
+        failure = next(e for e in events if e["event"] == "failure")["failure"]
+        assert failure["class"] == cls and failure["fix"], failure
+        if scenario == "graph-capture-hang":
+            kinds = [e["event"] for e in events]
+            assert kinds.index("stall") < kinds.index("hang") < kinds.index("failure")
+            assert any("590" in line for line in failure["evidence"]), failure   # the driver pre-flight read
+        assert [e for e in events if e["event"] == "teardown"][-1]["removed"] == [f"sparkpilot-{scenario}"]
+        assert left(cluster, scenario) == []
+
+
+def test_ray_cluster_on_the_pair_ready_and_torn_down(request, tmp_path):
+    cluster = request.getfixturevalue("sim_docker_factory")(["healthy", "healthy"], fabric="cable")
+    plan, hosts = replay_plan(cluster, cluster.nodes, "ready-pair-head", tmp_path, executor="ray", gpus=True)
+    res = sparkpilot(cluster, "up", str(plan), *hosts, "--name", "ray", "--format", "json", "--force", "--no-smoke")
+    events = events_of(res)
+    formed = [e for e in events if e["event"] == "phase" and "Ray cluster formed" in e["message"]]
+    assert formed and formed[0]["gpus"] >= 2, res.stdout[-3000:] + res.stderr
+    down = sparkpilot(cluster, "down", "ray")
+    assert down.returncode == 0 and left(cluster, "ray") == []
+    for n in cluster.nodes:   # no Ray process of the deployment left on the node (Ray ran in its containers)
+        ps = subprocess.run(["pgrep", "-f", f"raylet.*{n.qsfp_ips.get('enp1s0f1np1', '-')}"], capture_output=True,
+                            text=True, check=False)
+        assert ps.stdout.strip() == ""
