@@ -257,7 +257,8 @@ def test_watch_hang_timeout_option(monkeypatch):
     assert w.phase == "weight_loading"
     now[0] = 6.0
     kinds = [e.kind for e in w._hang(now[0])]
-    assert kinds[-2:] == ["hang", "failure"] and "hang-timeout" in w.failure.message
+    assert kinds[-2:] == ["hang", "failure"] and "hang-timeout" in w.failure.line
+    assert w.failure.cls == "unrecognised" and "weights are downloading" in w.failure.fix
 
 
 def test_judge_a_guessing_model_by_its_token_probabilities():

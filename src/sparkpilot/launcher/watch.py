@@ -173,14 +173,26 @@ class Watch:
                         data={"elapsed_s": round(elapsed, 1), "expected_s": round(expected, 1),
                               "causes": cause(phase), "fails_at_s": round(self.limit(phase), 1)})
         if elapsed > self.limit(phase):
-            from sparkpilot.diagnosis import hang_failure
-
-            self.failure = hang_failure(phase, elapsed, expected, self.live.driver_version or
-                                        self.live.figures.get("driver_version"))
-            if phase not in ("memory_profiling", "cudagraph_capture"):
-                self.failure.message = f"{phase} ran past --hang-timeout ({self.limit(phase):.0f} s). {cause(phase)}"
+            self.failure = self._hang_failure(phase, elapsed, expected)
             yield Event("hang", self.failure.line or "", phase=phase, data={"elapsed_s": round(elapsed, 1)})
             yield self._failure_event()
+
+    def _hang_failure(self, phase: str, elapsed: float, expected: float) -> Any:
+        """Graph capture / profiling past the limit: cudagraph_hang (the 590.x deadlock, driver as
+        evidence). Distributed init on several nodes: rank_never_joined. Else an unrecognised stall."""
+        from sparkpilot.diagnosis import Failure, hang_failure
+        from sparkpilot.diagnosis.signatures import by_name
+
+        if phase in ("memory_profiling", "cudagraph_capture"):
+            return hang_failure(phase, elapsed, expected, self.live.driver_version or
+                                self.live.figures.get("driver_version"))
+        line = f"phase {phase} running for {elapsed:.0f} s, past --hang-timeout {self.limit(phase):.0f} s " \
+               f"(expected about {expected:.0f} s)"
+        name = "rank_never_joined" if phase == "engine_init" and len(self.dep.nodes) > 1 else "unrecognised"
+        sig = by_name(name)
+        fix = sig.fix if name != "unrecognised" else f"Likely: {cause(phase)}; read `sparkpilot logs {self.dep.name}`."
+        return Failure(cls=sig.name, id=sig.id, line=line, message=f"{phase} stalled. {cause(phase)}", fix=fix,
+                       prevented_by=list(sig.prevented_by), evidence=[line], rank=sig.rank)
 
     def _states(self) -> Iterator[Event]:
         """A container that exited (or vanished) before ready is a failure: diagnose what it logged."""
