@@ -1,6 +1,6 @@
 """`up` / `status` / `logs` / `down` on the simulated cluster's real vLLM (its CPU build).
 
-Written against tests/sim's engine API (sim_docker_factory, models.place, images.ENGINE_IMAGE,
+Written against tests/sim's engine API (checked_cluster, models.place, images.ENGINE_IMAGE,
 engine.SERVE_FLAGS). The plan comes from `sparkpilot plan` on the node's model folder; its vLLM
 flags for a GB10 (graph capture size, TRITON_ATTN, fp8 KV cache, 0.87 of a GPU) are swapped for
 the flags the CPU build accepts (engine.SERVE_FLAGS) and the CPU build's per-node environment
@@ -22,9 +22,19 @@ import pytest
 engine = pytest.importorskip("sim.engine", reason="the simulated vLLM engine (tests/sim/engine.py) is not here yet")
 # after the importorskip: these exist once the engine lands (h10); until then the module skips
 from sim import images, models  # type: ignore[attr-defined]  # noqa: E402
-from sim.fixture import sim_docker_factory  # type: ignore[attr-defined]  # noqa: F401, E402
+from sim.fixture import _skip_unless_docker, checked_cluster  # type: ignore[attr-defined]  # noqa: E402
 
 pytestmark = pytest.mark.slow
+HANG = "900"   # --hang-timeout: a loaded 2-core machine takes minutes in the CPU build's engine init
+
+
+@pytest.fixture(scope="module")
+def pair():
+    """One cabled pair with a dockerd per node for every scenario here (single-node ones use node 0);
+    torn down afterwards and asserted gone (checked_cluster)."""
+    _skip_unless_docker()
+    with checked_cluster(["healthy", "healthy"], fabric="cable") as cluster:
+        yield cluster
 
 
 def sparkpilot(cluster, *args, timeout=600):
@@ -73,18 +83,18 @@ def containers_left(cluster, name):
     return left
 
 
-def test_single_node_plan_to_chat_to_down(request, tmp_path):
-    start = request.getfixturevalue("sim_docker_factory")
-    cluster = start(["healthy"])
-    plan, hosts = cpu_plan(cluster, cluster.nodes, tmp_path=tmp_path)
-    up = sparkpilot(cluster, "up", str(plan), *hosts, "--name", "one", "--format", "json", "--force")
+def test_single_node_plan_to_chat_to_down(pair, tmp_path):
+    cluster = pair
+    plan, hosts = cpu_plan(cluster, cluster.nodes[:1], tmp_path=tmp_path)
+    up = sparkpilot(cluster, "up", str(plan), *hosts, "--name", "one", "--format", "json", "--force",
+                    "--hang-timeout", HANG)
     events = [json.loads(x) for x in up.stdout.splitlines() if x.startswith("{")]
     assert up.returncode == 0, up.stdout[-3000:] + up.stderr
     smoke = next(e for e in events if e["event"] == "smoke")
     assert smoke["answer"].strip().startswith(models.FIXED_SENTENCE[:20]) and smoke["verdict"] == "ok"
     assert events[-1]["event"] == "done" and events[-1]["outcome"] == "ready"
     assert [e["phase"] for e in events if e["event"] == "phase"][-1] == "ready"
-    again = sparkpilot(cluster, "up", str(plan), *hosts, "--name", "one", "--force")
+    again = sparkpilot(cluster, "up", str(plan), *hosts, "--name", "one", "--force", "--hang-timeout", HANG)
     assert again.returncode == 1 and "already running" in again.stderr
     status = sparkpilot(cluster, "status", "one", "--format", "json")
     assert json.loads(status.stdout)["nodes"][0]["state"] == "running"
@@ -93,21 +103,19 @@ def test_single_node_plan_to_chat_to_down(request, tmp_path):
     assert containers_left(cluster, "one") == []
 
 
-def test_random_weights_is_garbage_and_torn_down(request, tmp_path):
-    start = request.getfixturevalue("sim_docker_factory")
-    cluster = start(["healthy"])
-    plan, hosts = cpu_plan(cluster, cluster.nodes, model="tiny-random", tmp_path=tmp_path)
-    up = sparkpilot(cluster, "up", str(plan), *hosts, "--name", "rnd", "--force")
+def test_random_weights_is_garbage_and_torn_down(pair, tmp_path):
+    cluster = pair
+    plan, hosts = cpu_plan(cluster, cluster.nodes[:1], model="tiny-random", tmp_path=tmp_path)
+    up = sparkpilot(cluster, "up", str(plan), *hosts, "--name", "rnd", "--force", "--hang-timeout", HANG)
     assert up.returncode == 1, up.stdout[-2000:]
     assert "cutlass_fp4_garbage" in up.stdout and "removed sparkpilot-rnd" in up.stdout
     assert containers_left(cluster, "rnd") == []
 
 
-def test_native_pair_tp2_and_a_flag_vllm_rejects(request, tmp_path):
-    start = request.getfixturevalue("sim_docker_factory")
-    cluster = start(["healthy", "healthy"], fabric="cable")
+def test_native_pair_tp2_and_a_flag_vllm_rejects(pair, tmp_path):
+    cluster = pair
     plan, hosts = cpu_plan(cluster, cluster.nodes, executor="native", tmp_path=tmp_path)
-    up = sparkpilot(cluster, "up", str(plan), *hosts, "--name", "pair", "--force")
+    up = sparkpilot(cluster, "up", str(plan), *hosts, "--name", "pair", "--force", "--hang-timeout", HANG, "-v")
     assert up.returncode == 0, up.stdout[-3000:] + up.stderr
     assert "executor native" in up.stdout and "smoke chat" in up.stdout
     assert sparkpilot(cluster, "down", "pair").returncode == 0
@@ -116,6 +124,6 @@ def test_native_pair_tp2_and_a_flag_vllm_rejects(request, tmp_path):
     for node in data["launch"]["nodes"]:
         node["docker_run"].append("--no-such-flag")
     plan.write_text(json.dumps(data))
-    bad = sparkpilot(cluster, "up", str(plan), *hosts, "--name", "pair", "--force")
+    bad = sparkpilot(cluster, "up", str(plan), *hosts, "--name", "pair", "--force", "--hang-timeout", HANG)
     assert bad.returncode == 1 and "cli_unrecognized_argument" in bad.stdout, bad.stdout[-2000:]
     assert containers_left(cluster, "pair") == []
