@@ -11,6 +11,7 @@ import pytest
 
 from sparkpilot import models
 from sparkpilot.errors import SparkpilotError
+from sparkpilot.words import Executor
 from sparkpilot.models import moe
 from sparkpilot.planner import PlanRequest, plan
 from sparkpilot.planner.launch import NoValidLaunch
@@ -19,7 +20,7 @@ from sparkpilot.rules import stacks as stacks_mod
 from sparkpilot.rules.lint import lint_launch
 
 STACKS = [s["name"] for s in stacks_mod.all_stacks()]
-SHAPES = [(1, None), (2, "ray"), (2, "native")]
+SHAPES: list[tuple[int, Executor | None]] = [(1, None), (2, "ray"), (2, "native")]
 
 
 def _serve_argv(node) -> list[str]:

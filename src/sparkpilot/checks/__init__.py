@@ -10,12 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from sparkpilot.words import Status
+
 STATUSES = ("pass", "warn", "fail", "skip", "unknown")
 
 
 @dataclass
 class CheckResult:
-    status: str
+    status: Status
     message: str
     fix: str | None = None
     data: dict[str, Any] = field(default_factory=dict)

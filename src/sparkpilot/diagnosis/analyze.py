@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
+from sparkpilot.words import Outcome
 from sparkpilot.diagnosis import signatures as sigs
 from sparkpilot.diagnosis.lines import Line, is_bare_timestamp, parse_line, split_lines, with_year, year_of
 from sparkpilot.diagnosis.figures import extract_figures, finish_figures
@@ -65,7 +66,7 @@ class Event:
 
 @dataclass
 class Diagnosis:
-    outcome: str
+    outcome: Outcome
     failure: Failure | None
     phases: list[Phase]
     figures: dict[str, Any]
@@ -310,7 +311,7 @@ class LiveDiagnosis:
                                    f"{args['gpu_memory_utilization']}.")
         current = self.tracker.current
         if failure is not None:
-            outcome = "failed"
+            outcome: Outcome = "failed"
         elif current == "ready":
             outcome = "ready"
         else:

@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from sparkpilot import words
+from sparkpilot.words import Executor
 from sparkpilot.errors import UsageError
 
 LABEL = "sparkpilot.deployment"      # every container of a deployment carries it (down / status / logs)
@@ -67,7 +69,7 @@ class Deployment:
     name: str
     model: str
     image: str
-    executor: str             # single | native | ray
+    executor: Executor        # single | native | ray
     nodes: list[Node]
     port: int = DEFAULT_PORT
     plan: dict[str, Any] = field(default_factory=dict)
@@ -127,7 +129,7 @@ class Deployment:
                 mounts=[str(m) for m in raw.get("mounts") or []], docker_run=[str(a) for a in raw["docker_run"]])))
         plan_port = _argv_port(nodes[0].launch.argv) or DEFAULT_PORT
         dep = cls(name=check_name(name or default_name(model)), model=model, image=str(launch.get("image") or ""),
-                  executor=str(launch.get("executor") or "single"), nodes=nodes, port=port or plan_port,
+                  executor=words.executor(launch.get("executor") or "single"), nodes=nodes, port=port or plan_port,
                   plan=plan)
         if port and port != plan_port:
             for node in nodes:

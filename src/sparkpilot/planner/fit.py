@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from sparkpilot.words import Executor
 from sparkpilot.errors import UsageError
 from sparkpilot.interconnect import NodeNet
 from sparkpilot.models.info import ModelInfo
@@ -26,7 +27,7 @@ class PlanRequest:
     nodes: int | None = None            # Sparks, or GPUs with memory_gib
     tp: int | None = None
     pp: int | None = None
-    executor: str | None = None         # ray | native (several nodes)
+    executor: Executor | None = None    # ray | native (several nodes)
     max_model_len: int | None = None
     gpu_memory_utilization: float | None = None
     kv_cache_dtype: str | None = None
@@ -52,7 +53,7 @@ class Plan:
     nodes: int
     tensor_parallel_size: int
     pipeline_parallel_size: int
-    executor: str
+    executor: Executor
     gpu_memory_utilization: float
     max_model_len: int
     max_model_len_fit: int
@@ -153,7 +154,7 @@ def _fits(info, req, gpus, total_gib, util, mml, kv_dtype, batched, seqs) -> boo
     return m.available > 0 and kv.need_bytes(lay, mml, batched) <= m.available
 
 
-def choose_executor(gpus: int, asked: str | None, caps: StackCaps) -> tuple[str, str]:
+def choose_executor(gpus: int, asked: Executor | None, caps: StackCaps) -> tuple[Executor, str]:
     """(executor, why) for a plan: one node needs none; several follow the stack's image
     (CONTRACTS.md "Executors": an image without Ray gets native)."""
     if gpus == 1:

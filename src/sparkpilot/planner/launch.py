@@ -16,6 +16,7 @@ import json
 import shlex
 from dataclasses import dataclass, field
 
+from sparkpilot.words import Executor
 from sparkpilot.errors import EXIT_FINDINGS, SparkpilotError
 from sparkpilot.interconnect import NodeNet, interconnect_env, is_placeholder
 from sparkpilot.models import moe
@@ -46,7 +47,7 @@ class LaunchRequest:
     model: str
     tp: int
     pp: int
-    executor: str                      # single | ray | native
+    executor: Executor                 # single | ray | native
     max_model_len: int
     gpu_memory_utilization: float
     kv_cache_dtype: str

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from sparkpilot import words
 from sparkpilot.rules.finding import Edit, Finding
 from sparkpilot.rules.modelfacts import ModelFacts
 from sparkpilot.vllm.launchspec import LaunchSpec
@@ -67,7 +68,7 @@ class LintContext:
     def finding(self, name: str, message: str, *, severity: str | None = None, location: str | None = None,
                 edits: list[Edit] | None = None, fix: str | None = None, evidence: str | None = None) -> Finding:
         meta = self.meta.get(name, {})
-        sev = severity or _stack_severity(meta, self.stack) or meta.get("severity", "warning")
+        sev = words.severity(severity or _stack_severity(meta, self.stack) or meta.get("severity", "warning"))
         return Finding(rule=name, id=str(meta.get("id", "")), severity=sev, message=message,
                        fix=fix if fix is not None else " ".join(str(meta.get("fix", "")).split()),
                        evidence=evidence if evidence is not None else " ".join(str(meta.get("evidence", "")).split()),

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from sparkpilot.words import Severity
+
 SEVERITIES = ("error", "warning", "info")
 
 
@@ -28,7 +30,7 @@ class Edit:
 class Finding:
     rule: str
     id: str
-    severity: str
+    severity: Severity
     message: str
     fix: str = ""
     evidence: str = ""

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from sparkpilot.words import Executor
+
 
 @dataclass
 class NodeLaunch:
@@ -45,7 +47,7 @@ class LaunchSpec:
     env: dict[str, str] = field(default_factory=dict)
     image: str | None = None
     mounts: list[str] = field(default_factory=list)
-    executor: str = "single"                          # "single" | "ray" | "native"
+    executor: Executor = "single"                     # "single" | "ray" | "native"
     nodes: list[NodeLaunch] = field(default_factory=list)
     # command | script | docker | compose | k8s | recipe | cluster (a run_cluster.sh script without vLLM)
     source_kind: str = "command"
