@@ -13,8 +13,8 @@ import sys
 import pytest
 
 images = pytest.importorskip("sim.images", reason="the simulated engine images (tests/sim/images.py) are not here yet")
-from sim import models  # noqa: E402 - after the importorskip above, on purpose
-from sim.fixture import sim_docker_factory  # noqa: E402, F401 - registers the fixture for this module
+from sim import models  # type: ignore[attr-defined]  # noqa: E402 - after the importorskip above, on purpose
+from sim.fixture import sim_docker_factory  # type: ignore[attr-defined]  # noqa: E402, F401 - registers the fixture for this module
 
 pytestmark = pytest.mark.slow
 SCALE = "0.02"

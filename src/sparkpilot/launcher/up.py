@@ -186,6 +186,7 @@ class Up:
                                  f"{'; /v1/models lists no model' if not models else ''}): {dep.endpoint}",
                         phase="ready", data=dict(self.result))
             return
+        assert models   # with --smoke, no model listed stopped the launch above
         smoke = readiness.smoke_chat(head, dep.port, models[0])
         if smoke.error:
             raise LaunchFailed(f"the smoke chat failed: {smoke.error}")
