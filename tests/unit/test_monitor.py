@@ -168,6 +168,7 @@ def test_generated_dashboard_and_rules_match_the_repo_copies():
     assert (ROOT / "monitoring" / "sparkpilot-rules.yml").read_text() == rules_yaml()
 
 
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="grafana-foundation-sdk needs Python 3.11 (the main run has it)")
 def test_dashboard_round_trips_through_grafanas_published_model():
     """grafana-foundation-sdk's Dashboard model is generated from Grafana's published dashboard schema;
     every key the dashboard uses must survive from_json -> to_json."""
