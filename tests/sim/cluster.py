@@ -146,7 +146,8 @@ class Cluster:
 
         nodes = self.nodes if nodes is None else nodes
         data = {"nodes": [{"name": n.name, "ssh": n.ssh_spec, "role": "head" if i == 0 else "worker",
-                           "interconnect": list(n.qsfp_ips.values())}
+                           **({} if nodefiles.profile(n.profile).get("nm")   # NetworkManager's: not set yet
+                              else {"interconnect": list(n.qsfp_ips.values())})}
                           for i, n in enumerate(nodes)]}
         path = path or os.path.join(self.dir, f"inventory-{'-'.join(str(n.index) for n in nodes)}.yaml")
         Path(path).write_text(yaml.safe_dump(data, sort_keys=False))
@@ -167,8 +168,13 @@ class Cluster:
             delay_scale = float(os.environ.get("SPARKPILOT_SIM_DELAY_SCALE", "1"))
         slot = _claim_slot()
         fabric = fabric or ("cable" if len(profiles) <= 2 else "switch")
-        if fabric not in ("cable", "switch"):
-            raise SimError(f"fabric is `cable` or `switch`, not `{fabric}`")
+        if fabric not in ("cable", "switch", "ring"):
+            raise SimError(f"fabric is `cable`, `switch` or `ring`, not `{fabric}`")
+        if any(nodefiles.profile(p).get("nm") for p in profiles):
+            from . import nm
+
+            if nm.missing():
+                raise SimError(nm.missing())
         cluster = cls(slot=slot, dir=tempfile.mkdtemp(prefix=f"spk{slot}-", dir=base_dir),
                       owner=0 if keep else os.getpid(), fabric=fabric)
         os.chmod(cluster.dir, 0o755)
@@ -187,6 +193,8 @@ class Cluster:
             raise SimError("between 1 and 250 nodes")
         for i, prof in enumerate(profiles):
             peer = i ^ 1 if (i ^ 1) < n and self.fabric == "cable" else None
+            if self.fabric == "ring":   # cage 1 of node i cabled to cage 0 of node i+1
+                peer = (i + 1) % n
             qsfp = {"enp1s0f1np1": f"192.168.100.{10 + i}", "enP2p1s0f1np1": f"192.168.101.{10 + i}"}
             self.nodes.append(Node(index=i, name=f"spk{self.slot}-{i}", netns=f"spk{self.slot}-{i}",
                                    profile=prof, mgmt_ip=f"{self.subnet}.{i + 1}", qsfp_ips=qsfp,
@@ -204,6 +212,11 @@ class Cluster:
         Path(self.ssh_config).write_text(self._ssh_config_text())
         self._network()
         self._start_sshds()
+        managed = [n for n in self.nodes if n.up and nodefiles.profile(n.profile).get("nm")]
+        if managed:
+            from . import nm
+
+            nm.start(managed)
 
     def _ssh_config_text(self) -> str:
         lines = []
@@ -230,9 +243,18 @@ class Cluster:
             links.append(f"link add enP7s7 netns {node.netns} address 30:c5:99:{s:02x}:{i:02x}:8a "
                          f"type veth peer name h{i} netns {hub}")
             for port, mac in (("enp1s0f0np0", "8b"), ("enP2p1s0f0np0", "8f")):  # no cable: no carrier
+                if self.fabric == "ring":
+                    break   # cabled to the previous node (below)
                 links.append(f"link add {port} netns {node.netns} address 30:c5:99:{s:02x}:{i:02x}:{mac} "
                              f"type veth peer name x{i}{mac} netns {hub}")
-            if node.peer is None:  # on the switch (or the odd one out, on a port of its own)
+            if self.fabric == "ring":   # both logical ports of cage 1 to cage 0 of the next node
+                peer = self.nodes[node.peer]
+                for (port, mac), (pport, pmac) in ((("enp1s0f1np1", "8c"), ("enp1s0f0np0", "8b")),
+                                                   (("enP2p1s0f1np1", "90"), ("enP2p1s0f0np0", "8f"))):
+                    links.append(f"link add {port} netns {node.netns} address 30:c5:99:{s:02x}:{i:02x}:{mac} "
+                                 f"type veth peer name {pport} netns {peer.netns} "
+                                 f"address 30:c5:99:{s:02x}:{peer.index:02x}:{pmac}")
+            elif node.peer is None:  # on the switch (or the odd one out, on a port of its own)
                 for port, mac, rail in (("enp1s0f1np1", "8c", "a"), ("enP2p1s0f1np1", "90", "b")):
                     links.append(f"link add {port} netns {node.netns} address 30:c5:99:{s:02x}:{i:02x}:{mac} "
                                  f"mtu 9000 type veth peer name q{i}{rail} netns {hub} mtu 9000")

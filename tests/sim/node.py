@@ -33,7 +33,7 @@ HEALTHY = {
     "nvidia-smi": "gb10", "nvidia-smi-perf": "gb10", "packages": "gb10", "apt-holds": "held",
     "nvidia-ctk": "gb10", "docker": "gb10", "ibdev2netdev": "gb10", "nmcli": "qsfp-nm",
     "services": "nm-only", "chrony": "synced", "timedatectl": "synced",
-    "ethtool-i": "gb10", "ethtool-m": "gb10",
+    "ethtool-i": "gb10", "ethtool-m": "gb10", "ethtool": "gb10-200g",
     "meminfo": "gb10-cold", "os-release": "gb10", "osrelease": "gb10", "netplan": "nm", "thermal": "gb10-idle",
     "monitor-gpu": "gb10-idle", "monitor-apps": "none", "psi": "idle",
 }
@@ -52,6 +52,13 @@ PROFILES: dict[str, dict] = {
     "warm-cache": {"meminfo": "gb10-warm"},
     "hot-gpu": {"nvidia-smi": "gb10-hot", "nvidia-smi-perf": "gb10-hot", "thermal": "gb10-hot",
                 "monitor-gpu": "gb10-hot"},
+    # a real NetworkManager (tests/sim/nm.py) owns the QSFP ports: they start on its generic DHCP
+    # profiles, without addresses, at MTU 1500 (what DGX OS leaves); `net` configures them
+    "nm-dhcp": {"nm": True, "qsfp_unconfigured": True, "mtu": {"enp1s0f1np1": 1500, "enP2p1s0f1np1": 1500}},
+    "nm-ring": {"nm": True, "qsfp_unconfigured": True, "ibdev2netdev": "gb10-ring",
+                "mtu": {"enp1s0f1np1": 1500, "enP2p1s0f1np1": 1500}},
+    "nm-100g": {"nm": True, "qsfp_unconfigured": True, "ethtool": "gb10-100g",
+                "mtu": {"enp1s0f1np1": 1500, "enP2p1s0f1np1": 1500}},
 }
 
 # probe id -> the tool that answers it (argvs come from sparkpilot.probes.PROBES)
@@ -175,6 +182,11 @@ def build_bin(node, pick: dict, delay_scale: float) -> None:
             path = recording(key, f"{pick[key]}-{port}")
             if path is not None:
                 by_tool.setdefault("ethtool", []).append((f"{flag} {port}", path, _rc(path)))
+        speed = recording("ethtool", pick["ethtool"])   # `ethtool PORT` (net check's link tier)
+        if speed is not None:
+            own = Path(node.dir, "rec", f"ethtool-{port}.txt")
+            _write(own, speed.read_text().replace("PORT", port))
+            by_tool.setdefault("ethtool", []).append((port, own, 0))
     exe = standin_binary()
     for tool, cases in by_tool.items():
         delay = DELAYS.get(tool, 0.0) * delay_scale
@@ -258,6 +270,7 @@ def build_tree(node, pick: dict, prof: dict) -> None:
 
 def sshd_config(node) -> str:
     d = node.dir
+    bus = f" DBUS_SYSTEM_BUS_ADDRESS=unix:path={d}/root/run/dbus/system_bus_socket" if profile(node.profile).get("nm") else ""
     return "\n".join([
         f"ListenAddress {node.mgmt_ip}", "Port 22",
         f"HostKey {d}/ssh_host_ed25519_key", f"PidFile {d}/sshd.pid",
@@ -267,7 +280,7 @@ def sshd_config(node) -> str:
         "StrictModes no", "PrintMotd no", "PrintLastLog no", "LogLevel ERROR",
         # HOME: the node's own (empty) home, so the machine's ~/.bashrc does not run per command
         f"SetEnv SPARKPILOT_HOST_ROOT={d}/root HOME={d}/home "
-        f"PATH={d}/bin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        f"PATH={d}/bin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin{bus}",
         "",
     ])
 
@@ -280,5 +293,10 @@ def build(node, *, delay_scale: float, authorized_key: str) -> None:
     Path(node.dir, "home").mkdir(mode=0o700)
     _write(Path(node.dir, "authorized_keys"), authorized_key, 0o600)
     _write(Path(node.dir, "sshd_config"), sshd_config(node), 0o600)
+    if prof.get("nm"):  # a real NetworkManager and the RDMA stand-ins (started by the cluster)
+        from . import nm, rdma
+
+        nm.prepare(node)
+        rdma.install(node)
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", node.name,
                     "-f", os.path.join(node.dir, "ssh_host_ed25519_key")], check=True)
