@@ -101,7 +101,7 @@ def prepare(node) -> None:
 def start(nodes: list) -> None:
     """Start each node's bus and NetworkManager; wait until every one answers on its bus."""
     for node in nodes:
-        log = open(os.path.join(node.dir, "nm.log"), "w")  # noqa: SIM115 (the daemon keeps it)
+        log = open(os.path.join(node.dir, "nm.log"), "w")  # the daemon writes to it after we close ours
         subprocess.Popen(["ip", "netns", "exec", node.netns, "unshare", "--mount", "sh", "-c", START,
                           "nm-start", node.dir], stdout=log, stderr=subprocess.STDOUT,
                          stdin=subprocess.DEVNULL, start_new_session=True)
