@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "explain": ("explain", "explain one lint rule, doctor check or failure class by name or id"),
     "doctor": ("doctor", "check one or many Sparks over SSH and say what to do"),
     "capture": ("capture", "record every probe's output on a Spark as test fixtures"),
+    "net": ("net", "set up, prove and keep the QSFP fabric between Sparks (plan, apply, undo, check)"),
     "diagnose": ("diagnose", "explain a vLLM start-up log: phases, figures, failure and fix"),
     "bench": ("bench", "tokens per second you can trust, against what a Spark should give"),
     "up": ("up", "serve a model on 1..N Sparks from a plan: pre-flight, sync, launch, progress, smoke test"),
