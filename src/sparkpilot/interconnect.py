@@ -40,13 +40,15 @@ def is_placeholder(value: str) -> bool:
     return value.startswith("<") and value.endswith(">")
 
 
-def interconnect_env(node: NodeNet | None, pin_gid: bool = True) -> dict[str, str]:
+def interconnect_env(node: NodeNet | None, pin_gid: bool = True, topology: str | None = None) -> dict[str, str]:
     """NCCL_IB_HCA, NCCL_IB_GID_INDEX, NCCL_SOCKET_IFNAME, GLOO_SOCKET_IFNAME, UCX_NET_DEVICES and
     VLLM_HOST_IP for one node; placeholders (see is_placeholder) where the facts are unknown.
 
     pin_gid=False (a stack whose NCCL is 2.21 or newer, CONTRACTS.md "The interconnect environment"):
     NCCL_IB_GID_INDEX is left out, since NCCL's default (-1) picks the RoCEv2 GID by address family and
-    a pinned index breaks when the GID table reorders (tonyd2wild/...-2x-DGX-Spark PR 40: 3 -> 4)."""
+    a pinned index breaks when the GID table reorders (tonyd2wild/...-2x-DGX-Spark PR 40: 3 -> 4).
+    topology "ring" (net's cable map) adds NVIDIA's ring settings: NCCL_IB_SUBNET_AWARE_ROUTING=1
+    and NCCL_NET_PLUGIN=none (dgx-spark-playbooks nvidia/nccl/assets/launch.sh)."""
     devices = [d for d in (node.up_devices if node else []) if d.ipv4 or d.gid_index is not None] \
         or (node.up_devices if node else [])
     env: dict[str, str] = {}
@@ -64,6 +66,9 @@ def interconnect_env(node: NodeNet | None, pin_gid: bool = True) -> dict[str, st
         env[var] = first.netdev if first else placeholder(var)
     address = (node.address if node else None) or (first.ipv4 if first else None)
     env["VLLM_HOST_IP"] = address or placeholder("VLLM_HOST_IP")
+    if topology == "ring":
+        env["NCCL_IB_SUBNET_AWARE_ROUTING"] = "1"
+        env["NCCL_NET_PLUGIN"] = "none"
     return env
 
 

@@ -81,7 +81,7 @@ def _run(args: argparse.Namespace, inv: Any, runners: list[Any]) -> int:
     names = [n.name for n in inv.nodes]
     if args.action == "undo":
         return _undo(args, names, runners)
-    states = gather(list(zip(names, runners)), timeout=args.timeout)
+    states = gather(list(zip(names, runners, strict=True)), timeout=args.timeout)
     if args.action == "check":
         from sparkpilot.cli.net_check import run_check
 
@@ -121,7 +121,7 @@ def _undo(args: argparse.Namespace, names: list[str], runners: list[Any]) -> int
 
     script = rollback.undo_script() if args.apply else rollback.undo_preview_script()
     rows, bad = [], False
-    for name, runner in zip(names, runners):
+    for name, runner in zip(names, runners, strict=True):
         try:
             res = runner.run(["sudo", "-n", "sh", "-c", script], timeout=args.timeout + 30)
             out = res.stdout.strip()

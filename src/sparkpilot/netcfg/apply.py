@@ -163,7 +163,7 @@ def apply(plan: NetPlan, runners: list[Any], *, seconds: int = 90, timeout: floa
         errors = [f"{p.src} {p.port} -> {p.dst} {p.address}: no answer" for p in bad]
     if not errors:
         fired = [plan.nodes[i].name for i, out in zip(changing, _parallel(
-            lambda i: _root(runners[i], rollback.cancel_script(stamp), timeout).stdout, changing)) if "fired" in out]
+            lambda i: _root(runners[i], rollback.cancel_script(stamp), timeout).stdout, changing), strict=True) if "fired" in out]
         if fired:
             result.outcome = "rolled-back"
             log(f"the rollback had already fired on {', '.join(fired)} (past its deadline): apply again")
@@ -180,7 +180,7 @@ def apply(plan: NetPlan, runners: list[Any], *, seconds: int = 90, timeout: floa
         except TransportError as exc:
             return f"unreachable ({exc}); its own timer rolls it back at the deadline"
 
-    for i, out in zip(changing, _parallel(fire, changing)):
+    for i, out in zip(changing, _parallel(fire, changing), strict=True):
         log(f"{plan.nodes[i].name}: " + ("restored" if out.endswith("0") else out))
     result.outcome = "rolled-back"
     return result

@@ -91,7 +91,7 @@ class NodeState:
         return next((m.ibdev for m in self.ib.mappings if m.netdev == netdev), None)
 
     def profiles_on(self, port: str) -> list[Profile]:
-        return [p for p in self.profiles if p.iface == port or p.device == port]
+        return [p for p in self.profiles if port in (p.iface, p.device)]
 
 
 def _sections(text: str) -> dict[str, list[str]]:
@@ -152,7 +152,7 @@ def parse_state(name: str, host: str, text: str) -> NodeState:
                 active.get(uuid), files.get(uuid)))
     try:
         st.netplan = parse_netplan(body.get("netplan", ""))
-    except Exception:  # noqa: BLE001 - a broken netplan file is reported by doctor, not here
+    except (ValueError, TypeError, AttributeError, ImportError):   # a broken file: doctor reports it
         st.netplan = None
     st.gids = parse_show_gids(body.get("gids", ""))
     try:

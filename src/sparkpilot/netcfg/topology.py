@@ -131,7 +131,7 @@ def addresses(fab: Fabric, inventory: list[list[str]] | None = None) -> dict[Por
         for p in in_use:
             per_node.setdefault(p[0], []).append(p[1])
         for i, ports in per_node.items():
-            for port, addr in zip(ports, inventory[i]):
+            for port, addr in zip(ports, inventory[i], strict=False):
                 out[(i, port)] = addr if "/" in addr else f"{addr}/24"
         return out
     for k, seg in enumerate(fab.segments):
