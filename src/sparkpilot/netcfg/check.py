@@ -68,6 +68,8 @@ def tier_link(states: list[Any], fab: Fabric, runners: list[Any], timeout: float
         return [Check("cables", "fail", f"no usable fabric: {fab.why}",
                       "cable the Sparks (a pair, a ring of three, or a switch) and reboot with the cables attached")]
     out = [Check("cables", "pass", f"{fab.topology}: {fab.why}")]
+    out += [Check("cables", "warn", f"{p}: link up but no neighbour answered on it (IPv6 link-local off on "
+                  "either end?); it is left out", node=states[i].name) for i, p in fab.unmapped]
     want, slow = limit("link-speed"), limit("link-speed", "switch_port_100g")
     for i, st in enumerate(states):
         ports = sorted({p for seg in fab.segments for (j, p) in seg if j == i}, key=rail_key)

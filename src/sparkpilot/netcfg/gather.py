@@ -33,7 +33,10 @@ SCRIPT = (
     'echo "## netplan"; ' + _NETPLAN + '; '
     'echo "## gids"; ( ' + _GIDS + ' ); '
     "ports=$(ip -o link show | awk -F': ' '{print $2}' | sed 's/@.*//' | grep -E '" + QSFP_RE + "'); "
-    'for p in $ports; do ping -6 -c 2 -i 0.2 -w 1 "ff02::1%$p" >/dev/null 2>&1 & done; wait; '
+    # a port just up has a tentative link-local address (DAD) for about a second: wait for it
+    'for p in $ports; do ( i=0; while ip -6 addr show dev "$p" scope link 2>/dev/null | grep -q tentative '
+    '&& [ $i -lt 40 ]; do sleep 0.1; i=$((i+1)); done; '
+    'ping -6 -c 2 -i 0.2 -w 2 "ff02::1%$p" >/dev/null 2>&1 ) & done; wait; '
     'echo "## neigh"; ip -j -6 neigh show; '
     'echo "## meminfo"; grep -E "^MemAvailable:" "$R/proc/meminfo"; '
     'echo "## forward"; sudo -n iptables -S FORWARD 2>&1 | head -n 1; '

@@ -152,7 +152,8 @@ def render(plan: NetPlan, names: list[str]) -> str:
         if n.ports:
             lines.append(f"{n.name}: " + ", ".join(f"{p} {a}" for p, a in n.ports.items()))
         for s in n.steps:
-            lines.append(f"  sudo {s.text}")
+            retire = "retire `" in s.why
+            lines.append(f"  sudo {s.text}" + (f"   # {s.why.split(': ', 1)[1]}" if retire else ""))
         for note in n.notes:
             lines.append(f"  note: {note}")
     if not plan.problems:
