@@ -13,10 +13,15 @@ from sparkpilot.netcfg import rollback
 from sparkpilot.netcfg.gather import NodeState, Profile, parse_state
 from sparkpilot.netcfg.plan import make_plan
 from sparkpilot.netcfg.topology import addresses, cable_map
-from sparkpilot.probes.fabric import (parse_ethtool, parse_ib_write_bw, parse_ip_neigh, parse_nccl_tests,
-                                      split_terse)
+from sparkpilot.probes.fabric import (
+    Neighbour,
+    parse_ethtool,
+    parse_ib_write_bw,
+    parse_ip_neigh,
+    parse_nccl_tests,
+    split_terse,
+)
 from sparkpilot.probes.netdev import Link, Links
-from sparkpilot.probes.fabric import Neighbour
 from sparkpilot.probes.rdma import parse_ibdev2netdev
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "net"
