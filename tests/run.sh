@@ -11,7 +11,8 @@ ROOT=$(pwd)
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   need=""
   # tmux: the watch dashboard test; prometheus (with promtool): the exporter is scraped by a real one
-  for p in openssh-server openssh-client iproute2 iputils-ping procps tmux prometheus; do
+  # network-manager: the net tests run one real NetworkManager per simulated node
+  for p in openssh-server openssh-client iproute2 iputils-ping procps tmux prometheus network-manager; do
     dpkg -s "$p" >/dev/null 2>&1 || need="$need $p"
   done
   if [ -n "$need" ]; then

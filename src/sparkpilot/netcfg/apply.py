@@ -1,7 +1,8 @@
 """`net apply --apply`: snapshot and arm every node's own rollback, change, prove, then cancel.
 
-1. every node that changes: snapshot + a timer armed on the host (rollback.arm_script);
-2. the nmcli steps of the plan, per node, side by side;
+1. every node that changes: snapshot (rollback.arm_script) + a timer on the host
+   (runner.start_detached: it outlives this session);
+2. the nmcli steps of the plan as sparkpilot.changes.Change, per node, side by side;
 3. wait until each planned port carries its address at MTU 9000;
 4. don't-fragment pings of MTU-28 bytes from every port to every peer port of its segment
    (every rail, both ways);
@@ -17,7 +18,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from sparkpilot.errors import TransportError
+from sparkpilot.changes import Change
+from sparkpilot.changes import apply as apply_changes
+from sparkpilot.errors import TransportError, UsageError
 from sparkpilot.knowledge.fabric import limit
 from sparkpilot.netcfg import rollback
 from sparkpilot.netcfg.plan import NetPlan
@@ -127,11 +130,13 @@ def apply(plan: NetPlan, runners: list[Any], *, seconds: int = 90, timeout: floa
         ports = list(plan.nodes[i].ports)
         try:
             res = _root(runners[i], rollback.arm_script(stamp, seconds, ports), timeout)
-        except TransportError as exc:
-            return f"{plan.nodes[i].name}: {exc}"
-        if res.rc != 0 or "timer:" not in res.stdout:
-            return f"{plan.nodes[i].name}: could not arm the rollback ({(res.stderr or res.stdout).strip()[:200]})"
-        log(f"{plan.nodes[i].name}: snapshot {stamp}, rollback armed ({res.stdout.strip().splitlines()[-1]}, {seconds} s)")
+            if res.rc != 0 or "armed" not in res.stdout:
+                return f"{plan.nodes[i].name}: could not snapshot ({(res.stderr or res.stdout).strip()[:200]})"
+            timer = runners[i].start_detached(rollback.timer_argv(stamp), rollback.timer_unit(stamp))
+        except (TransportError, UsageError) as exc:
+            return f"{plan.nodes[i].name}: could not arm the rollback ({exc})"
+        log(f"{plan.nodes[i].name}: snapshot {stamp}, rollback armed ({timer.kind}"
+            f"{f' pid {timer.pid}' if timer.pid else ''}, {seconds} s)")
         return None
 
     errors = [e for e in _parallel(arm, changing) if e]
@@ -140,15 +145,14 @@ def apply(plan: NetPlan, runners: list[Any], *, seconds: int = 90, timeout: floa
         return ApplyResult(stamp, "failed", [*result.lines, *errors, "nothing was changed"])
 
     def change(i: int) -> str | None:
-        script = "set -e\n" + "\n".join(shlex.join(s.argv if s.argv[-2] != "up" else [*s.argv[:3], "-w", "20", *s.argv[3:]])
-                                        for s in plan.nodes[i].steps) + "\n"
-        try:
-            res = runners[i].run(["sh", "-c", script], timeout=timeout + 30)
-        except TransportError as exc:
-            return f"{plan.nodes[i].name}: session lost during the change ({exc}); its own timer rolls it back"
-        if res.rc != 0:
-            return f"{plan.nodes[i].name}: nmcli failed: {(res.stderr or res.stdout).strip()[:300]}"
-        log(f"{plan.nodes[i].name}: {len(plan.nodes[i].steps)} nmcli step(s) done")
+        node = plan.nodes[i]
+        todo = [Change(node.host, tuple(s.argv if s.argv[-2] != "up" else [*s.argv[:3], "-w", "20", *s.argv[3:]]),
+                       description=s.why, timeout=timeout + 30) for s in node.steps]
+        results = apply_changes(todo, {node.host: runners[i]}, timeout=timeout)
+        bad = [r for r in results if r.outcome != "done"]
+        if bad:
+            return f"{node.name}: {bad[0].change.command}: {bad[0].outcome} {bad[0].detail}".strip()
+        log(f"{node.name}: {len(results)} nmcli step(s) done")
         return None
 
     errors = [e for e in _parallel(change, changing) if e]

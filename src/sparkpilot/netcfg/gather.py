@@ -157,7 +157,10 @@ def parse_state(name: str, host: str, text: str) -> NodeState:
         st.netplan = parse_netplan(body.get("netplan", ""))
     except (ValueError, TypeError, AttributeError, ImportError):   # a broken file: doctor reports it
         st.netplan = None
-    st.gids = parse_show_gids(body.get("gids", ""))
+    try:
+        st.gids = parse_show_gids(body.get("gids", ""))
+    except ValueError:   # no GID table readable: the env leaves NCCL_IB_GID_INDEX unset
+        st.gids = None
     try:
         st.neighbours = [n for n in parse_ip_neigh(body.get("neigh", "")) if n.address.startswith("fe80")]
     except ValueError:

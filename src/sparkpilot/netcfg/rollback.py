@@ -7,9 +7,11 @@ Before anything changes, each node gets (under ${SPARKPILOT_HOST_ROOT}/var/lib/s
   restore.sh      puts the keyfiles back, reloads NetworkManager, re-activates what was active
   fire.sh         restore once: `mv armed firing` is the lock, so a cancel and a firing never both win
   armed           present while the rollback is pending
-and a timer that outlives the session: `systemd-run --on-active` where the host runs systemd (as
-`netplan try` does), else a detached `setsid` process polling `armed` until its deadline.
-Cancel = `mv armed cancelled` (refused once fired: the caller then knows the node rolled back).
+and a timer that outlives the session, started with the transport's runner.start_detached (a
+transient systemd unit where the host runs systemd, as `netplan try` relies on, else `setsid
+nohup`): timer.sh polls `armed` until its deadline, then runs fire.sh.
+Cancel = `mv armed cancelled` (refused once fired: the caller then knows the node rolled back;
+the timer sees `armed` gone and exits).
 """
 
 from __future__ import annotations
@@ -70,7 +72,7 @@ def snapshot_dir(stamp: str) -> str:
 
 
 def arm_script(stamp: str, seconds: int, ports: list[str]) -> str:
-    """Snapshot, write the scripts, arm the timer; prints "timer: systemd-run" or "timer: detached PID"."""
+    """Snapshot and write the scripts; the timer is started next with runner.start_detached(timer_argv)."""
     d = f'"$R{NET_DIR}/{stamp}"'
     parts = [
         "set -e",
@@ -87,18 +89,24 @@ def arm_script(stamp: str, seconds: int, ports: list[str]) -> str:
         _write(f"{d}/timer.sh", TIMER.format(seconds=int(seconds))).rstrip("\n"),
         f"touch {d}/armed",
         f"echo {stamp} > \"$R{NET_DIR}/last\"",
-        'if [ -d "$R/run/systemd/system" ] && command -v systemd-run >/dev/null 2>&1; then '
-        f"systemd-run --quiet --unit sparkpilot-net-rollback-{stamp} --on-active={int(seconds)}s "
-        f"--timer-property=AccuracySec=1s /bin/sh {d}/fire.sh && echo 'timer: systemd-run'; "
-        f"else setsid nohup sh {d}/timer.sh < /dev/null > {d}/timer.log 2>&1 & echo \"timer: detached $!\"; fi",
+        "echo armed",
     ]
     return "\n".join(parts) + "\n"
+
+
+def timer_argv(stamp: str) -> list[str]:
+    """What runner.start_detached runs: the timer polling `armed` until its deadline, then fire.sh."""
+    return ["sudo", "-n", "sh", "-c", f"exec sh {snapshot_dir(stamp)}/timer.sh"]
+
+
+def timer_unit(stamp: str) -> str:
+    return f"sparkpilot-net-rollback-{stamp}"
 
 
 def cancel_script(stamp: str) -> str:
     d = f'"$R{NET_DIR}/{stamp}"'
     return (f"R={ROOT}; if mv {d}/armed {d}/cancelled 2>/dev/null; then "
-            f"systemctl stop sparkpilot-net-rollback-{stamp}.timer >/dev/null 2>&1; echo cancelled; "
+            "echo cancelled; "
             f"else echo fired; fi\n")
 
 
