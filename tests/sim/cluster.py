@@ -247,7 +247,7 @@ class Cluster:
                     break   # cabled to the previous node (below)
                 links.append(f"link add {port} netns {node.netns} address 30:c5:99:{s:02x}:{i:02x}:{mac} "
                              f"type veth peer name x{i}{mac} netns {hub}")
-            if self.fabric == "ring":   # both logical ports of cage 1 to cage 0 of the next node
+            if self.fabric == "ring" and node.peer is not None:   # both logical ports of cage 1 -> next node's cage 0
                 peer = self.nodes[node.peer]
                 for (port, mac), (pport, pmac) in ((("enp1s0f1np1", "8c"), ("enp1s0f0np0", "8b")),
                                                    (("enP2p1s0f1np1", "90"), ("enP2p1s0f0np0", "8f"))):

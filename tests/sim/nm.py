@@ -113,8 +113,8 @@ def start(nodes: list) -> None:
             if proc.returncode == 0 and "running" in proc.stdout:
                 break
             if time.monotonic() > deadline:
-                log = Path(node.dir, "nm.log").read_text()[-400:]
-                raise RuntimeError(f"NetworkManager on {node.name} did not answer: {log}")
+                tail = Path(node.dir, "nm.log").read_text()[-400:]
+                raise RuntimeError(f"NetworkManager on {node.name} did not answer: {tail}")
             time.sleep(0.05)
 
 

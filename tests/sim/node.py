@@ -54,7 +54,8 @@ PROFILES: dict[str, dict] = {
                 "monitor-gpu": "gb10-hot"},
     # a real NetworkManager (tests/sim/nm.py) owns the QSFP ports: they start on its generic DHCP
     # profiles, without addresses, at MTU 1500 (what DGX OS leaves); `net` configures them
-    "nm-dhcp": {"nm": True, "qsfp_unconfigured": True, "netplan": "dgx-default", "mtu": {"enp1s0f1np1": 1500, "enP2p1s0f1np1": 1500}},
+    "nm-dhcp": {"nm": True, "qsfp_unconfigured": True, "netplan": "dgx-default",
+                "mtu": {"enp1s0f1np1": 1500, "enP2p1s0f1np1": 1500}},
     "nm-ring": {"nm": True, "qsfp_unconfigured": True, "ibdev2netdev": "gb10-ring", "netplan": "dgx-default",
                 "mtu": {"enp1s0f1np1": 1500, "enP2p1s0f1np1": 1500}},
     "nm-100g": {"nm": True, "qsfp_unconfigured": True, "ethtool": "gb10-100g", "netplan": "dgx-default",

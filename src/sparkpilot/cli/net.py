@@ -70,9 +70,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         return _run(args, inv, runners)
     finally:
-        from sparkpilot.facts import _close
+        from sparkpilot.transport.base import close_all
 
-        _close(runners)
+        close_all(runners)
 
 
 def _run(args: argparse.Namespace, inv: Any, runners: list[Any]) -> int:

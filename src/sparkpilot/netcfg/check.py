@@ -121,7 +121,8 @@ def tier_addresses(states: list[Any], fab: Fabric, runners: list[Any], timeout: 
             ln = states[i].links.get(port) if states[i].links else None
             addrs = ln.ipv4 if ln else []
             if len(addrs) != 1:
-                out.append(Check("address", "fail", f"{port}: {'no IPv4 address' if not addrs else 'several: ' + ', '.join(addrs)}",
+                what = "no IPv4 address" if not addrs else "several: " + ", ".join(addrs)
+                out.append(Check("address", "fail", f"{port}: {what}",
                                  "sparkpilot net apply --apply (one static address per port)", states[i].name))
             else:
                 nets[(i, port)] = ipaddress.ip_interface(addrs[0]).network
@@ -152,7 +153,8 @@ def tier_addresses(states: list[Any], fab: Fabric, runners: list[Any], timeout: 
     bad = [p for p in pings if not p.ok]
     msg = f"don't-fragment pings of {mtu - 28} bytes: {len(pings) - len(bad)}/{len(pings)} answered"
     if bad:
-        out.append(Check("df-ping", "fail", msg + "; no answer: " + ", ".join(f"{p.src} {p.port} -> {p.dst} {p.address}" for p in bad),
+        lost = ", ".join(f"{p.src} {p.port} -> {p.dst} {p.address}" for p in bad)
+        out.append(Check("df-ping", "fail", f"{msg}; no answer: {lost}",
                          _fix("mtu"), data={"pings": [p.__dict__ for p in pings]}))
     else:
         out.append(Check("df-ping", "pass", msg + " (every rail, both ways)", data={"pings": [p.__dict__ for p in pings]}))

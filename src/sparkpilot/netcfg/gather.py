@@ -12,11 +12,14 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from sparkpilot.probes import _GIDS, _NETPLAN, ROOT
+from sparkpilot.probes import PROBES, ROOT
 from sparkpilot.probes.fabric import Neighbour, parse_ip_neigh, split_terse
 
 NET_DIR = "/var/lib/sparkpilot/net"   # snapshots and the last good check, under SPARKPILOT_HOST_ROOT
 QSFP_RE = "^en[pP][0-9a-z]*s[0-9]+f[0-9]+np[0-9]+$"
+
+_NETPLAN = PROBES["netplan"].argv[2]   # the probes' own scripts (sh -c SCRIPT): one table
+_GIDS = PROBES["gids"].argv[2]
 
 PROFILE_FIELDS = ("connection.id,connection.uuid,connection.interface-name,connection.autoconnect,"
                   "ipv4.method,ipv4.addresses,ipv6.method,802-3-ethernet.mtu")
