@@ -140,11 +140,14 @@ def keyfiles(node) -> dict[str, str]:
 
 
 def wait_settled(node, ports: list[str], timeout: float = 20) -> None:
-    """Until none of these ports is still activating (connecting / deactivating)."""
+    """Until none of these ports is still activating (connecting / deactivating) and no address of
+    the node is still tentative (duplicate address detection, about a second after a port comes up)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         out = nmcli(node, "-t", "-f", "DEVICE,STATE", "device", "status", check=False).stdout
         states = dict(line.split(":", 1) for line in out.splitlines() if ":" in line)
-        if all(not states.get(p, "").startswith(("connecting", "deactivating")) for p in ports):
+        dad = subprocess.run(["ip", "-n", node.netns, "-6", "addr", "show", "tentative"], capture_output=True,
+                             text=True, check=False).stdout
+        if all(not states.get(p, "").startswith(("connecting", "deactivating")) for p in ports) and not dad.strip():
             return
         time.sleep(0.1)

@@ -42,6 +42,11 @@ wait
 for dev in $(cat "$d/ports.txt"); do
   grep -q ":$dev\\$" "$d/active.txt" || nmcli device disconnect "$dev" >/dev/null 2>&1
 done
+# settled: no port still running duplicate address detection on its link-local address (5 s at most)
+i=0
+while [ $i -lt 50 ] && for dev in $(cat "$d/ports.txt"); do ip -6 addr show dev "$dev" 2>/dev/null; done | grep -q tentative; do
+  sleep 0.1; i=$((i+1))
+done
 echo restored
 """
 
