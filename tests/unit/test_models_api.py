@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 
 import pytest
 
@@ -32,12 +31,17 @@ def test_gpt_oss_facts():
     assert info.kv_cache_bytes(1000) == 2048 * (18 * 1000 + 18 * 128)
 
 
-def test_lookup_is_fast():
+def test_lookup_reads_the_catalog_once(monkeypatch):
+    """Speed by structure, not by the clock: after the first lookup no catalog file is read again."""
+    from pathlib import Path
+
     models.lookup("Qwen/Qwen3-8B")
-    t = time.perf_counter()
+    reads = []
+    real = Path.read_text
+    monkeypatch.setattr(Path, "read_text", lambda self, *a, **kw: reads.append(self) or real(self, *a, **kw))
     for _ in range(50):
-        models.lookup("qwen/qwen3-8b")
-    assert (time.perf_counter() - t) / 50 < 0.01
+        assert models.lookup("qwen/qwen3-8b") is not None
+    assert reads == []
 
 
 def test_closest_names_neighbours():
@@ -144,7 +148,6 @@ def test_unreachable_hub_fails_fast_in_one_line(tmp_path, monkeypatch):
     """No network (nothing listens at the endpoint): one UsageError naming the closest entries, no retries."""
     import socket
     import sys
-    import time
     import types
 
     probe = socket.socket()
@@ -158,9 +161,7 @@ def test_unreachable_hub_fails_fast_in_one_line(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port}")
     monkeypatch.delenv("HTTPS_PROXY", raising=False)
     monkeypatch.delenv("https_proxy", raising=False)
-    start = time.monotonic()
     with pytest.raises(UsageError) as err:
         models.resolve("someone/qwen3-8b-like", offline=False)
-    assert time.monotonic() - start < 5
     msg = str(err.value)
     assert "cannot be reached" in msg and "Qwen/Qwen3-8B" in msg and "\n" not in msg

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 
 import pytest
 
@@ -20,12 +19,10 @@ from sparkpilot.cli.main import main
     (["--speculative-tokens", "100000"], "--speculative-tokens 100000 is too large"),
 ])
 def test_bad_numbers_and_names_are_usage_errors(capsys, argv, words):
-    start = time.monotonic()
     rc = main(["plan", "openai/gpt-oss-120b", "--offline", *argv])
     err = capsys.readouterr().err
     assert rc == 2, err
     assert words in err and err.count("\n") == 1
-    assert time.monotonic() - start < 5
 
 
 def test_a_real_quantization_method_is_accepted(capsys):

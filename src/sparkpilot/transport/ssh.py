@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -176,6 +177,14 @@ class SshRunner(Runner):
             shutil.rmtree(self._dir, ignore_errors=True)
             _dirs.discard(self._dir)
             self._dir = None
+
+    def master_pid(self) -> int | None:
+        """The pid of the shared connection's master (`ssh -O check`), or None when there is none."""
+        if self._dir is None:
+            return None
+        rc, _out, err, _s = run_process(self.ssh_argv("-O", "check"), 5)
+        m = re.search(r"pid=(\d+)", err)
+        return int(m.group(1)) if rc == 0 and m else None
 
     def alive(self) -> bool:
         """Whether the shared connection is still up (a local check, no network round trip)."""
