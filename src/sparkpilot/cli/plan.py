@@ -154,10 +154,11 @@ def run(args: argparse.Namespace) -> int:
         print_json(data)
     else:
         sys.stdout.write(render_text(result, unit="GPU" if args.memory_gib else "Spark"))
-    if refused:
+    if refused:   # plan writes only what the stack's vLLM takes; should lint still object, it is not a valid launch
         where = f"--stack {args.stack}" if args.stack else "this image"
-        print(f"sparkpilot: warning: the launch does not lint clean for {where}: " + "; ".join(refused[:3])
-              + " (a newer --stack has these flags)", file=sys.stderr)
+        print(f"sparkpilot: error: the launch does not lint clean for {where}: " + "; ".join(refused[:3]),
+              file=sys.stderr)
+        return EXIT_FINDINGS
     return 0 if result.fits else EXIT_FINDINGS
 
 
