@@ -190,3 +190,34 @@ def test_lint_with_hosts_errors_where_the_pinned_index_is_not_the_nodes(capsys):
     launch[0] = "NCCL_IB_GID_INDEX=3"     # right on both nodes, on a stack whose NCCL is not known: nothing to say
     assert main(["lint", *hosts, "--stack", "eugr", "--format", "json", "--", *launch]) == 0
     assert not [f for f in json.loads(capsys.readouterr().out)["findings"] if f["rule"] == "nccl-gid-index"]
+
+
+def test_every_stack_records_its_nccl_and_ray_with_a_source():
+    from sparkpilot.rules import stacks
+
+    for s in stacks.all_stacks():
+        assert "nccl" in s and s.get("nccl_source"), s["name"]
+        assert "ray" in s and s.get("ray_source"), s["name"]
+
+
+def test_ray_detected_in_the_image_decides_the_executor():
+    """The image-ray probe's recorded answers (tests/data/probes/image-ray) read into plan's Ray fact."""
+    from pathlib import Path
+
+    from sparkpilot.planner.hosts import ray_in_image as _ray_in_image
+    from sparkpilot.facts import ClusterFacts, HostFacts, classify
+    from sparkpilot.probes import image_ray_probe
+
+    data = Path(__file__).resolve().parent.parent / "data" / "probes" / "image-ray"
+
+    def host(case: str) -> HostFacts:
+        rec = json.loads((data / f"{case}.json").read_text())
+        h = HostFacts(case)
+        h.results["image-ray"] = classify(image_ray_probe("IMAGE"), rec["rc"], rec["stdout"], rec["stderr"], 10.0)
+        return h
+
+    assert _ray_in_image(ClusterFacts(hosts=[host("ray-installed"), host("ray-installed")])) is True
+    assert _ray_in_image(ClusterFacts(hosts=[host("ray-installed"), host("no-ray")])) is False
+    assert _ray_in_image(ClusterFacts(hosts=[host("no-image")])) is None
+    q = info("Qwen/Qwen3-32B")
+    assert plan(PlanRequest("Qwen/Qwen3-32B", nodes=2, ray_detected=False, stack="eugr"), q).launch.executor == "native"

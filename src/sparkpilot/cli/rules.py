@@ -26,10 +26,14 @@ def _stacks(args: argparse.Namespace) -> int:
         print_json({"default": stacks.default_name(), "stacks": rows})
         return 0
     width = max(len(s["name"]) for s in rows)
-    print(f"{'STACK':<{width}}  {'VLLM':<8}  IMAGE")
+    print(f"{'STACK':<{width}}  {'VLLM':<8}  {'NCCL':<8}  {'RAY':<7}  IMAGE")
     for s in rows:
         mark = " (default)" if s["name"] == stacks.default_name() else ""
-        print(f"{s['name']:<{width}}  {s.get('vllm') or '-'!s:<8}  {s.get('image')}{mark}")
+        ray = stacks.has_ray(s)
+        ray_text = "by tag" if ray is None and s.get("ray_from_vllm") else {True: "yes", False: "no"}.get(ray, "detect")
+        print(f"{s['name']:<{width}}  {s.get('vllm') or '-'!s:<8}  {s.get('nccl') or '-'!s:<8}  {ray_text:<7}  "
+              f"{s.get('image')}{mark}")
+    print("(NCCL and Ray with their sources: knowledge/stacks.yaml; `detect`: plan --host tries `import ray` in the image)")
     return 0
 
 
