@@ -36,6 +36,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from . import node as nodefiles
+from .dockerd import NodeDocker, missing_docker, stop_engines
 
 STATE_DIR = Path("/run/sparkpilot-sim")
 SSHD = "/usr/sbin/sshd"
@@ -83,6 +84,25 @@ class Node:
     dir: str
     up: bool = True  # sshd running and the management port up
     pid: int | None = None
+    has_docker: bool = False  # a real dockerd runs in this node (Cluster.start(docker=True))
+
+    @property
+    def docker(self) -> NodeDocker:
+        """This node's Docker engine (dockerd.py): `.docker(*args)`, `.env()`, `.host`."""
+        return NodeDocker(self, self.hostname, None)
+
+    def docker_env(self) -> dict[str, str]:
+        """Environment for a `docker` client on the machine that talks to this node's dockerd."""
+        return self.docker.env()
+
+    @property
+    def hostname(self) -> str:
+        return self.name.replace("spk", "spark-", 1)
+
+    @property
+    def hf_home(self) -> str:
+        """The node's Hugging Face cache (its home is <dir>/home, as over ssh)."""
+        return os.path.join(self.dir, "home", ".cache", "huggingface")
 
     @property
     def ssh_spec(self) -> str:
@@ -156,12 +176,20 @@ class Cluster:
     # -- start ------------------------------------------------------------------------------
     @classmethod
     def start(cls, profiles: list[str], *, delay_scale: float | None = None,
-              base_dir: str | None = None, keep: bool = False, fabric: str | None = None) -> "Cluster":
+              base_dir: str | None = None, keep: bool = False, fabric: str | None = None,
+              docker: bool = False) -> "Cluster":
         """Start nodes with these profiles. keep=True: the cluster outlives this process
-        (scripts/sim-cluster); otherwise a later start reclaims it once this process is gone."""
-        why = missing_requirements()
+        (scripts/sim-cluster); otherwise a later start reclaims it once this process is gone.
+        docker=True: a real dockerd per node with the simulated cluster's images (images.py builds
+        them once per machine; the first time takes minutes)."""
+        why = missing_requirements() or (missing_docker() if docker else None)
         if why:
             raise SimError(why)
+        template = None
+        if docker:
+            from . import images
+
+            template = str(images.node_template())
         for p in profiles:
             nodefiles.profile(p)  # unknown profile -> error before anything is created
         if delay_scale is None:
@@ -180,14 +208,14 @@ class Cluster:
         os.chmod(cluster.dir, 0o755)
         try:
             cluster._save()
-            cluster._create(profiles, delay_scale)
+            cluster._create(profiles, delay_scale, template)
             cluster._save()
         except BaseException:
             cluster.stop()
             raise
         return cluster
 
-    def _create(self, profiles: list[str], delay_scale: float) -> None:
+    def _create(self, profiles: list[str], delay_scale: float, template: str | None = None) -> None:
         n = len(profiles)
         if not 1 <= n <= 250:
             raise SimError("between 1 and 250 nodes")
@@ -200,6 +228,7 @@ class Cluster:
                                    profile=prof, mgmt_ip=f"{self.subnet}.{i + 1}", qsfp_ips=qsfp,
                                    peer=peer, dir=os.path.join(self.dir, f"node-{i}"),
                                    up=not nodefiles.profile(prof).get("down", False)))
+            self.nodes[-1].has_docker = template is not None and self.nodes[-1].up
         # the cluster's client key, node host keys and files (stand-ins, recorded trees)
         sh("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "sparkpilot-sim", "-f", self.key)
         pub = Path(self.key + ".pub").read_text()
@@ -217,6 +246,9 @@ class Cluster:
             from . import nm
 
             nm.start(managed)
+        for node in self.nodes:
+            if node.has_docker:
+                NodeDocker(node, node.hostname, template).start()
 
     def _ssh_config_text(self) -> str:
         lines = []
@@ -354,6 +386,7 @@ def _netns_list() -> set[str]:
 
 def _teardown(slot: int, netns: list[str], directory: str | None) -> None:
     prefix = f"spk{slot}-"
+    stop_engines(slot, directory)  # containers first (some live outside the node's namespace)
     names = {n for n in _netns_list() if n.startswith(prefix) or n in netns}
     for name in names:  # every process in a node namespace: sshd, sessions, stand-ins
         pids = sh("ip", "netns", "pids", name, check=False).stdout.split()

@@ -174,6 +174,8 @@ def build_bin(node, pick: dict, delay_scale: float) -> None:
     bin_dir.mkdir(parents=True, exist_ok=True)
     by_tool: dict[str, list[tuple[str, Path, int]]] = {}
     for pid, argv in _probe_argvs().items():
+        if argv[0] == "docker" and getattr(node, "has_docker", False):
+            continue  # the node runs a real dockerd: the real client answers
         cases = by_tool.setdefault(argv[0], [])  # a tool without recordings refuses every argv,
         path = recording(pid, pick[pid])        # rather than the machine's own tool answering
         if path is not None:
@@ -280,7 +282,7 @@ def sshd_config(node) -> str:
         "PasswordAuthentication no", "KbdInteractiveAuthentication no", "UsePAM no",
         "StrictModes no", "PrintMotd no", "PrintLastLog no", "LogLevel ERROR",
         # HOME: the node's own (empty) home, so the machine's ~/.bashrc does not run per command
-        f"SetEnv SPARKPILOT_HOST_ROOT={d}/root HOME={d}/home "
+        f"SetEnv SPARKPILOT_HOST_ROOT={d}/root HOME={d}/home DOCKER_HOST=unix://{d}/docker/docker.sock "
         f"PATH={d}/bin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin{bus}",
         "",
     ])

