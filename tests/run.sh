@@ -12,7 +12,10 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   need=""
   # tmux: the watch dashboard test; prometheus (with promtool): the exporter is scraped by a real one
   # network-manager: the net tests run one real NetworkManager per simulated node
-  for p in openssh-server openssh-client iproute2 iputils-ping procps tmux prometheus network-manager; do
+  # docker.io (dockerd, containerd, runc): one real Docker engine per simulated node; debootstrap:
+  # the engine image's root filesystem (tests/sim/images.py; vLLM's libnuma1 goes into the image)
+  for p in openssh-server openssh-client iproute2 iputils-ping procps tmux prometheus network-manager \
+           docker.io debootstrap util-linux; do
     dpkg -s "$p" >/dev/null 2>&1 || need="$need $p"
   done
   if [ -n "$need" ]; then
@@ -45,6 +48,13 @@ echo "== ruff and mypy"
   "types-PyYAML==6.0.12.20261122"
 "$ROOT/.venv/bin/ruff" check . || status=$?
 "$ROOT/.venv/bin/mypy" || status=$?
+
+if [ "$(id -u)" = 0 ] && command -v dockerd >/dev/null 2>&1; then
+  # the simulated cluster's images and models: built once per machine (minutes), then cached in
+  # /var/cache/sparkpilot-sim; printed here so the build time is not hidden in a test's setup
+  echo "== simulated cluster images (vLLM CPU engine, replay, models)"
+  (cd "$ROOT/tests" && "$ROOT/.venv/bin/python" "$ROOT/scripts/sim-cluster" images) || status=$?
+fi
 
 "$ROOT/.venv/bin/python" -m pytest -q tests "$@" || status=$?
 

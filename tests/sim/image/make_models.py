@@ -15,6 +15,7 @@ big-random      a Llama of about 2.2 GB (bf16) in 4 safetensors shards with rand
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import sys
@@ -76,7 +77,7 @@ def tiny(out: str, fixed: bool) -> None:
     model = LlamaForCausalLM(cfg)
     if fixed:
         ids = [toks.index(t) for t in sentence_tokens()]
-        nxt = {a: b for a, b in zip(ids, ids[1:])}
+        nxt = dict(itertools.pairwise(ids))
         nxt[ids[-1]] = 2  # </s> after the last word
         with torch.no_grad():
             for layer in model.model.layers:

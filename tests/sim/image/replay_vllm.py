@@ -40,7 +40,7 @@ def arg(argv, name, default):
 
 
 class Health(BaseHTTPRequestHandler):
-    def do_GET(self):  # noqa: N802 - http.server's name
+    def do_GET(self):  # http.server's name
         if self.path.split("?")[0] == "/health":
             self.send_response(200)
             self.send_header("Content-Length", "0")
