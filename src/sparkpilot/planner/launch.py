@@ -100,8 +100,9 @@ def vllm_argv(info: ModelInfo, req: LaunchRequest, model_ref: str, notes: list[s
                             "no --moe-backend, so the NVFP4 experts would run on the CUTLASS FP4 kernel (silent "
                             "garbage on SM121); use a stack with vLLM 0.17.1 or later (--stack ngc-26.04)")
     elif body:
+        kind = quant_kind(info, req.quantization)
         notes.append(f"{_stack_name(caps)} (vLLM {caps.vllm if caps else '?'}) has no --moe-backend: vLLM picks the "
-                     "MoE kernel itself (" + ("Marlin for GPTQ/AWQ experts" if body == moe.QUANTIZED_BACKEND
+                     "MoE kernel itself (" + (f"its own choice for {kind} experts" if body == moe.QUANTIZED_BACKEND
                                              else "Triton for unquantised experts") + ")")
     if has("--max-cudagraph-capture-size"):
         argv += ["--max-cudagraph-capture-size", "2048"]
