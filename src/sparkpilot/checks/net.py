@@ -7,7 +7,14 @@ from typing import Any
 
 from sparkpilot.checks import CheckResult, unknown
 
-JUMBO = 9000
+def _jumbo() -> int:
+    """The QSFP MTU, from knowledge/fabric.yaml (one place: net plans and checks with the same)."""
+    from sparkpilot.knowledge.fabric import limit
+
+    return int(limit("mtu"))
+
+
+JUMBO = _jumbo()
 
 
 def qsfp_links(facts: Any) -> Any:
@@ -37,6 +44,7 @@ def _nm_fix(facts: Any, names: list[str]) -> tuple[str, list[list[str]]]:
                       f'nmcli con mod "$c" 802-3-ethernet.mtu {JUMBO} && nmcli con up "$c"')
             cmds.append(["sudo", "-n", "sh", "-c", script])
             texts.append(f"sudo sh -c '{script}'")
+    texts.append("or the whole fabric, with rollback: sparkpilot net apply --apply --host ... (one per node)")
     return "; ".join(texts), cmds
 
 
