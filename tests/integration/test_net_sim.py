@@ -139,10 +139,21 @@ def test_mtu_1500_on_one_end_found_fixed_and_drift(sim_factory):
     changes = [c["command"] for n in plan["plan"]["nodes"] for c in n["changes"]]
     assert changes == ["nmcli connection modify sparkpilot-enP2p1s0f1np1 802-3-ethernet.mtu 9000",
                        "nmcli connection up sparkpilot-enP2p1s0f1np1"], changes
+    broken = nm.keyfiles(far)
     rc, out, _ = net(cluster, "apply", "--inventory", inv, "--apply")
     assert rc == 0, out
     rc, out, _ = net(cluster, "check", "--inventory", inv, "--tiers", "2")
     assert rc == 0, out
+    # undo: shows the snapshot first, restores it only with --apply (here: back to MTU 1500)
+    rc, out, _ = net(cluster, "undo", "--inventory", inv)
+    assert rc == 0 and "add --apply" in out and "sparkpilot-enP2p1s0f1np1.nmconnection" in out, out
+    assert nm.keyfiles(far) != broken
+    rc, out, _ = net(cluster, "undo", "--inventory", inv, "--apply")
+    assert rc == 0, out
+    settle(cluster)
+    assert nm.keyfiles(far) == broken
+    rc, out, _ = net(cluster, "check", "--inventory", inv, "--tiers", "2")
+    assert rc == 1 and "MTU 1500, not 9000" in out, out
 
 
 def test_both_rails_on_one_subnet(sim_factory):
