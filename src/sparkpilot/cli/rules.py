@@ -30,7 +30,8 @@ def _stacks(args: argparse.Namespace) -> int:
     for s in rows:
         mark = " (default)" if s["name"] == stacks.default_name() else ""
         ray = stacks.has_ray(s)
-        ray_text = "by tag" if ray is None and s.get("ray_from_vllm") else {True: "yes", False: "no"}.get(ray, "detect")
+        ray_text = "by tag" if ray is None and s.get("ray_from_vllm") else \
+            "detect" if ray is None else "yes" if ray else "no"
         print(f"{s['name']:<{width}}  {s.get('vllm') or '-'!s:<8}  {s.get('nccl') or '-'!s:<8}  {ray_text:<7}  "
               f"{s.get('image')}{mark}")
     print("(NCCL and Ray with their sources: knowledge/stacks.yaml; `detect`: plan --host tries `import ray` in the image)")
