@@ -145,23 +145,20 @@ def test_sixteen_nodes_find_every_planted_fault(sim_cluster, full_report):
             assert ch["status"] in ("pass", "warn", "skip"), (node.name, ch)
 
 
-def test_sixteen_nodes_take_about_as_long_as_one(full_report):
-    _, _, wall = full_report
-    assert wall < 60  # one host off (5 s connect timeout) included; never a hang
-
-
 def test_host_that_does_not_answer_alone(sim_cluster):
     node = node_of(sim_cluster, "unreachable")
-    rc, report, _err, wall = doctor(sim_cluster, "--host", node.ssh_spec, "--timeout", "3", "--format", "json")
-    assert rc == 1 and wall < 15
+    # a hang is a TimeoutExpired (no time is asserted: how fast 16 hosts answer is bench/doctor_fanout.py's)
+    rc, report, _err, _wall = doctor(sim_cluster, "--host", node.ssh_spec, "--timeout", "3", "--format", "json",
+                                     timeout=60)
+    assert rc == 1
     (host,) = report["hosts"]
     assert host["reachable"] is False
 
 
 def test_host_that_does_not_answer_text_is_one_line(sim_cluster):
     node = node_of(sim_cluster, "unreachable")
-    rc, _, out, wall = doctor(sim_cluster, "--host", node.ssh_spec, "--timeout", "3")
-    assert rc == 1 and wall < 15
+    rc, _, out, _wall = doctor(sim_cluster, "--host", node.ssh_spec, "--timeout", "3", timeout=60)
+    assert rc == 1
     lines = [ln for ln in out.splitlines() if "port 22" in ln or "did not answer" in ln or "unreachable" in ln]
     assert lines, out
 

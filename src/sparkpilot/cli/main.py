@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from typing import Any
+import types   # already loaded by the interpreter; `typing` is not, and --help need not pay for it
 
 from sparkpilot import __version__
 from sparkpilot.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE, SparkpilotError
@@ -61,7 +61,7 @@ def _top_help() -> str:
     return "\n".join(lines)
 
 
-def build_parser(name: str) -> tuple[argparse.ArgumentParser, Any]:
+def build_parser(name: str) -> tuple[argparse.ArgumentParser, types.ModuleType]:
     module_name, text = COMMANDS[name]
     module = importlib.import_module(f"sparkpilot.cli.{module_name}")
     examples = getattr(module, "EXAMPLES", "")

@@ -15,7 +15,7 @@ import re
 from typing import Any
 
 from sparkpilot.errors import UsageError
-from sparkpilot.vllm import config_file, docker, structured
+from sparkpilot.vllm import docker
 from sparkpilot.vllm.argv import Parsers, find_vllm_args, is_entry_module, loc, parse_vllm_args, substitute
 from sparkpilot.vllm.launchspec import LaunchSpec, NodeLaunch
 from sparkpilot.vllm.shell import ASSIGN, Command, Word, expand, expand_words, split_commands
@@ -68,11 +68,15 @@ def parse_text(text: str | bytes, filename: str | None = None, *, version: str |
     if not text.strip():
         raise UsageError(f"{filename or 'input'}: empty input, no launch to check")
     if _looks_structured(text, filename):
+        from sparkpilot.vllm import structured   # YAML forms only: a command line does not pay for it
+
         spec = structured.parse_structured(text, filename, version=version, parsers=PARSERS)
     else:
         spec = parse_script(text, filename, version=version)
     spec.filename = filename
     if "config" in spec.options:
+        from sparkpilot.vllm import config_file
+
         config_file.merge_config_option(spec, filename, PARSERS)
     _infer_nodes(spec)
     _head_node(spec)
