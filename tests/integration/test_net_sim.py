@@ -146,7 +146,7 @@ def test_mtu_1500_on_one_end_found_fixed_and_drift(sim_factory):
     assert rc == 0, out
     # undo: shows the snapshot first, restores it only with --apply (here: back to MTU 1500)
     rc, out, _ = net(cluster, "undo", "--inventory", inv)
-    assert rc == 0 and "add --apply" in out and "sparkpilot-enP2p1s0f1np1.nmconnection" in out, out
+    assert rc == 0 and "add --apply" in out and "sparkpilot-enP2p1s0f1np1 (on disk)" in out, out
     assert nm.keyfiles(far) != broken
     rc, out, _ = net(cluster, "undo", "--inventory", inv, "--apply")
     assert rc == 0, out
@@ -248,6 +248,7 @@ def test_ring_of_three(sim_factory):
     env = report["env"][names[0]]
     assert env["NCCL_IB_HCA"] == "rocep1s0f0,rocep1s0f1,roceP2p1s0f0,roceP2p1s0f1"
     assert env["NCCL_IB_SUBNET_AWARE_ROUTING"] == "1" and env["NCCL_NET_PLUGIN"] == "none"
+    assert env["NCCL_SOCKET_IFNAME"] == "<NCCL_SOCKET_IFNAME>"   # bootstrap over management on a ring
     rc, out, data = net(cluster, "apply", "--inventory", inv, "--apply", "--format", "json")
     assert rc == 0 and data["applied"]["outcome"] == "unchanged"
 

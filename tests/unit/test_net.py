@@ -119,7 +119,8 @@ def test_gather_parses_nm_profiles():
 
 def test_rollback_scripts_are_valid_sh():
     for script in (rollback.arm_script("20260101T000000", 60, ["enp1s0f1np1"]), rollback.cancel_script("x"),
-                   rollback.fire_script("x"), rollback.undo_script(), rollback.RESTORE.format(etc="/e", run="/r"),
+                   rollback.fire_script("x"), rollback.undo_script(), rollback.undo_preview_script(),
+                   rollback.RESTORE.format(etc="/e", run="/r"),
                    rollback.FIRE, rollback.TIMER.format(seconds=5)):
         proc = subprocess.run(["sh", "-n"], input=script, capture_output=True, text=True, check=False)
         assert proc.returncode == 0, (proc.stderr, script)

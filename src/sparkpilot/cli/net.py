@@ -134,8 +134,22 @@ def _undo(args: argparse.Namespace, names: list[str], runners: list[Any]) -> int
         print_json({"undo": rows, "applied": args.apply})
     else:
         for r in rows:
-            head = "restored snapshot" if args.apply and r["ok"] else ""
-            print(f"{r['node']}: {head} {r['output']}".replace("  ", " "))
+            if args.apply:
+                print(f"{r['node']}: " + (f"restored snapshot {r['output'].splitlines()[-1]}" if r["ok"] else r["output"]))
+                continue
+            lines = r["output"].splitlines()
+            stamp = next((ln.split(" ", 1)[1] for ln in lines if ln.startswith("snapshot ")), None)
+            if not stamp:
+                print(f"{r['node']}: {r['output'] or 'no snapshot'}")
+                continue
+            keyfiles = [ln.split(" ", 1)[1] for ln in lines if ln.startswith("keyfile ")]
+            active = [ln.split(" ", 1)[1] for ln in lines if ln.startswith("active ")]
+            names = [k.split("/", 1)[1].removesuffix(".nmconnection")
+                     + (" (in memory)" if k.startswith("run/") else " (on disk)") for k in keyfiles]
+            print(f"{r['node']}: snapshot {stamp} would bring back {len(keyfiles)} profile(s): {', '.join(names)}")
+            for a in active:
+                uuid, _, dev = a.partition(":")
+                print(f"  and re-activate {uuid} on {dev}")
         if not args.apply:
             print("\nnothing changed: add --apply to restore these snapshots", file=sys.stdout)
     return EXIT_FINDINGS if bad else EXIT_OK

@@ -81,6 +81,9 @@ def _render(report: dict[str, Any]) -> str:
                 lines.append(f"       fix: {c['fix']}")
     if report["stopped_at"] is not None:
         lines.append(f"stopped at tier {report['stopped_at']}: the fabric is not fit for a cluster")
+    elif any(t["status"] == "unknown" for t in report["tiers"]):
+        unmeasured = ", ".join(f"tier {t['tier']} {t['name']}" for t in report["tiers"] if t["status"] == "unknown")
+        lines.append(f"no tier failed; not measured: {unmeasured} (see above)")
     else:
         lines.append("the fabric is fit for a cluster")
     if report["env"]:
@@ -90,7 +93,10 @@ def _render(report: dict[str, Any]) -> str:
         if any("NCCL_IB_GID_INDEX" not in env for env in report["env"].values()):
             lines.append("  NCCL_IB_GID_INDEX left unset where no RoCEv2 IPv4 GID is seen for every port: NCCL 2.21+ "
                          "picks it by address family (older NCCL: run net check again once the GIDs show)")
-        if any(v.startswith("<") for env in report["env"].values() for v in env.values()):
+        if report["topology"] == "ring":
+            lines.append("  ring: no QSFP subnet reaches every node; bootstrap (<NCCL_SOCKET_IFNAME>, <GLOO_SOCKET_IFNAME>, "
+                         "<UCX_NET_DEVICES>, <VLLM_HOST_IP>) over the management interface, as NVIDIA's ring playbook does")
+        elif any(v.startswith("<") for env in report["env"].values() for v in env.values()):
             lines.append("  <VAR>: not known from this host's facts")
     return "\n".join(lines)
 

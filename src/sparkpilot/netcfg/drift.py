@@ -39,7 +39,23 @@ def node_nets(states: list[Any], fab: Fabric) -> list[Any]:
     return nets
 
 
+RING_BOOTSTRAP = ("NCCL_SOCKET_IFNAME", "GLOO_SOCKET_IFNAME", "UCX_NET_DEVICES", "VLLM_HOST_IP")
+
+
 def environments(states: list[Any], fab: Fabric) -> dict[str, dict[str, str]]:
+    """Per node. On a ring no QSFP subnet reaches every node (each link is its own /24), so the
+    bootstrap variables are left as placeholders: NVIDIA's ring playbook bootstraps over the
+    management interface (nvidia/nccl/assets/launch.sh: NCCL_SOCKET_IFNAME / UCX_NET_DEVICES = enP7s7)."""
+    envs = _environments(states, fab)
+    if fab.topology == "ring":
+        from sparkpilot.interconnect import placeholder
+
+        for env in envs.values():
+            env.update({k: placeholder(k) for k in RING_BOOTSTRAP})
+    return envs
+
+
+def _environments(states: list[Any], fab: Fabric) -> dict[str, dict[str, str]]:
     from sparkpilot.interconnect import interconnect_env
 
     # a GID index is pinned only where every device's RoCEv2 IPv4 GID is known; otherwise it is left

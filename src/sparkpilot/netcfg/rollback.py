@@ -129,6 +129,8 @@ def undo_script() -> str:
 
 
 def undo_preview_script() -> str:
+    """What undo would restore: "snapshot STAMP", "keyfile etc|run/NAME" and "active UUID:DEVICE" lines."""
     return (f'R={ROOT}; s=$(cat "$R{NET_DIR}/last" 2>/dev/null) || {{ echo "no snapshot"; exit 4; }}; '
-            f'echo "snapshot $s"; ls -1 "$R{NET_DIR}/$s/etc" "$R{NET_DIR}/$s/run" 2>/dev/null; '
-            f'echo "## active"; cat "$R{NET_DIR}/$s/active.txt"\n')
+            f'd="$R{NET_DIR}/$s"; echo "snapshot $s"; '
+            'for k in etc run; do for f in "$d/$k"/*.nmconnection; do [ -e "$f" ] && echo "keyfile $k/${f##*/}"; done; done; '
+            'sed "s/^/active /" "$d/active.txt"\n')
