@@ -137,3 +137,20 @@ def test_cli_bad_input_is_one_line_exit_2(args, msg):
     proc = subprocess.run([sys.executable, "-m", "sparkpilot", "net", action, *args], capture_output=True,
                           text=True, check=False, timeout=30)
     assert proc.returncode == 2 and msg in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
+def test_netplan_that_would_be_ignored_or_fight_is_flagged_not_edited():
+    from sparkpilot.probes.network import parse_netplan
+
+    text = ("# file: /etc/netplan/40-cx7.yaml\nnetwork:\n  version: 2\n  renderer: networkd\n  ethernets:\n"
+            "    enp1s0f1np1:\n      addresses: [192.168.100.10/24]\n      mtu: 9000\n"
+            "# file: /etc/netplan/50-nm.yaml\nnetwork:\n  version: 2\n  ethernets:\n"
+            "    enP2p1s0f1np1:\n      renderer: NetworkManager\n      addresses: [192.168.101.10/24]\n")
+    pair = [_node("a", 0, {"enp1s0f1np1": (1, "enp1s0f1np1"), "enP2p1s0f1np1": (1, "enP2p1s0f1np1")}),
+            _node("b", 1, {"enp1s0f1np1": (0, "enp1s0f1np1"), "enP2p1s0f1np1": (0, "enP2p1s0f1np1")})]
+    pair[0].netplan = parse_netplan(text)
+    plan = make_plan(pair)
+    notes = plan.nodes[0].notes
+    assert any("40-cx7.yaml configures enp1s0f1np1 for networkd" in n and "ignored" in n for n in notes), notes
+    assert any("50-nm.yaml configures enP2p1s0f1np1 through NetworkManager too" in n for n in notes), notes
+    assert not any("netplan" in s.text for s in plan.nodes[0].steps)   # flagged, never edited

@@ -208,25 +208,26 @@ def tier_rdma(states: list[Any], fab: Fabric, runners: list[Any], timeout: float
                                  node=states[i].name))
     for client, server, port in pairs:
         name = states[client[0]].name
+        label = f"{port} ({client[1]}) -> {states[server[0]].name}"
         single, why = _write_bw(runners, client, server, 1, timeout)
         if single is None:
-            out.append(Check("rdma-write-bw", "unknown", f"{port} ({client[1]}): {why}", node=name))
+            out.append(Check("rdma-write-bw", "unknown", f"{label}: {why}", node=name))
             continue
         if single >= low:
-            out.append(Check("rdma-write-bw", "pass", f"{port} ({client[1]}): {single:.2f} Gb/s", node=name,
+            out.append(Check("rdma-write-bw", "pass", f"{label}: {single:.2f} Gb/s", node=name,
                              data={"port": port, "single_qp_gbps": single}))
             continue
         multi, why = _write_bw(runners, client, server, qps, timeout)
         data = {"port": port, "single_qp_gbps": single, "multi_qp_gbps": multi, "qps": qps}
         if multi is None:
-            out.append(Check("rdma-write-bw", "unknown", f"{port}: single QP {single:.2f} Gb/s; {qps}-QP run: {why}",
+            out.append(Check("rdma-write-bw", "unknown", f"{label}: single QP {single:.2f} Gb/s; {qps}-QP run: {why}",
                              node=name, data=data))
         elif multi >= low:
-            out.append(Check("rdma-write-bw", "pass", f"{port} ({client[1]}): {qps} QPs {multi:.2f} Gb/s; the single-QP "
+            out.append(Check("rdma-write-bw", "pass", f"{label}: {qps} QPs {multi:.2f} Gb/s; the single-QP "
                              f"{single:.2f} Gb/s is an ib_write_bw artifact", node=name, data=data))
         else:
             hot = ok_at[0] <= multi <= ok_at[1]
-            out.append(Check("rdma-write-bw", "fail", f"{port} ({client[1]}): {multi:.2f} Gb/s with {qps} QPs, healthy is "
+            out.append(Check("rdma-write-bw", "fail", f"{label}: {multi:.2f} Gb/s with {qps} QPs, healthy is "
                              f"{low:.0f}+" + ("; about 13 Gb/s is a hot-plugged cable" if hot else ""),
                              _fix("rdma-hotplug-degraded") if hot else _fix("rdma-write-bw-port"), name, data))
     if any(c.status == "fail" for c in out):
