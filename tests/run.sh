@@ -15,7 +15,7 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   # docker.io (dockerd, containerd, runc): one real Docker engine per simulated node; debootstrap:
   # the engine image's root filesystem (tests/sim/images.py; vLLM's libnuma1 goes into the image)
   for p in openssh-server openssh-client iproute2 iputils-ping procps tmux prometheus network-manager \
-           docker.io debootstrap util-linux; do
+           docker.io debootstrap util-linux curl; do
     dpkg -s "$p" >/dev/null 2>&1 || need="$need $p"
   done
   if [ -n "$need" ]; then
