@@ -43,8 +43,10 @@ def sparkpilot(cluster, *args, timeout=600):
                           env=env, timeout=timeout, check=False)
 
 
-def cpu_plan(cluster, nodes, model="fixed-sentence", executor=None, tmp_path=None):
-    snaps = [models.place(n, model) for n in nodes]
+def cpu_plan(cluster, nodes, model="fixed-sentence", executor=None, tmp_path=None, hub_id=False):
+    """The plan for the nodes (the model placed on every node; with hub_id, on the first only, and
+    the plan in the form `plan ORG/NAME` writes: the Hub id, each node's own Hugging Face cache)."""
+    snaps = [models.place(n, model) for n in (nodes[:1] if hub_id else nodes)]
     hosts = [a for n in nodes for a in ("--host", n.ssh_spec)]
     extra = ["--executor", executor] if executor else []
     out = tmp_path / "plan.json"
@@ -52,6 +54,18 @@ def cpu_plan(cluster, nodes, model="fixed-sentence", executor=None, tmp_path=Non
                      "--output", str(out), "--format", "json")
     assert out.exists(), res.stderr
     plan = json.loads(out.read_text())
+    if hub_id:
+        repo = models.MODELS[model]
+        plan["model"] = repo
+        for node in plan["launch"]["nodes"]:
+            node["mounts"] = [m for m in node["mounts"] if ":/models/" not in m]
+            local = next(a for a in node["argv"] if a.startswith("/models/"))
+            node["argv"] = [repo if a == local else a for a in node["argv"]]
+            node["docker_run"] = [repo if a == local else a for a in node["docker_run"]]
+            for i, a in enumerate(list(node["docker_run"])):
+                if a == "-v" and ":/models/" in node["docker_run"][i + 1]:
+                    del node["docker_run"][i:i + 2]
+                    break
     for rank, node in enumerate(plan["launch"]["nodes"]):
         argv = node["argv"]
         keep = argv[:argv.index("--max-model-len")]
@@ -114,10 +128,11 @@ def test_random_weights_is_garbage_and_torn_down(pair, tmp_path):
 
 def test_native_pair_tp2_and_a_flag_vllm_rejects(pair, tmp_path):
     cluster = pair
-    plan, hosts = cpu_plan(cluster, cluster.nodes, executor="native", tmp_path=tmp_path)
+    plan, hosts = cpu_plan(cluster, cluster.nodes, executor="native", tmp_path=tmp_path, hub_id=True)
     up = sparkpilot(cluster, "up", str(plan), *hosts, "--name", "pair", "--force", "--hang-timeout", HANG, "-v")
     assert up.returncode == 0, up.stdout[-3000:] + up.stderr
     assert "executor native" in up.stdout and "smoke chat" in up.stdout
+    assert "model missing" in up.stdout and "relayed through this machine" in up.stdout   # sent, then started
     assert sparkpilot(cluster, "down", "pair").returncode == 0
     assert containers_left(cluster, "pair") == []
     data = json.loads(plan.read_text())

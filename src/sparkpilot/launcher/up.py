@@ -26,6 +26,10 @@ from sparkpilot.secrets import mask_secrets
 from sparkpilot.transport.base import Runner
 
 
+MODELS_WAIT_S = 60.0     # /v1/models after /health (the API server may still be finishing)
+SMOKE_TIMEOUT_S = 300.0  # the first chat of a cold engine (a CPU or loaded machine is slow)
+
+
 @dataclass
 class UpOptions:
     dry_run: bool = False
@@ -171,7 +175,8 @@ class Up:
     def _ready(self) -> Iterator[Event]:
         dep, head = self.dep, self.runners[0]
         models = None
-        for _ in range(20):
+        deadline = time.monotonic() + MODELS_WAIT_S
+        while time.monotonic() < deadline:
             models = readiness.served_models(head, dep.port)
             if models:
                 break
@@ -186,9 +191,10 @@ class Up:
                                  f"{'; /v1/models lists no model' if not models else ''}): {dep.endpoint}",
                         phase="ready", data=dict(self.result))
             return
-        assert models   # with --smoke, no model listed stopped the launch above
-        smoke = readiness.smoke_chat(head, dep.port, models[0])
+        assert models   # a smoke run without a model refused above
+        smoke = readiness.smoke_chat(head, dep.port, models[0], timeout=SMOKE_TIMEOUT_S)
         if smoke.error:
+            yield Event("smoke", f"no answer: {smoke.error}", node=dep.head.name, data={**smoke.to_dict(), "verdict": None})
             raise LaunchFailed(f"the smoke chat failed: {smoke.error}")
         from sparkpilot.launcher.judge import judge
 

@@ -41,6 +41,7 @@ class TextRenderer:
     def __init__(self, stream: TextIO, verbose: bool = False):
         self.stream, self.verbose = stream, verbose
         self.width = 0
+        self.failed_shown = False
 
     def out(self, text: str) -> None:
         self.stream.write(text + "\n")
@@ -89,6 +90,7 @@ class TextRenderer:
         elif k == "hang":
             self.out(f"{self.node(ev)}hang: {ev.message}")
         elif k == "failure":
+            self.failed_shown = True
             f = d.get("failure") or {}
             self.out(f"failed: {f.get('class')}{' (' + f['id'] + ')' if f.get('id') else ''}"
                      f"{' on ' + ev.node if ev.node else ''}{' in ' + ev.phase if ev.phase else ''}")
@@ -104,13 +106,19 @@ class TextRenderer:
             if ev.phase == "ready":
                 self.out(ev.message)
         elif k == "smoke":
-            self.out(f"  smoke chat: {d.get('answer')!r} ({d.get('verdict')})")
+            if d.get("verdict") is None:
+                self.out(f"  smoke chat: {ev.message}")
+            else:
+                self.out(f"  smoke chat: {d.get('answer')!r} ({d.get('verdict')})")
         elif k == "done":
             outcome = d.get("outcome")
             if outcome == "ready":
                 self.out(f"serving: {d.get('endpoint')} (model {d.get('served_model')})")
-            elif outcome == "failed" and d.get("torn_down"):
-                self.out("every container of the deployment was removed; exit 1")
+            elif outcome == "failed":
+                if not self.failed_shown:
+                    self.out(f"failed: {ev.message}")
+                if d.get("torn_down"):
+                    self.out("every container of the deployment was removed; exit 1")
             elif outcome == "dry-run":
                 self.out(ev.message)
         else:
