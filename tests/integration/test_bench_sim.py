@@ -30,7 +30,8 @@ def bench(running, tmp_path, *args, timeout=900):
                           capture_output=True, text=True, env=env, timeout=timeout, check=False)
 
 
-SMALL = ["--input-len", "32", "--output-len", "8", "--prompts", "4", "--min-runs", "2", "--max-runs", "3",
+# each client run is a process that imports vLLM (seconds on a quiet CI core): keep the runs few
+SMALL = ["--input-len", "32", "--output-len", "8", "--prompts", "4", "--min-runs", "2", "--max-runs", "2",
          "--hardware", "measured"]
 
 
@@ -45,7 +46,7 @@ def _check_run(doc: dict) -> None:
     assert "serve" in dep["argv"]
     assert doc["envelope"]["bounds"]["stream_decode_tok_s"] > 0
     for load in doc["loads"]:
-        assert 2 <= len(load["rows"]) <= 3
+        assert len(load["rows"]) == 2
         assert load["output_tok_s"]["n"] == len(load["rows"]) and load["output_tok_s"]["mean"] > 0
         for row, check in zip(load["rows"], load["checks"], strict=False):
             assert row["completed"] == 4 and row["failed"] == 0
@@ -59,20 +60,20 @@ def _check_run(doc: dict) -> None:
 
 
 def test_single_and_sweep_then_compare_with_the_pair(sim_engine, sim_engine_pair, tmp_path):
-    one = bench(sim_engine, tmp_path, "--profile", "single", "--profile", "sweep", "--max-concurrency", "2",
+    one = bench(sim_engine, tmp_path, "--profile", "sweep", "--max-concurrency", "2",
                 "--model-info", _model_dir(), *SMALL, "--format", "json")
     assert one.returncode == 0, one.stderr[-2000:]
     doc = json.loads(one.stdout)
-    assert [ld["label"] for ld in doc["loads"]] == ["single-in32-out8-c1", "sweep-in32-out8-c1",
-                                                    "sweep-in32-out8-c2"]
+    assert [ld["label"] for ld in doc["loads"]] == ["sweep-in32-out8-c1", "sweep-in32-out8-c2"]
     _check_run(doc)
     assert doc["nodes"] == 1 and doc["key"]["host"] == sim_engine.node.ssh_spec
 
-    two = bench(sim_engine_pair, tmp_path, "--profile", "single", "--model-info", _model_dir(), *SMALL)
+    two = bench(sim_engine_pair, tmp_path, "--profile", "single", "--no-warmup", "--model-info", _model_dir(),
+                *SMALL)
     assert two.returncode == 0, two.stderr[-2000:]
     assert "vllm bench serve" in two.stdout and "saved " in two.stdout
     # progress was shown while it ran (plain lines when not on a terminal)
-    assert "run 1/3" in two.stderr
+    assert "run 1/2" in two.stderr
 
     runs = sorted((tmp_path / "data" / "sparkpilot" / "bench").glob("*/*/*.json"))
     assert len(runs) == 2

@@ -192,3 +192,46 @@ def test_bad_input_is_one_line_exit_2(argv, needle, capsys, tmp_path, monkeypatc
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and needle in err[0]
+
+
+def test_real_result_file_of_the_cpu_engine_and_its_metrics_agree():
+    """Recorded from `vllm bench serve` against the simulated cluster's real vLLM (SOURCES.md)."""
+    row = parse_result_json((DATA / "sim_cpu_ok_result.json").read_text(), profile="sweep")
+    assert (row.completed, row.failed, row.concurrency) == (4, 0, 2)
+    assert row.total_output_tokens == 32 and row.total_input_tokens == 128
+    assert row.output_throughput and row.mean_tpot_ms and row.request_rate is None  # "inf": as fast as possible
+    text = parse_summary((DATA / "sim_cpu_ok_summary.txt").read_text())
+    assert text.completed == row.completed and text.output_throughput == pytest.approx(row.output_throughput, abs=0.01)
+    before = serverside.parse_counters((DATA / "sim_cpu_metrics_before.txt").read_text())
+    after = serverside.parse_counters((DATA / "sim_cpu_metrics_after.txt").read_text())
+    check = serverside.cross_check(before, after, row.total_output_tokens, row.completed)
+    assert check.agrees is True
+    assert (check.generation_tokens, check.prompt_tokens, check.requests) == (32.0, 128.0, 4.0)
+
+
+class _Recorded:
+    """A runner whose host answers with the recorded all-failed run (the client still exits 0)."""
+
+    name = "node"
+
+    def __init__(self, result: str):
+        self.result = result
+
+    def run(self, argv, timeout=10.0):
+        from sparkpilot.transport.base import CommandResult
+
+        if argv[0] == "cat":
+            return CommandResult(0, self.result, "", 0.0)
+        return CommandResult(0, "", "", 0.0)
+
+    def close(self):
+        pass
+
+
+def test_a_run_where_every_request_failed_is_an_error_not_a_zero():
+    result = (DATA / "sim_cpu_all_failed_result.json").read_text()
+    row = parse_result_json(result)
+    assert (row.completed, row.failed) == (0, 4)
+    client = Client(base_url="http://127.0.0.1:8000", model="m", tokenizer="m", image="img")
+    with pytest.raises(Exception, match="completed no request"):
+        client.run(_Recorded(result), Load("single", 32, 8, 4, concurrency=1), "x.json", timeout=60)

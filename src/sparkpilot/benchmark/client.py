@@ -97,6 +97,11 @@ class Client:
         if not saved.ok:
             raise SparkpilotError(f"benchmark client wrote no result file on {runner.name}", EXIT_FINDINGS)
         row = parse_result_json(saved.stdout, profile=load.name)
+        if row.completed == 0:
+            # the client exits 0 even when every request failed (e.g. nothing listens at the URL)
+            raise SparkpilotError(f"benchmark client completed no request ({row.failed} failed) against "
+                                  f"{self.base_url} from {runner.name}: is the server up and serving "
+                                  f"`{self.model}`?", EXIT_FINDINGS)
         row.input_len, row.output_len = load.input_len, load.output_len
         row.concurrency = load.concurrency
         row.request_rate = load.request_rate

@@ -89,6 +89,8 @@ def run_load(target: Target, load: Load, bounds: bounds_mod.Bounds | None, polic
         host_after = envelope.sample_host(target.runner)
         after = fetch_metrics(target.runner, target.client.base_url)
         check = _judge(row, target, bounds, before, after)
+        if row.failed:
+            row.marks.append(f"failed-requests: {row.failed} of {row.failed + row.completed} failed")
         row.marks += [m for m in dict.fromkeys(host_before.marks() + host_after.marks())]
         result.rows.append(row)
         result.checks.append({"cross_check": check, "host_before": envelope.to_dict(host_before),
