@@ -17,7 +17,7 @@ from sparkpilot.transport import connect
 pytestmark = pytest.mark.slow
 
 
-def test_watch_reads_a_real_vllm_and_the_exporter_passes_it_through(sim_engine, monkeypatch):  # noqa: F811
+def test_watch_reads_a_real_vllm_and_the_exporter_passes_it_through(sim_engine, monkeypatch):
     from prometheus_client import generate_latest
     from prometheus_client.parser import text_string_to_metric_families
 
