@@ -69,3 +69,90 @@ def test_native_pair_answers(sim_engine_pair):
     logs = head.logs(400)
     assert "world_size=2" in logs or "tensor_parallel_size=2" in logs
     print(f"native pair ready in {sim_engine_pair.ready_s:.1f} s")
+
+
+def replay_run(node, scenario: str, name: str, scale: str = "0.01"):
+    from sim.engine import Engine, run_argv
+
+    argv = run_argv(node, "replay", name=name, cpu="0", image=f"{images.REPLAY_IMAGE}:{scenario}",
+                    extra_env={"SPARKPILOT_TIME_SCALE": scale})
+    out = node.docker.docker(*argv, "vllm", "serve", "some/model", "--port", "8001")
+    return Engine(node=node, container=out.stdout.strip(), model="some/model", port=8001)
+
+
+def wait_state(engine, done, timeout: float = 120) -> dict:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        st = engine.state()
+        if done(st):
+            return st
+        time.sleep(0.3)
+    raise AssertionError(f"container state never reached: {engine.state()}")
+
+
+def health(engine) -> int | None:
+    try:
+        with urllib.request.urlopen(engine.url + "/health", timeout=2) as r:
+            return r.status
+    except OSError:
+        return None
+
+
+def test_replay_image_plays_real_starts(sim_docker_factory):
+    """The replay image writes the real log lines in order, serves /health only from the line
+    where the real start was ready, exits 1 where it failed, and hangs where the recording stops."""
+    import time
+
+    from sim.replay import SCENARIOS, compile_log, find_logs, meta_for
+
+    cluster = sim_docker_factory(["healthy"])
+    node = cluster.nodes[0]
+    logs = find_logs()
+    expected = {name: compile_log(logs[SCENARIOS[name][0]].read_text(errors="replace"),
+                                  meta_for(logs[SCENARIOS[name][0]]), SCENARIOS[name][1])
+                for name in ("ready", "oom-at-start", "graph-capture-hang")}
+    # a failed start: every line, in order, then exit 1; /health never answered
+    oom = replay_run(node, "oom-at-start", "oom")
+    seen_health = False
+    while oom.state().get("Running"):
+        seen_health = seen_health or health(oom) == 200
+        time.sleep(0.2)
+    assert oom.state()["ExitCode"] == 1 and not seen_health
+    assert oom.logs(10000) == "\n".join(line for _, line in expected["oom-at-start"]["lines"]).strip()
+    # a ready start: /health answers only once "Application startup complete" was written
+    ready = replay_run(node, "ready", "ready")
+    while health(ready) != 200:
+        assert ready.state().get("Running"), ready.logs()
+        time.sleep(0.1)
+    assert "Application startup complete" in ready.logs(10000)
+    ready.stop()
+    # a start that hangs in CUDA graph capture: all its lines, then alive and never healthy
+    hang = replay_run(node, "graph-capture-hang", "hang")
+    last = expected["graph-capture-hang"]["lines"][-1][1]
+    deadline = time.monotonic() + 120
+    while last not in hang.logs(3) and time.monotonic() < deadline:
+        assert health(hang) is None
+        time.sleep(0.2)
+    time.sleep(1.0)
+    assert hang.state().get("Running") and health(hang) is None
+    assert "Capturing CUDA graphs" not in hang.logs(10000)
+
+
+def test_ray_cluster_across_nodes_with_replayed_engine(sim_docker_factory):
+    """Real Ray 2.60 across two nodes' namespaces (head + worker, one GPU each), and the replayed
+    GB10 `vllm serve --distributed-executor-backend ray` in the head container becoming healthy."""
+    from sim.ray import start_ray
+
+    cluster = sim_docker_factory(["healthy", "healthy"])
+    ray = start_ray(cluster.nodes)
+    ray.wait(timeout=300)
+    status = ray.status()
+    assert status["nodes"] == 2 and status["gpus"] == 2.0
+    assert status["ips"] == sorted(n.qsfp_ips["enp1s0f1np1"] for n in cluster.nodes)
+    engine = ray.serve("ready-pair-head", env={"SPARKPILOT_TIME_SCALE": "0.005"}, port=8002)
+    assert engine.wait_ready(timeout=120) >= 0
+    out = cluster.nodes[0].docker.docker("exec", ray.container, "ps", "-eo", "args").stdout
+    assert "raylet" in out and "gcs_server" in out
+    ray.stop()

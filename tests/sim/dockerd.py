@@ -226,31 +226,14 @@ def cgroup_dirs(slot: int) -> list[Path]:
 
 
 def stop_engines(slot: int, directory: str | None) -> None:
-    """Stop every node dockerd of a cluster slot and everything they started: each container
-    (removed through its engine's socket), dockerd, containerd, shims, and any process left in the
-    slot's cgroups. Used by the cluster's teardown; safe to repeat."""
-    needles: list[bytes] = []
-    if directory and os.path.isdir(directory):
-        for sock in sorted(Path(directory).glob("node-*/docker/docker.sock")):
-            host = f"unix://{sock}"
-            try:
-                ids = subprocess.run(["docker", "-H", host, "ps", "-aq"], capture_output=True, text=True,
-                                     timeout=15).stdout.split()
-                if ids:
-                    subprocess.run(["docker", "-H", host, "rm", "-f", *ids], capture_output=True, timeout=60)
-            except (subprocess.TimeoutExpired, OSError):
-                pass
-            pidfile = sock.parent / "dockerd.pid"
-            try:
-                os.kill(int(pidfile.read_text().split()[0]), signal.SIGTERM)
-            except (OSError, ValueError, IndexError):
-                pass
-        needles.append(os.path.join(directory, "node-").encode())
+    """End every node dockerd of a cluster slot and everything they started: containers' processes
+    (found by the slot's cgroup parents, wherever their network namespace is), dockerd, containerd
+    and shims (found by the cluster directory in their argv), then the slot's cgroup directories.
+    SIGKILL, no API calls: the data roots are thrown away, and each dockerd's mounts live in its own
+    mount namespace, which goes with its last process. Used by the cluster's teardown; safe to repeat."""
+    needles = [os.path.join(directory, "node-").encode()] if directory else []
     prefix = f"sparkpilot-sim-spk{slot}-"
-    deadline = time.monotonic() + 2  # dockerd's own shutdown waits ~15 s for containerd: no need
-    while time.monotonic() < deadline and _procs_matching(needles, prefix):
-        time.sleep(0.2)
-    for _ in range(5):
+    for _ in range(20):
         left = _procs_matching(needles, prefix)
         if not left:
             break
@@ -259,7 +242,7 @@ def stop_engines(slot: int, directory: str | None) -> None:
                 os.kill(p, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-        time.sleep(0.2)
+        time.sleep(0.1)
     for d in sorted(cgroup_dirs(slot), key=lambda p: -len(p.parts)):
         for sub in sorted(d.glob("**/"), key=lambda p: -len(p.parts)):
             try:

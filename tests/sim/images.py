@@ -51,6 +51,13 @@ ENGINE_ENV = {
 }
 
 
+# set on the engine image in the node layer (cheap to change: no engine rebuild). torch.compile off:
+# on these 2 shared cores inductor's g++ builds of the sampler's kernels take minutes at an
+# engine's first requests (a GB10's compile times are what the replay image shows); vLLM's CPU
+# engine then runs those functions eagerly, with the same results.
+ENGINE_RUNTIME_ENV = {"TORCH_COMPILE_DISABLE": "1"}
+
+
 class BuildError(RuntimeError):
     pass
 
@@ -82,7 +89,7 @@ def template_dir() -> Path:
 def replay_key() -> str:
     from . import replay
 
-    return _hash("replay", engine_key(), replay.inputs_hash_parts())
+    return _hash("replay", engine_key(), ENGINE_RUNTIME_ENV, replay.inputs_hash_parts())
 
 
 def node_template() -> Path:
@@ -111,6 +118,11 @@ def node_template() -> Path:
             copy_data_root(str(engine / "data"), str(tmp / "data"))
             path = "/opt/replay/bin:" + ENGINE_ENV["PATH"]
             with TemplateDockerd(tmp / "data") as d:
+                runtime = [a for k, v in ENGINE_RUNTIME_ENV.items() for a in ("--change", f"ENV {k}={v}")]
+                d.docker("create", "--name", "engine", ENGINE_IMAGE, "true")
+                runtime += ["--change", 'CMD ["vllm", "--help"]']
+                d.docker("commit", *runtime, "engine", ENGINE_IMAGE)  # same name, runtime env added
+                d.docker("rm", "engine")
                 d.docker("create", "--name", "replay", ENGINE_IMAGE, "true")
                 d.docker("cp", f"{files}/.", "replay:/opt/replay/")
                 for tag in ["latest", *[n for n in names if n in replay.SCENARIOS]]:

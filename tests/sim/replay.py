@@ -82,8 +82,10 @@ def compile_log(text: str, meta: dict, cut: str | None = None, api: bool = True)
     bar_base = 0.0
     in_bar = False
     raw_lines = text.splitlines()
-    if raw_lines and PROMPT_RE.match(raw_lines[0]):
+    if raw_lines and PROMPT_RE.match(raw_lines[0]):  # `user@host:~$ docker logs -f x` as pasted
         raw_lines = raw_lines[1:]
+    if raw_lines and PROMPT_RE.match(raw_lines[-1] + " "):  # the prompt back after the process ended
+        raw_lines = raw_lines[:-1]
     walls = bool(raw_lines) and parse_line(raw_lines[0]).wall is not None  # `docker logs -t`
     for raw in raw_lines:
         if cut and re.search(cut, raw):
