@@ -235,3 +235,17 @@ def test_a_run_where_every_request_failed_is_an_error_not_a_zero():
     client = Client(base_url="http://127.0.0.1:8000", model="m", tokenizer="m", image="img")
     with pytest.raises(Exception, match="completed no request"):
         client.run(_Recorded(result), Load("single", 32, 8, 4, concurrency=1), "x.json", timeout=60)
+
+
+def test_a_deployment_up_started_is_found_with_its_plan(tmp_path, monkeypatch):
+    from sparkpilot.benchmark import target
+    from sparkpilot.launcher import state
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    state.save("qwen", {"name": "qwen", "plan": {"model": "Qwen/Qwen3-32B", "max_concurrency": 12},
+                        "hosts": ["me@spark-1", "me@spark-2"]})
+    dep = target.deployed("qwen")
+    assert (dep.host, dep.container, dep.nodes, dep.max_concurrency) == ("me@spark-1", "sparkpilot-qwen", 2, 12)
+    with pytest.raises(Exception, match="no deployment `other`"):
+        target.deployed("other")
+    assert main(["bench", "--deployment", "qwen", "--host", "x"]) == 2

@@ -84,3 +84,30 @@ def port_of(argv: list[str]) -> int:
         if word.startswith("--port="):
             return int(word.split("=", 1)[1])
     return 8000
+
+
+@dataclass(frozen=True)
+class Deployed:
+    """A deployment `sparkpilot up` started, as this machine remembers it."""
+
+    host: str                     # the head node, where the endpoint is
+    container: str
+    nodes: int
+    model: str
+    max_concurrency: int | None
+
+
+def deployed(name: str) -> Deployed:
+    from sparkpilot.launcher import state
+
+    data = state.load(name)
+    if not data:
+        known = ", ".join(state.names()) or "none"
+        raise SparkpilotError(f"no deployment `{name}` started from this machine (known: {known}); "
+                              "give --host and --container instead", EXIT_USAGE)
+    plan = data.get("plan") or {}
+    hosts = list(data.get("hosts") or ["local"])
+    conc = plan.get("max_concurrency")
+    return Deployed(host=str(hosts[0]), container=f"sparkpilot-{name}", nodes=len(hosts),
+                    model=str(plan.get("model") or ""),
+                    max_concurrency=int(conc) if isinstance(conc, (int, float)) and conc >= 1 else None)

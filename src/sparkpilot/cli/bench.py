@@ -39,7 +39,9 @@ def _floats(text: str) -> tuple[float, ...]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--host", default="local", help="the node that serves: local (default) or user@host")
+    parser.add_argument("--deployment", metavar="NAME",
+                        help="a deployment `sparkpilot up` started (its head node, container, plan)")
+    parser.add_argument("--host", help="the node that serves: local (default) or user@host")
     parser.add_argument("--container", help="the running vLLM container on that node (image, mounts, launch)")
     parser.add_argument("--endpoint", help="the server's base URL (default: http://127.0.0.1:PORT of the container)")
     parser.add_argument("--image", help="run the client inside this image (default: the container's image)")
@@ -51,7 +53,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--input-len", type=int, default=1024, help="prompt tokens (default 1024)")
     parser.add_argument("--output-len", type=int, default=128, help="generated tokens (default 128)")
     parser.add_argument("--prompts", type=int, help="requests per run (default: scaled with concurrency)")
-    parser.add_argument("--max-concurrency", type=int, default=64, help="sweep up to this (default 64, or the plan's)")
+    parser.add_argument("--max-concurrency", type=int,
+                        help="sweep up to this (default: the plan's max concurrency with --deployment, else 64)")
     parser.add_argument("--depths", type=_ints, default=(0, 4096, 16384), help="depth profile prefixes (0,4096,16384)")
     parser.add_argument("--rates", type=_floats, default=(0.5, 1.0, 2.0), help="poisson request rates (0.5,1,2)")
     parser.add_argument("--slo-ttft-ms", type=float, default=2000.0, help="goodput SLO: time to first token")
@@ -72,7 +75,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _validate(args: argparse.Namespace) -> None:
     for name in ("input_len", "output_len", "max_concurrency", "min_runs", "max_runs"):
-        if getattr(args, name) < 1:
+        if getattr(args, name) is not None and getattr(args, name) < 1:
             raise UsageError(f"--{name.replace('_', '-')} must be at least 1")
     if args.prompts is not None and args.prompts < 1:
         raise UsageError("--prompts must be at least 1")
@@ -82,8 +85,11 @@ def _validate(args: argparse.Namespace) -> None:
         raise UsageError("--target-ci must be between 0 and 1")
     if args.nodes is not None and args.nodes < 1:
         raise UsageError("--nodes must be at least 1")
-    if not args.compare and not (args.endpoint or args.container):
-        raise UsageError("give --container NAME (a running vLLM) or --endpoint URL, or --compare RUN...")
+    if not args.compare and not (args.endpoint or args.container or args.deployment):
+        raise UsageError("give --deployment NAME, --container NAME (a running vLLM) or --endpoint URL, "
+                         "or --compare RUN...")
+    if args.deployment and (args.host or args.container):
+        raise UsageError("--deployment names its host and container: drop --host / --container")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -97,7 +103,13 @@ def run(args: argparse.Namespace) -> int:
     from sparkpilot.benchmark import run as bench_run
     from sparkpilot.transport import connect
 
-    runner = connect(args.host, timeout=30.0)
+    deployed = target.deployed(args.deployment) if args.deployment else None
+    if deployed:
+        args.host, args.container = deployed.host, deployed.container
+        args.nodes = args.nodes or deployed.nodes
+        args.model_info = args.model_info or deployed.model or None
+        args.max_concurrency = args.max_concurrency or deployed.max_concurrency
+    runner = connect(args.host or "local", timeout=30.0)
     try:
         endpoint = args.endpoint
         if not endpoint and args.container:
@@ -111,14 +123,15 @@ def run(args: argparse.Namespace) -> int:
         hardware = (measure.measured(runner, client.image) if args.hardware == "measured"
                     else knowledge.hardware(args.hardware))
         shape = profiles.Shape(input_len=args.input_len, output_len=args.output_len, prompts=args.prompts,
-                               max_concurrency=args.max_concurrency, max_model_len=served.max_model_len,
+                               max_concurrency=args.max_concurrency or 64, max_model_len=served.max_model_len,
                                depths=args.depths, rates=args.rates, slo_ttft_ms=args.slo_ttft_ms,
                                slo_tpot_ms=args.slo_tpot_ms)
         loads = [ld for p in (args.profile or ["single"]) for ld in profiles.loads(p, shape)]
         if served.max_model_len and args.input_len + args.output_len > served.max_model_len:
             raise UsageError(f"--input-len + --output-len ({args.input_len + args.output_len}) is over the "
                              f"server's max_model_len {served.max_model_len}")
-        tgt = bench_run.Target(runner=runner, host=runner.name, deployment=args.container or endpoint,
+        tgt = bench_run.Target(runner=runner, host=runner.name,
+                               deployment=args.deployment or args.container or endpoint,
                                client=client, nodes=nodes, model=target.model_info(args.model_info, served),
                                served=deployment)
         policy = bench_run.Policy(min_runs=args.min_runs, max_runs=args.max_runs, target_ci=args.target_ci,
