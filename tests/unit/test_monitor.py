@@ -378,3 +378,25 @@ def test_every_dashboard_view_renders_with_recorded_samples():
     assert "run 2 wait 3 KV 59%" in screens["nodes"]
     assert "VLLM::EngineCore" in screens["processes"] and "96823" in screens["processes"]
     assert "fix: Check the Spark's airflow" in screens["alerts"]
+
+
+def test_exporter_http_keeps_vllm_names_even_when_openmetrics_is_asked():
+    """Prometheus asks for OpenMetrics first; prometheus_client 0.26's encoder would write vllm_..."""
+    import urllib.request
+
+    from sparkpilot.monitor import exporter
+    from sparkpilot.monitor.collector import Collector, NodeTarget
+
+    c = Collector([NodeTarget("spark-1", "head", None)])   # type: ignore[arg-type]
+    c.state["spark-1"].history.append(
+        sample.build("spark-1", "head", Frame(1.0, {"vllm": rec("vllm-metrics.txt")}, vllm_rc=0)))
+    server, _ = exporter.serve(c, 0, "127.0.0.1")
+    try:
+        req = urllib.request.Request(f"http://127.0.0.1:{server.server_address[1]}/metrics",
+                                     headers={"Accept": "application/openmetrics-text; version=1.0.0"})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            body = r.read().decode()
+            assert r.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+    finally:
+        server.shutdown()
+    assert 'vllm:generation_tokens_total{engine="0",model_name="m",node="spark-1",role="head"} 1000.0' in body

@@ -15,6 +15,7 @@ from sparkpilot.monitor import vllm
 from sparkpilot.monitor.metrics import METRICS
 
 DEFAULT_PORT = 9469
+TEXT_FORMAT = "text/plain; version=0.0.4; charset=utf-8"   # what generate_latest writes, named as Prometheus knows it
 
 
 class SparkpilotCollector:
@@ -147,6 +148,33 @@ def registry(collector: Any):
 
 
 def serve(collector: Any, port: int = DEFAULT_PORT, addr: str = "0.0.0.0"):
-    from prometheus_client import start_http_server
+    """GET /metrics in Prometheus' text format 0.0.4, whatever the scraper asks for: prometheus_client
+    0.26's OpenMetrics encoder (which Prometheus asks for first) writes vLLM's `vllm:` names as
+    `vllm_`, which would break vLLM's own dashboards and queries."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-    return start_http_server(port, addr=addr, registry=registry(collector))
+    from prometheus_client.exposition import generate_latest
+
+    reg = registry(collector)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path.split("?")[0] not in ("/metrics", "/"):
+                self.send_error(404)
+                return
+            body = generate_latest(reg)
+            self.send_response(200)
+            self.send_header("Content-Type", TEXT_FORMAT)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer((addr, port), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, name="exporter-http", daemon=True)
+    thread.start()
+    return server, thread
