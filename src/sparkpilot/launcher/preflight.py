@@ -59,7 +59,7 @@ class Preflight:
                 yield Event("check", f"not reachable: {hf.reason}", node=node.name,
                             data={"id": "", "name": "reachable", "status": "fail"})
                 continue
-            drv = next((r.data.get("driver_version") for r in results if r.name == "driver-version"), None)
+            drv = next((r.data.get("driver") for r in results if r.name == "driver-version"), None)
             self.driver_version = self.driver_version or drv
             yield from self._results(node.name, results)
         yield from self._results(None, ev.cluster)
