@@ -236,7 +236,7 @@ def test_watch_reports_a_probable_hang_then_fails_at_the_timeout(monkeypatch):
     events = list(w._line("spark-1", line))
     assert w.phase == "cudagraph_capture" and events[-1].kind == "phase"
     expected = w.expected("cudagraph_capture")
-    assert expected == max(dep.eta["cudagraph_capture"], 0.6)        # the plan's figure, floored at 60 s x scale
+    assert expected == max(dep.eta["cudagraph_capture"], 60.0)       # the plan's figure, floored at 60 s
     now[0] += expected * 1.2
     assert list(w._hang(now[0])) == []
     now[0] += expected * 0.5                                          # past 1.5x: said, not failed
@@ -283,3 +283,14 @@ def test_plan_mounts_a_hub_snapshot_with_its_blobs():
     assert ref == "/models/models--o--m/snapshots/abc"
     assert mount == "/h/.cache/huggingface/hub/models--o--m:/models/models--o--m:ro"
     assert local_model_mount("/data/my-model") == ("/models/my-model", "/data/my-model:/models/my-model:ro")
+
+
+def test_watch_warns_before_a_short_hang_timeout():
+    from sparkpilot.launcher.watch import Watch
+
+    now = [0.0]
+    w = Watch(Deployment.from_plan(SINGLE, []), {}, hang_timeout=8.0, clock=lambda: now[0])
+    now[0] = 5.0
+    assert [e.kind for e in w._hang(now[0])] == ["stall"]     # half the timeout: probable hang, said
+    now[0] = 9.0
+    assert [e.kind for e in w._hang(now[0])] == ["hang", "failure"]

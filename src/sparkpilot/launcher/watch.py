@@ -53,7 +53,8 @@ class Watch:
         self.live.source_order = [n.name for n in dep.nodes]
         self.hang_timeout = hang_timeout
         self.scale = time_scale()
-        self.floor = threshold("phase-floor", 60.0) * self.scale
+        # not scaled: SPARKPILOT_TIME_SCALE speeds up replayed logs, not docker, Python imports or Ray
+        self.floor = threshold("phase-floor", 60.0)
         self.stall_factor = threshold("stall-factor", 1.5)
         self.hang_factor = threshold("hang-factor", 3.0)
         self.ready_timeout = ready_timeout
@@ -166,7 +167,8 @@ class Watch:
             return
         elapsed = now - self.phase_since
         expected = self.expected(phase)
-        if elapsed > expected * self.stall_factor and phase not in self._stalled:
+        stall_at = min(expected * self.stall_factor, self.limit(phase) / 2)   # said before it fails
+        if elapsed > stall_at and phase not in self._stalled:
             self._stalled.add(phase)
             yield Event("stall", f"{phase} has run {elapsed:.0f} s, expected about {expected:.0f} s: "
                                  f"probably hung. Likely: {cause(phase)}", phase=phase,
