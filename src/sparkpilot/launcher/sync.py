@@ -111,6 +111,10 @@ def judge_copy(node: str, path: str, root: str, text: str) -> Copy:
     return c
 
 
+def size(n: float) -> str:
+    return f"{n / 2**30:.2f} GiB" if n >= 2**30 else f"{n / 2**20:.1f} MiB"
+
+
 class Sync:
     def __init__(self, dep: Deployment, runners: dict[int, Runner], dry_run: bool = False):
         self.dep, self.runners, self.dry_run = dep, runners, dry_run
@@ -251,7 +255,7 @@ class Sync:
                 sent += len(chunk)
                 if time.monotonic() - last >= PROGRESS_EVERY_S:
                     last = time.monotonic()
-                    yield Event("sync", f"{what}: {sent / 2**30:.2f} GiB" + (f" of {total / 2**30:.2f}" if total else ""),
+                    yield Event("sync", f"{what}: {size(sent)}" + (f" of {size(total)}" if total else ""),
                                 node=d.name, data={"what": what, "bytes": sent, "total": total})
             writer.stdin.close()
         except BrokenPipeError:
@@ -265,5 +269,5 @@ class Sync:
             err = (writer.stderr.read() if writer.stderr else b"") or (reader.stderr.read() if reader.stderr else b"")
             raise LaunchFailed(f"{what} -> {d.name} failed: {err.decode('utf-8', 'replace').strip()[-200:]}")
         secs = time.monotonic() - start
-        yield Event("sync", f"{what}: {sent / 2**30:.2f} GiB in {secs:.1f} s ({sent / max(secs, 1e-3) / 1e9:.2f} GB/s)",
+        yield Event("sync", f"{what}: {size(sent)} in {secs:.1f} s ({sent / max(secs, 1e-3) / 1e9:.2f} GB/s)",
                     node=d.name, data={"what": what, "bytes": sent, "seconds": round(secs, 2)})
