@@ -58,6 +58,10 @@ ENGINE_ENV = {
 ENGINE_RUNTIME_ENV = {"TORCH_COMPILE_DISABLE": "1"}
 
 
+WARM_MODELINFO = ("from vllm.model_executor.models.registry import ModelRegistry as R; "
+                  "R.models['LlamaForCausalLM'].inspect_model_cls()")
+
+
 class BuildError(RuntimeError):
     pass
 
@@ -89,7 +93,7 @@ def template_dir() -> Path:
 def replay_key() -> str:
     from . import replay
 
-    return _hash("replay", engine_key(), ENGINE_RUNTIME_ENV, replay.inputs_hash_parts())
+    return _hash("replay", engine_key(), ENGINE_RUNTIME_ENV, WARM_MODELINFO, replay.inputs_hash_parts())
 
 
 def node_template() -> Path:
@@ -119,8 +123,14 @@ def node_template() -> Path:
             path = "/opt/replay/bin:" + ENGINE_ENV["PATH"]
             with TemplateDockerd(tmp / "data") as d:
                 runtime = [a for k, v in ENGINE_RUNTIME_ENV.items() for a in ("--change", f"ENV {k}={v}")]
-                d.docker("create", "--name", "engine", ENGINE_IMAGE, "true")
                 runtime += ["--change", 'CMD ["vllm", "--help"]']
+                # vLLM inspects a model class in a subprocess (a second import of vLLM, 10-20 s)
+                # unless its model-info cache has it: fill it for the made models' Llama class
+                warm = d.docker("run", "--name", "engine", "--network", "none", ENGINE_IMAGE, "python3", "-c",
+                                WARM_MODELINFO, check=False, timeout=600)
+                if warm.returncode != 0:  # an engine without the cache still works, only slower
+                    d.docker("rm", "-f", "engine", check=False)
+                    d.docker("create", "--name", "engine", ENGINE_IMAGE, "true")
                 d.docker("commit", *runtime, "engine", ENGINE_IMAGE)  # same name, runtime env added
                 d.docker("rm", "engine")
                 d.docker("create", "--name", "replay", ENGINE_IMAGE, "true")
