@@ -59,6 +59,11 @@ def run(args: argparse.Namespace) -> int:
     finally:
         close(runners)
     sups = {}
+    for r in rows:   # a headless rank never logs "ready": it serves when its head does
+        head = next((h for h in rows if h.get("deployment") == r.get("deployment") and h.get("role") == "head"), None)
+        if r.get("role") == "worker" and r.get("state") == "running" and head and head.get("phase") == "ready" \
+                and not r.get("failure"):
+            r["phase"] = "ready (headless)"
     deps: set[str] = {str(r["deployment"]) for r in rows if r.get("deployment")} | ({name} if name else set())
     for dep in sorted(deps):
         data = state.load(dep) or {}
