@@ -22,8 +22,14 @@ def _plt() -> Any:
     return plt
 
 
+def short(deployment: str) -> str:
+    """A container id or long name, cut for legends and headings."""
+    return deployment if len(deployment) <= 24 else deployment[:12] + "…"
+
+
 def _name(run: dict[str, Any]) -> str:
-    return f"{run['key']['host']}/{run['key']['deployment']} {run['id']} ({run['nodes']} node{'s' * (run['nodes'] > 1)})"
+    return (f"{run['key']['host']}/{short(run['key']['deployment'])} {run['id']} "
+            f"({run['nodes']} node{'s' * (run['nodes'] > 1)})")
 
 
 def throughput_plot(runs: list[dict[str, Any]], path: Path) -> Path:
@@ -37,6 +43,7 @@ def throughput_plot(runs: list[dict[str, Any]], path: Path) -> Path:
             xs, ys, es = zip(*points, strict=False)
             ax.errorbar(xs, ys, yerr=es, marker="o", capsize=3, label=_name(run))
     ax.set_xscale("log", base=2)
+    ax.set_ylim(bottom=0)
     ax.set_xlabel("concurrent requests")
     ax.set_ylabel("output tokens / s (all streams)")
     ax.set_title("Throughput against concurrency (95% interval)")

@@ -176,7 +176,9 @@ def render(runs: list[dict[str, Any]]) -> str:
     lines: list[str] = []
     for run in runs:
         dep = run["envelope"]["deployment"]
-        lines.append(f"{run['key']['host']} / {run['key']['deployment']}  run {run['id']}  model {run['model']}  "
+        from sparkpilot.benchmark.report import short
+
+        lines.append(f"{run['key']['host']} / {short(run['key']['deployment'])}  run {run['id']}  model {run['model']}  "
                      f"nodes {run['nodes']}  client {run['client']}")
         lines.append(f"  image {dep.get('image') or '?'} ({(dep.get('image_id') or '?')[:19]})  vLLM "
                      f"{dep.get('vllm_version') or '?'}  NCCL {dep.get('nccl_version') or '?'}")
