@@ -99,3 +99,21 @@ def test_a_missing_container_is_one_line(sim_engine, tmp_path):
                           "--container", "nope"], capture_output=True, text=True, env=env, timeout=120, check=False)
     assert res.returncode == 2
     assert len(res.stderr.strip().splitlines()) == 1 and "no container `nope`" in res.stderr
+
+
+def test_depth_and_poisson_profiles_run_on_the_real_client(sim_engine, tmp_path):
+    """The prefix-depth profile (--random-prefix-len, prefix caching) and the open-loop one
+    (--request-rate, --goodput) are accepted by the real client and give rows; one run each."""
+    res = bench(sim_engine, tmp_path, "--profile", "depth", "--depths", "64", "--profile", "poisson", "--rates", "4",
+                "--input-len", "32", "--output-len", "8", "--prompts", "4", "--min-runs", "1", "--max-runs", "1",
+                "--no-warmup", "--no-save", "--format", "json")
+    assert res.returncode == 0, res.stderr[-2000:]
+    doc = json.loads(res.stdout)
+    assert [ld["label"] for ld in doc["loads"]] == ["depth-in32-out8-depth64-c1", "poisson-in32-out8-rate4"]
+    depth, poisson = doc["loads"]
+    assert depth["prefix_len"] == 64 and depth["rows"][0]["completed"] == 4
+    # prompts carry the 64-token shared prefix: the server counted them
+    assert depth["checks"][0]["cross_check"]["server_prompt_tokens"] >= 4 * (32 + 64) * 0.9
+    row = poisson["rows"][0]
+    assert poisson["request_rate"] == 4 and row["completed"] == 4 and row["request_goodput"] is not None
+    assert not (tmp_path / "data" / "sparkpilot").exists()   # --no-save
