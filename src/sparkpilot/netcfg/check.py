@@ -23,6 +23,7 @@ from sparkpilot.errors import TransportError
 from sparkpilot.knowledge.fabric import healthy, limit, threshold
 from sparkpilot.netcfg.plan import NetPlan, NodePlan
 from sparkpilot.netcfg.topology import Fabric, rail_key
+from sparkpilot.probes.netdev import sections
 
 TIERS = {1: "link", 2: "addresses", 3: "rdma", 4: "nccl"}
 STATUS_ORDER = ("pass", "skip", "unknown", "warn", "fail")
@@ -79,7 +80,8 @@ def tier_link(states: list[Any], fab: Fabric, runners: list[Any], timeout: float
         except TransportError as exc:
             out.append(Check("link-speed", "unknown", f"not reachable: {exc}", node=st.name))
             continue
-        for p, body in _sections(text).items():
+        for p, lines in sections(text, strict=False).items():
+            body = "\n".join(lines)
             try:
                 sp = parse_ethtool(body)
             except ValueError:
@@ -97,17 +99,6 @@ def tier_link(states: list[Any], fab: Fabric, runners: list[Any], timeout: float
                                  _fix("link-speed"), st.name, data))
     return out
 
-
-def _sections(text: str) -> dict[str, str]:
-    out: dict[str, list[str]] = {}
-    cur = None
-    for line in text.splitlines():
-        if line.startswith("## "):
-            cur = line[3:].strip()
-            out[cur] = []
-        elif cur is not None:
-            out[cur].append(line)
-    return {k: "\n".join(v) for k, v in out.items()}
 
 
 def tier_addresses(states: list[Any], fab: Fabric, runners: list[Any], timeout: float) -> list[Check]:

@@ -100,24 +100,12 @@ class NodeState:
         return [p for p in self.profiles if port in (p.iface, p.device)]
 
 
-def _sections(text: str) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    current = None
-    for line in text.splitlines():
-        if line.startswith("## "):
-            current = line[3:].strip()
-            out[current] = []
-        elif current is not None:
-            out[current].append(line)
-    return out
-
-
 def parse_state(name: str, host: str, text: str) -> NodeState:
-    from sparkpilot.probes.netdev import parse_ip_addr
+    from sparkpilot.probes.netdev import parse_ip_addr, sections
     from sparkpilot.probes.network import parse_netplan
     from sparkpilot.probes.rdma import parse_ibdev2netdev, parse_show_gids
 
-    s = _sections(text)
+    s = sections(text, strict=False)
     st = NodeState(name, host)
     body = {k: "\n".join(v) for k, v in s.items()}
     try:

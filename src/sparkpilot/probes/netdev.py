@@ -50,8 +50,9 @@ def parse_ip_addr(text: str) -> Links:
     return Links(links)
 
 
-def _sections(text: str) -> dict[str, list[str]]:
-    """'## NETDEV' then that port's lines; text before the first marker is not the probe's output."""
+def sections(text: str, *, strict: bool = True) -> dict[str, list[str]]:
+    """'## NAME' then that section's lines. Strict: text before the first marker is not the probe's
+    output (ValueError); otherwise it is skipped."""
     out: dict[str, list[str]] = {}
     current = None
     for line in text.splitlines():
@@ -60,7 +61,7 @@ def _sections(text: str) -> dict[str, list[str]]:
             out[current] = []
         elif current is not None:
             out[current].append(line)
-        elif line.strip():
+        elif strict and line.strip():
             raise ValueError(f"output before any '## NETDEV' line: {line.strip()[:60]!r}")
     return out
 
@@ -81,7 +82,7 @@ class EthtoolInfo:
 def parse_ethtool_i(text: str) -> EthtoolInfo:
     """'## NETDEV' sections, each the output of `ethtool -i NETDEV` (driver:, firmware-version:, bus-info:)."""
     ports = []
-    for name, lines in _sections(text).items():
+    for name, lines in sections(text).items():
         kv = {}
         for ln in lines:
             key, sep, value = ln.partition(":")
@@ -111,7 +112,7 @@ class Modules:
 def parse_ethtool_m(text: str) -> Modules:
     """'## NETDEV' sections, each the output of `ethtool -m NETDEV` (Vendor name/PN/SN lines)."""
     mods = []
-    for name, lines in _sections(text).items():
+    for name, lines in sections(text).items():
         mod = Module(name)
         for ln in lines:
             key, sep, value = ln.partition(":")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+
+from sparkpilot.probes.fabric import split_terse
 from typing import Any
 
 
@@ -23,24 +25,6 @@ class NmDevices:
         return next((d for d in self.devices if d.device == name), None)
 
 
-def _split_terse(line: str) -> list[str]:
-    """nmcli -t separates fields with ':' and escapes ':' and '\\' inside values with '\\'."""
-    out, cur, esc = [], [], False
-    for ch in line:
-        if esc:
-            cur.append(ch)
-            esc = False
-        elif ch == "\\":
-            esc = True
-        elif ch == ":":
-            out.append("".join(cur))
-            cur = []
-        else:
-            cur.append(ch)
-    out.append("".join(cur))
-    return out
-
-
 _NM_DEVICE = re.compile(r"^[^\s/:]{1,15}$")                    # a Linux interface name
 _NM_TYPE = re.compile(r"^[a-z][a-z0-9-]*$")                      # ethernet, wifi, loopback, wifi-p2p, ...
 _NM_STATE = re.compile(r"^[a-z][a-z -]*(?: \([a-z -]+\))?$")     # connected, unavailable, connected (externally)
@@ -58,7 +42,7 @@ def parse_nmcli_device(text: str) -> NmDevices:
                 devs.append(NmDevice(m.group(1), m.group(2), m.group(3).strip(), None if conn == "--" else conn))
         return NmDevices(devs)
     for ln in lines:
-        parts = _split_terse(ln)
+        parts = split_terse(ln)
         if len(parts) < 4 or not _NM_DEVICE.match(parts[0]) or not _NM_TYPE.match(parts[1]) \
                 or not _NM_STATE.match(parts[2]):
             raise ValueError(f"not an nmcli -t DEVICE:TYPE:STATE:CONNECTION line: {ln[:60]!r}")
