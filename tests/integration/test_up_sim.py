@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -142,3 +143,45 @@ def test_native_pair_tp2_and_a_flag_vllm_rejects(pair, tmp_path):
     bad = sparkpilot(cluster, "up", str(plan), *hosts, "--name", "pair", "--force", "--hang-timeout", HANG)
     assert bad.returncode == 1 and "cli_unrecognized_argument" in bad.stdout, bad.stdout[-2000:]
     assert containers_left(cluster, "pair") == []
+
+
+def state_file(cluster, name):
+    return Path(str(cluster.dir), "state", "sparkpilot", "deployments", f"{name}.json")
+
+
+def test_dry_run_changes_nothing_on_any_node(pair, tmp_path):
+    """--dry-run on the pair, the model on the head only: every step and command per node is shown
+    (the copy it would make too), and afterwards no container, no state file, no model copied."""
+    cluster = pair
+    models.remove(cluster.nodes[1], "tiny-random")
+    plan, hosts = cpu_plan(cluster, cluster.nodes, model="tiny-random", executor="native", tmp_path=tmp_path,
+                           hub_id=True)
+    res = sparkpilot(cluster, "up", str(plan), *hosts, "--name", "dry", "--format", "json", "--dry-run",
+                     "--restart", "on-failure:1")
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr
+    events = [json.loads(x) for x in res.stdout.splitlines() if x.startswith("{")]
+    commands = [e for e in events if e["event"] == "command"]
+    assert sorted(e["node"] for e in commands) == sorted(n.ssh_spec for n in cluster.nodes), commands
+    assert all(e["dry_run"] and e["argv"][:2] == ["docker", "run"] for e in commands), commands
+    assert any("model missing" in e.get("message", "") for e in events), res.stdout[-3000:]
+    assert events[-1]["event"] == "done" and events[-1]["outcome"] == "dry-run"
+    assert containers_left(cluster, "dry") == []
+    assert not state_file(cluster, "dry").exists()
+    assert not Path(models.hf_home(cluster.nodes[1]), "hub", "models--sparkpilot-sim--tiny-random").exists()
+    for n in cluster.nodes:   # nor a compile cache folder, nor a token file
+        assert not Path(n.dir, "home", ".cache", "sparkpilot", "dry.env").exists()
+
+
+def test_max_model_len_beyond_the_model_is_refused_before_anything_starts(pair):
+    """The model folder with --max-model-len above its 2048 positions: refused by the plan step, one
+    line, exit 2 (usage), before any node is touched; nothing is left."""
+    cluster = pair
+    node = cluster.nodes[0]
+    snap = models.place(node, "fixed-sentence")
+    hosts = ["--host", node.ssh_spec]
+    res = sparkpilot(cluster, "up", snap, *hosts, "--name", "long", "--max-model-len", "4096",
+                     "--image", images.ENGINE_IMAGE)
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1 and "--max-model-len 4096" in res.stderr, res.stderr
+    assert "2048" in res.stderr and "Traceback" not in res.stderr
+    assert containers_left(cluster, "long") == [] and not state_file(cluster, "long").exists()
