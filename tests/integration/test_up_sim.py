@@ -14,6 +14,7 @@ After every scenario no container of the deployment is left on any node (asserte
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -185,3 +186,36 @@ def test_max_model_len_beyond_the_model_is_refused_before_anything_starts(pair):
     assert len(res.stderr.strip().splitlines()) == 1 and "--max-model-len 4096" in res.stderr, res.stderr
     assert "2048" in res.stderr and "Traceback" not in res.stderr
     assert containers_left(cluster, "long") == [] and not state_file(cluster, "long").exists()
+
+
+def test_ctrl_c_during_weight_loading_removes_the_deployment(pair, tmp_path):
+    """SIGINT to `up` (what Ctrl-C sends) while the real engine loads big-random's four shards
+    (~2.2 GB): exit 130, the teardown said, no container, no state file left."""
+    cluster = pair
+    plan, hosts = cpu_plan(cluster, cluster.nodes[:1], model="big-random", tmp_path=tmp_path)
+    env = {**cluster.env(), "XDG_STATE_HOME": str(cluster.dir) + "/state"}
+    proc = subprocess.Popen([sys.executable, "-m", "sparkpilot", "up", str(plan), *hosts, "--name", "big",
+                             "--format", "json", "--force", "--hang-timeout", HANG],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    seen = []
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:   # up's own events; it ends by itself on failure, ready or a hang timeout
+            seen.append(json.loads(line) if line.startswith("{") else {"event": "text", "message": line})
+            if seen[-1].get("phase") == "weight_loading":
+                break
+        assert seen and seen[-1].get("phase") == "weight_loading", seen[-5:]
+        assert state_file(cluster, "big").exists()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    events = [json.loads(x) for x in out.splitlines() if x.startswith("{")]
+    assert proc.returncode == 130, out[-3000:] + err
+    assert "Traceback" not in err
+    removed = [c for e in events if e["event"] == "teardown" for c in e["removed"]]
+    assert removed == ["sparkpilot-big"], events[-5:]
+    assert events[-1]["event"] == "done" and events[-1]["outcome"] == "incomplete", events[-3:]
+    assert containers_left(cluster, "big") == [] and not state_file(cluster, "big").exists()
