@@ -17,6 +17,7 @@ import json
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -103,20 +104,42 @@ def test_single_node_plan_to_chat_to_down(pair, tmp_path):
     cluster = pair
     plan, hosts = cpu_plan(cluster, cluster.nodes[:1], tmp_path=tmp_path)
     up = sparkpilot(cluster, "up", str(plan), *hosts, "--name", "one", "--format", "json", "--force",
-                    "--hang-timeout", HANG)
+                    "--hang-timeout", HANG, "--restart", "on-failure:1")
     events = [json.loads(x) for x in up.stdout.splitlines() if x.startswith("{")]
     assert up.returncode == 0, up.stdout[-3000:] + up.stderr
+    sup = next(e for e in events if e["event"] == "supervisor")
     smoke = next(e for e in events if e["event"] == "smoke")
     assert smoke["answer"].strip().startswith(models.FIXED_SENTENCE[:20]) and smoke["verdict"] == "ok"
     assert events[-1]["event"] == "done" and events[-1]["outcome"] == "ready"
     assert [e["phase"] for e in events if e["event"] == "phase"][-1] == "ready"
     again = sparkpilot(cluster, "up", str(plan), *hosts, "--name", "one", "--force", "--hang-timeout", HANG)
     assert again.returncode == 1 and "already running" in again.stderr
-    status = sparkpilot(cluster, "status", "one", "--format", "json")
-    assert json.loads(status.stdout)["nodes"][0]["state"] == "running"
+    status = json.loads(sparkpilot(cluster, "status", "one", "--format", "json").stdout)
+    assert status["nodes"][0]["state"] == "running" and status["supervisors"]["one"]["running"], status
+    # the container dies: the supervisor (--restart on-failure:1) starts the deployment again, whole
+    first = containers_left(cluster, "one")
+    cluster.nodes[0].docker.docker("kill", "sparkpilot-one")
+    restarted = wait_ready_again(cluster, "one", first)
+    assert restarted, f"not restarted: {containers_left(cluster, 'one')} (was {first})"
     down = sparkpilot(cluster, "down", "one")
-    assert down.returncode == 0 and "removed sparkpilot-one" in down.stdout
+    assert down.returncode == 0 and "removed sparkpilot-one" in down.stdout and "supervisor" in down.stdout, down.stdout
     assert containers_left(cluster, "one") == []
+    if sup["kind"] == "setsid":   # the supervisor is gone too (systemd: its unit, which `down` stopped)
+        assert not Path(f"/proc/{sup['pid']}").exists() or "zombie" in Path(f"/proc/{sup['pid']}/status").read_text()
+    assert not json.loads(sparkpilot(cluster, "status", "--format", "json").stdout).get("supervisors", {}).get("one")
+
+
+def wait_ready_again(cluster, name, before, timeout=600.0):
+    """True once a new container of the deployment (not one of `before`) serves: status says ready."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        now = containers_left(cluster, name)
+        if now and not set(now) & set(before):
+            rows = json.loads(sparkpilot(cluster, "status", name, "--format", "json").stdout)["nodes"]
+            if rows and rows[0]["state"] == "running" and rows[0]["phase"] == "ready":
+                return True
+        time.sleep(3)
+    return False
 
 
 def test_random_weights_is_garbage_and_torn_down(pair, tmp_path):

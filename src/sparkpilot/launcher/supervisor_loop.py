@@ -38,11 +38,16 @@ def main(argv: list[str] | None = None) -> int:
         nonlocal stopping
         stopping = True
 
+    def nap(seconds: float) -> None:   # a sleep that ends soon after SIGTERM (`down` waits for it)
+        end = time.monotonic() + seconds
+        while not stopping and time.monotonic() < end:
+            time.sleep(min(0.2, max(0.0, end - time.monotonic())))
+
     signal.signal(signal.SIGTERM, on_term)
     restarts, fails = 0, 0
     _log(f"supervising {name} on {', '.join(n.name for n in dep.nodes)} (restart {data.get('restart')})")
     while not stopping:
-        time.sleep(CHECK_EVERY_S)
+        nap(CHECK_EVERY_S)
         if stopping:
             break
         why = None
@@ -68,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         delay = BACKOFF_S[min(restarts, len(BACKOFF_S) - 1)] * _scale()
         restarts += 1
         _log(f"{why}: restarting every container on every node in {delay:.0f} s (restart {restarts})")
-        time.sleep(delay)
+        nap(delay)
         if stopping:
             break
         for ev in teardown(name, [(n.name, runners[n.rank]) for n in dep.nodes]):
