@@ -7,6 +7,7 @@ torn down. And a real Ray cluster on the pair, ready and torn down."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -99,3 +100,37 @@ def test_ray_cluster_on_the_pair_ready_and_torn_down(request, tmp_path):
         ps = subprocess.run(["pgrep", "-f", f"raylet.*{n.qsfp_ips.get('enp1s0f1np1', '-')}"], capture_output=True,
                             text=True, check=False)
         assert ps.stdout.strip() == ""
+    # the worker's container killed while the head loads weights, with --restart on-failure:1: the
+    # launch fails (the supervisor starts only once ready), every container on both nodes is removed
+    # and no supervisor or state is left. Time scale 0.2: the recorded 66 s of loading last ~13 s.
+    data = json.loads(plan.read_text())
+    for node in data["launch"]["nodes"]:
+        node["docker_run"] = [a.replace(f"SPARKPILOT_TIME_SCALE={SCALE}", "SPARKPILOT_TIME_SCALE=0.2")
+                              for a in node["docker_run"]]
+    plan.write_text(json.dumps(data))
+    env = {**cluster.env(), "XDG_STATE_HOME": str(cluster.dir) + "/state", "SPARKPILOT_TIME_SCALE": "0.2"}
+    proc = subprocess.Popen([sys.executable, "-m", "sparkpilot", "up", str(plan), *hosts, "--name", "ray",
+                             "--format", "json", "--force", "--no-smoke", "--restart", "on-failure:1"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    seen = []
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:   # up's own events; it ends by itself on failure or ready
+            seen.append(json.loads(line) if line.startswith("{") else {"event": "text", "message": line})
+            if seen[-1].get("phase") == "weight_loading":
+                break
+        assert seen and seen[-1].get("phase") == "weight_loading", seen[-5:]
+        cluster.nodes[1].docker.docker("kill", "sparkpilot-ray")
+        out, err = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    events = events_of(subprocess.CompletedProcess([], proc.returncode, out, err))
+    assert proc.returncode == 1, out[-3000:] + err
+    assert any(e["event"] == "failure" for e in events), out[-3000:]
+    torn = {e["node"] for e in events if e["event"] == "teardown" and e["removed"] == ["sparkpilot-ray"]}
+    assert torn == {n.ssh_spec for n in cluster.nodes}, events[-6:]
+    assert not any(e["event"] == "supervisor" for e in events)
+    assert left(cluster, "ray") == []
+    assert not os.path.exists(os.path.join(str(cluster.dir), "state", "sparkpilot", "deployments", "ray.json"))
