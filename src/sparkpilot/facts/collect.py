@@ -25,21 +25,23 @@ from sparkpilot.transport import connect
 from sparkpilot.transport.base import Runner, close_all
 
 
-def _probe_list(image: str | None) -> list[Probe]:
+def _probe_list(image: str | None, image_ray: bool = True) -> list[Probe]:
     probes = list(PROBES.values())
     if image:
-        probes += [image_cuda_probe(image), image_ray_probe(image)]
+        probes.append(image_cuda_probe(image))
+        if image_ray:   # starts a container of the image (seconds): only what plans an executor needs it
+            probes.append(image_ray_probe(image))
     return probes
 
 
 def collect_host(runner: Runner, facts: HostFacts, timeout: float, image: str | None = None,
-                 pings: Sequence[Probe] = ()) -> HostFacts:
+                 pings: Sequence[Probe] = (), image_ray: bool = True) -> HostFacts:
     """Fill `facts` by running every probe on one host with `runner.run_many` (one remote command
     over ssh and local; side by side on a recording). `pings` (don't-fragment pings to the peers'
     inventory addresses, facts/pings.py) ride in the same command: facts.early_pings."""
     start = time.monotonic()
     facts.recorded = runner.recorded
-    probes = _probe_list(image)
+    probes = _probe_list(image, image_ray)
     try:
         results = run_all(runner, probes + list(pings), timeout)
         facts.results.update({r.probe: r for r in results[:len(probes)]})
@@ -72,8 +74,9 @@ def _as_nodes(inventory_or_runners: Any) -> list[tuple[Any, HostFacts, Any]]:
 
 
 def collect(inventory_or_runners: Any, timeout: float = 10.0, image: str | None = None,
-            gid_index: int | None = None, ping: bool = True) -> ClusterFacts:
-    """Run all probes on all hosts concurrently, then the don't-fragment pings between them."""
+            gid_index: int | None = None, ping: bool = True, image_ray: bool = True) -> ClusterFacts:
+    """Run all probes on all hosts concurrently, then the don't-fragment pings between them.
+    image_ray=False leaves out `import ray` in a container of the image (only planning reads it)."""
     nodes = _as_nodes(inventory_or_runners)
     runners: dict[int, Runner] = {}
     early = early_pings([f for _, f, _ in nodes]) if ping else {}
@@ -93,7 +96,7 @@ def collect(inventory_or_runners: Any, timeout: float = 10.0, image: str | None 
         runners[i] = runner
         if isinstance(target, str) and (i in early or len(nodes) == 1):
             runner.expect_single_command()   # one round trip is all this host needs (unless a ping is redone)
-        return collect_host(runner, facts, timeout, image, pings=early.get(i, []))
+        return collect_host(runner, facts, timeout, image, pings=early.get(i, []), image_ray=image_ray)
 
     cluster = ClusterFacts(image=image, gid_index=gid_index)
     try:

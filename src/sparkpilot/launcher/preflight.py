@@ -49,7 +49,8 @@ class Preflight:
         from sparkpilot import checks, facts
 
         runners = [self.runners[n.rank] for n in self.dep.nodes]
-        self.cluster = facts.collect(runners, ping=len(runners) > 1, image=self.dep.image or None)
+        # the image's Ray (a container start and `import ray`, seconds) only guides planning, done by now
+        self.cluster = facts.collect(runners, ping=len(runners) > 1, image=self.dep.image or None, image_ray=False)
         for node, hf in zip(self.dep.nodes, self.cluster.hosts, strict=False):
             hf.name = node.name
         ev = checks.evaluate(self.cluster)
