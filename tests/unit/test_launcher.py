@@ -294,3 +294,53 @@ def test_watch_warns_before_a_short_hang_timeout():
     assert [e.kind for e in w._hang(now[0])] == ["stall"]     # half the timeout: probable hang, said
     now[0] = 9.0
     assert [e.kind for e in w._hang(now[0])] == ["hang", "failure"]
+
+
+class FakeDockerNode:
+    """A node's docker as far as up's launch and teardown ask it (ps, run, rm -f, printenv HOME)."""
+
+    name = "fake"
+    recorded = False
+
+    def __init__(self):
+        self.running = False
+        self.argvs: list[list[str]] = []
+
+    def run(self, argv, timeout=60.0):
+        from sparkpilot.transport.base import CommandResult
+
+        argv = list(argv)
+        self.argvs.append(argv)
+        out = ""
+        if argv[:2] == ["docker", "ps"] and self.running:
+            out = json.dumps({"ID": "0123456789abcdef", "Names": "sparkpilot-x", "State": "running",
+                              "Status": "Up 2 seconds", "Labels": f"{LABEL}=x", "Image": "img", "CreatedAt": "-"})
+        elif argv[:2] == ["docker", "run"]:
+            self.running, out = True, "0123456789abcdef\n"
+        elif argv[:3] == ["docker", "rm", "-f"]:
+            self.running = False
+        elif argv[0] == "printenv":
+            out = "/root\n"
+        return CommandResult(0, out, "", 0.0)
+
+
+def test_ctrl_c_while_an_event_is_shown_still_removes_the_deployment():
+    """The interrupt can reach `up`'s caller while it shows an event (outside events()): the caller's
+    up.interrupted() removes every container; a generator closed unfinished does it silently."""
+    from sparkpilot.launcher.up import Up, UpOptions
+
+    for how in ("interrupted", "closed"):
+        node = FakeDockerNode()
+        up = Up(Deployment.from_plan(SINGLE, [], name="x"), {0: node}, UpOptions(preflight=False, sync=False))
+        gen = up.events()
+        for ev in gen:
+            if ev.kind == "container":   # Ctrl-C lands here, in the caller
+                break
+        assert node.running
+        if how == "interrupted":
+            evs = list(up.interrupted())
+            assert [e.kind for e in evs][-2:] == ["teardown", "done"] and evs[-1].data["exit"] == 130
+            assert evs[-2].data["removed"] == ["sparkpilot-x"] and list(up.interrupted()) == []
+        gen.close()   # no second teardown, no "generator ignored GeneratorExit"
+        assert not node.running
+        assert sum(a[:3] == ["docker", "rm", "-f"] for a in node.argvs) == 1

@@ -127,8 +127,13 @@ def run(args: argparse.Namespace) -> int:
         if not up.launched:  # refused before anything started: the message is the error
             raise SparkpilotError(str(exc), exc.exit_code) from None
         code = exc.exit_code
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:   # inside events() it tore down already; while an event was shown, not yet
         code = EXIT_INTERRUPTED
+        try:
+            for ev in up.interrupted():
+                out.event(ev)
+        except KeyboardInterrupt:
+            pass
     finally:
         out.close()
         if code and saved:

@@ -50,6 +50,8 @@ class Up:
         self.dep, self.runners, self.opts = dep, runners, opts or UpOptions()
         self.started = time.monotonic()
         self.launched = False
+        self.torn_down = False
+        self.ended = False               # the done event was given (an interrupt after it changes nothing)
         self.result: dict[str, Any] = {}
         self.driver_version: str | None = None
 
@@ -81,6 +83,7 @@ class Up:
             yield Event("step", "launch", data={"step": "launch"})
             yield from self._launch()
             if opts.dry_run:
+                self.ended = True
                 then = ["follow every node's `docker logs` by phase", f"/health and /v1/models on port {dep.port}",
                         "one smoke chat, judged"] + (["start the supervisor"] if opts.restart else [])
                 yield Event("step", "then: " + "; ".join(then), data={"step": "then"})
@@ -91,13 +94,16 @@ class Up:
             yield from self._ready()
         except LaunchFailed as exc:
             yield from self._teardown("the launch failed")
+            self.ended = True
             yield Event("done", str(exc), data={"outcome": "failed", "exit": exc.exit_code,
                                                 "torn_down": self.launched})
             raise
         except KeyboardInterrupt:
-            yield from self._teardown("interrupted before ready")
-            yield Event("done", "interrupted: every container of the deployment removed",
-                        data={"outcome": "incomplete", "exit": 130})
+            yield from self.interrupted()
+            raise
+        except GeneratorExit:  # closed unfinished (the caller stopped reading): tear down without a word
+            for _ in self._teardown("abandoned before ready"):
+                pass
             raise
         except BaseException as exc:  # a bug or a lost host mid-launch: never leave containers behind
             if self.launched:
@@ -107,7 +113,18 @@ class Up:
             from sparkpilot.launcher import supervisor
 
             yield from supervisor.start(dep, opts.restart)
+        self.ended = True
         yield Event("done", f"ready: {dep.endpoint}", data={"outcome": "ready", "exit": 0, **self.result})
+
+    def interrupted(self) -> Iterator[Event]:
+        """Ctrl-C before ready: every container of the deployment removed. events() does this itself;
+        the caller does it when the interrupt reached it outside events() (while showing an event)."""
+        if self.ended:
+            return
+        self.ended = True
+        yield from self._teardown("interrupted before ready")
+        yield Event("done", "interrupted: every container of the deployment removed",
+                    data={"outcome": "incomplete", "exit": 130})
 
     # ------------------------------------------------------------------ steps
     def _refuse_running(self) -> Iterator[Event]:
@@ -210,8 +227,9 @@ class Up:
                     phase="ready", data=dict(self.result))
 
     def _teardown(self, why: str) -> Iterator[Event]:
-        if not self.launched:
+        if not self.launched or self.torn_down:
             return
+        self.torn_down = True
         yield Event("step", f"teardown ({why})", data={"step": "teardown"})
         yield from teardown(self.dep.name, [(n.name, self.runners[n.rank]) for n in self.dep.nodes])
 
