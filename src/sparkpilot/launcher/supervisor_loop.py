@@ -79,13 +79,19 @@ def main(argv: list[str] | None = None) -> int:
         for ev in teardown(name, [(n.name, runners[n.rank]) for n in dep.nodes]):
             _log(f"{ev.node}: {ev.message}")
         opts = UpOptions(preflight=False, sync=False, smoke=True)
+        launch = Up(dep, runners, opts).events()
         try:
-            for ev in Up(dep, runners, opts).events():
+            for ev in launch:
                 if ev.kind in ("phase", "ready", "failure", "done", "teardown"):
                     _log(f"{ev.node or '-'}: {ev.kind}: {ev.message}")
+                if stopping:   # `down` asked mid-restart: closing the launch removes what it started
+                    _log(f"restart {restarts} abandoned: the supervisor is stopping")
+                    break
             fails = 0
         except Exception as exc:  # noqa: BLE001 - a failed restart is logged and counted; the loop goes on
             _log(f"restart {restarts} failed: {exc}")
+        finally:
+            launch.close()
     _log("supervisor stopped")
     return 0
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -59,7 +59,7 @@ class Up:
         return self.runners[rank].run(argv, timeout=timeout)
 
     # ------------------------------------------------------------------ the whole thing
-    def events(self) -> Iterator[Event]:
+    def events(self) -> Generator[Event, None, None]:
         dep, opts = self.dep, self.opts
         yield Event("step", f"{dep.name}: {dep.model} on {len(dep.nodes)} node(s), executor {dep.executor}",
                     phase=None, data={"step": "plan", "executor": dep.executor,
