@@ -16,6 +16,7 @@ from sparkpilot.benchmark import envelope, expect, serverside, stats, store
 from sparkpilot.benchmark.client import Client, Load
 from sparkpilot.benchmark.knowledge import Hardware
 from sparkpilot.benchmark.results import Row
+from sparkpilot.benchmark.target import http_get
 from sparkpilot.models.info import ModelInfo
 from sparkpilot.transport.base import Runner
 
@@ -61,10 +62,7 @@ class LoadResult:
 
 
 def fetch_metrics(runner: Runner, base_url: str) -> dict[str, float]:
-    url = base_url.rstrip("/") + "/metrics"
-    script = ('curl -sf --max-time 5 "$1" 2>/dev/null || python3 -c '
-              '"import sys,urllib.request;sys.stdout.write(urllib.request.urlopen(sys.argv[1],timeout=5).read().decode())" "$1"')
-    result = runner.run(["sh", "-c", script, "metrics", url], timeout=15)
+    result = http_get(runner, base_url.rstrip("/") + "/metrics", 5)
     return serverside.parse_counters(result.stdout) if result.ok else {}
 
 

@@ -14,7 +14,7 @@ from sparkpilot.benchmark import envelope
 from sparkpilot.benchmark.client import Client
 from sparkpilot.errors import EXIT_FINDINGS, EXIT_USAGE, SparkpilotError
 from sparkpilot.models.info import ModelInfo
-from sparkpilot.transport.base import Runner
+from sparkpilot.transport.base import CommandResult, Runner
 
 
 @dataclass(frozen=True)
@@ -24,11 +24,18 @@ class Served:
     max_model_len: int | None
 
 
+def http_get(runner: Runner, url: str, timeout: float) -> CommandResult:
+    """GET `url` from `runner`'s host (curl, or python3 where curl is missing): the server listens
+    there, maybe on its loopback only."""
+    script = ('curl -sf --max-time "$2" "$1" 2>/dev/null || python3 -c '
+              '"import sys,urllib.request;sys.stdout.write(urllib.request.urlopen(sys.argv[1],'
+              'timeout=float(sys.argv[2])).read().decode())" "$1" "$2"')
+    return runner.run(["sh", "-c", script, "get", url, f"{timeout:g}"], timeout=timeout + 10)
+
+
 def served_models(runner: Runner, base_url: str) -> Served:
     url = base_url.rstrip("/") + "/v1/models"
-    script = ('curl -sf --max-time 10 "$1" 2>/dev/null || python3 -c '
-              '"import sys,urllib.request;sys.stdout.write(urllib.request.urlopen(sys.argv[1],timeout=10).read().decode())" "$1"')
-    result = runner.run(["sh", "-c", script, "models", url], timeout=20)
+    result = http_get(runner, url, 10)
     if not result.ok or not result.stdout.strip():
         raise SparkpilotError(f"no OpenAI server answers at {url} (from {runner.name})", EXIT_FINDINGS)
     try:
