@@ -181,16 +181,21 @@ class NodeDocker:
             deadline = time.monotonic() + grace
             while time.monotonic() < deadline and _alive(pid):
                 time.sleep(0.1)
-        for _ in range(3):
-            left = self.processes()
-            if not left:
-                break
-            for p in left:
-                try:
-                    os.kill(p, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            time.sleep(0.2)
+        _kill_until_gone(self.processes, rounds=3, pause=0.2)
+
+
+def _kill_until_gone(find, rounds: int, pause: float) -> None:
+    """SIGKILL what `find()` lists, up to `rounds` times, until it lists nothing."""
+    for _ in range(rounds):
+        left = find()
+        if not left:
+            return
+        for p in left:
+            try:
+                os.kill(p, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(pause)
 
 
 def _alive(pid: int) -> bool:
@@ -233,16 +238,7 @@ def stop_engines(slot: int, directory: str | None) -> None:
     mount namespace, which goes with its last process. Used by the cluster's teardown; safe to repeat."""
     needles = [os.path.join(directory, "node-").encode()] if directory else []
     prefix = f"sparkpilot-sim-spk{slot}-"
-    for _ in range(20):
-        left = _procs_matching(needles, prefix)
-        if not left:
-            break
-        for p in left:
-            try:
-                os.kill(p, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        time.sleep(0.1)
+    _kill_until_gone(lambda: _procs_matching(needles, prefix), rounds=20, pause=0.1)
     for d in sorted(cgroup_dirs(slot), key=lambda p: -len(p.parts)):
         for sub in sorted(d.glob("**/"), key=lambda p: -len(p.parts)):
             try:
