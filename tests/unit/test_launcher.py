@@ -102,6 +102,24 @@ def test_run_argv_adds_labels_name_cache_and_keeps_the_plan():
     assert "--restart" not in argv and "-d" in argv[:at]
 
 
+def test_run_argv_points_every_compile_cache_under_the_mount():
+    """A restart skips compiling only if every JIT cache is on the mounted folder, not in the
+    container's /tmp or ~ (inductor, Triton, FlashInfer, the driver's PTX cache); a variable the
+    plan sets itself is kept as planned."""
+    plan = copy.deepcopy(SINGLE)
+    run = plan["launch"]["nodes"][0]["docker_run"]
+    run[2:2] = ["-e", "TRITON_CACHE_DIR=/mine/triton"]
+    dep = Deployment.from_plan(plan, [])
+    argv = containers.run_argv(dep, dep.nodes[0], "/home/me")
+    env = [argv[i + 1] for i, a in enumerate(argv[:argv.index(dep.image)]) if a == "-e"]
+    mount = argv[argv.index("/home/me/.cache/sparkpilot/vllm-cache:/root/.cache/vllm") - 1 :][1].split(":")[1]
+    for name in ("VLLM_CACHE_ROOT", "TORCHINDUCTOR_CACHE_DIR", "FLASHINFER_WORKSPACE_BASE", "CUDA_CACHE_PATH"):
+        value = next(e.split("=", 1)[1] for e in env if e.startswith(name + "="))
+        assert value == mount or value.startswith(mount + "/"), (name, value)
+    assert [e for e in env if e.startswith("TRITON_CACHE_DIR=")] == ["TRITON_CACHE_DIR=/mine/triton"]
+    assert containers.env_names(["-e", "A=1", "--env=B=2", "-e", "C", "-v", "D=1:/x"]) == {"A", "B", "C"}
+
+
 def test_run_argv_drops_a_docker_restart_policy():
     plan = copy.deepcopy(SINGLE)
     run = plan["launch"]["nodes"][0]["docker_run"]

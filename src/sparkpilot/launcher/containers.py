@@ -18,6 +18,20 @@ from sparkpilot.transport.base import Runner
 
 COMPILE_CACHE = ".cache/sparkpilot/vllm-cache"     # under the node's $HOME; vLLM's VLLM_CACHE_ROOT
 CONTAINER_CACHE = "/root/.cache/vllm"               # torch.compile and other caches: a restart skips compiling
+# Every compile/JIT cache a restart would otherwise redo, pointed under the one mount (a variable the
+# plan sets itself is kept). Defaults that a new container loses: inductor's $TMPDIR/torchinductor_$USER
+# (vLLM moves it under its torch_compile_cache/<hash>/ only once its model compile starts; the
+# torch.compile'd sampler and logprobs ops of the API server and workers keep the default), Triton's
+# ~/.triton/cache, FlashInfer's ~/.cache/flashinfer (JIT ops and downloaded cubins: SM121 builds on a
+# GB10; FLASHINFER_WORKSPACE_BASE/.cache/flashinfer) and the driver's PTX JIT cache ~/.nv/ComputeCache.
+# All are keyed by content or config hash, so models and ports share the folder safely.
+CACHE_ENV = {
+    "VLLM_CACHE_ROOT": CONTAINER_CACHE,
+    "TORCHINDUCTOR_CACHE_DIR": f"{CONTAINER_CACHE}/torchinductor",
+    "TRITON_CACHE_DIR": f"{CONTAINER_CACHE}/triton",
+    "FLASHINFER_WORKSPACE_BASE": f"{CONTAINER_CACHE}/flashinfer",
+    "CUDA_CACHE_PATH": f"{CONTAINER_CACHE}/nv-compute-cache",
+}
 DOCKER_TIMEOUT = 60.0
 # docker run options that take a value (the ones a plan writes or a user adds); enough to find the image
 _VALUED = {"--name", "-v", "--volume", "-e", "--env", "--env-file", "--ulimit", "--network", "--net",
@@ -94,8 +108,23 @@ def run_argv(dep: Deployment, node: Node, home: str, env_file: str | None = None
     for k, v in dep.labels(node).items():
         labels += ["--label", f"{k}={v}"]
     cache = ["-v", f"{home.rstrip('/')}/{COMPILE_CACHE}:{CONTAINER_CACHE}"]
+    given = env_names(kept)
+    for k, v in CACHE_ENV.items():
+        if k not in given:
+            cache += ["-e", f"{k}={v}"]
     extra = ["--env-file", env_file] if env_file else []
     return ["docker", "run", *detach, "--name", dep.container, *labels, *cache, *extra, *kept, *rest]
+
+
+def env_names(opts: list[str]) -> set[str]:
+    """The variables `docker run` options set (-e NAME=V, -e NAME, --env=NAME=V)."""
+    names = set()
+    for i, a in enumerate(opts):
+        val = opts[i + 1] if a in ("-e", "--env") and i + 1 < len(opts) else \
+            a.split("=", 1)[1] if a.startswith("--env=") else None
+        if val:
+            names.add(val.split("=", 1)[0])
+    return names
 
 
 def ps_argv(name: str | None = None) -> list[str]:
