@@ -362,3 +362,48 @@ def test_ctrl_c_while_an_event_is_shown_still_removes_the_deployment():
         gen.close()   # no second teardown, no "generator ignored GeneratorExit"
         assert not node.running
         assert sum(a[:3] == ["docker", "rm", "-f"] for a in node.argvs) == 1
+
+
+def test_ray_formation_asks_ray_status_once_every_node_started_and_not_before():
+    """`ray status` (seconds of CPU on a loaded node) is asked in the background, first when every
+    node's log says its Ray runtime started, then again while GPUs are short; the loop never waits."""
+    import threading
+
+    from sparkpilot.launcher.executors import RayFormation
+
+    now = [0.0]
+    answers = [1.0, 2.0]
+    calls = []
+    gate = threading.Event()
+
+    def status(runner, container):
+        calls.append((runner, container))
+        gate.wait(5)
+        return answers[len(calls) - 1]
+
+    f = RayFormation("head-runner", "sparkpilot-ray", ["a", "b"], clock=lambda: now[0], status=status)  # type: ignore[arg-type]
+    f.line("a", "2026-07-23 22:30:01,000\tSUCC scripts.py:1085 -- Ray runtime started.")
+    assert f.poll() is None and calls == []                 # the worker has not joined: not asked
+    f.line("b", "SUCC scripts.py:1251 -- Ray runtime started.")
+    assert f.poll() is None and f.asked == 1                # asked, in a thread: poll returns at once
+    assert f.poll() is None and f.asked == 1                # one question at a time
+    gate.set()
+    f._thread.join(5)                                        # type: ignore[union-attr]
+    assert f.poll() is None                                  # 1 GPU of 2: not formed yet
+    now[0] += RayFormation.RETRY_S
+    f.poll()
+    f._thread.join(5)                                        # type: ignore[union-attr]
+    assert f.poll() == 2.0 and f.formed and calls == [("head-runner", "sparkpilot-ray")] * 2
+    assert f.poll() is None                                  # said once
+
+
+def test_ray_formation_falls_back_to_asking_when_the_logs_never_say_it():
+    from sparkpilot.launcher.executors import RayFormation
+
+    now = [0.0]
+    f = RayFormation("r", "c", ["a", "b"], clock=lambda: now[0], status=lambda r, c: 2.0)  # type: ignore[arg-type]
+    assert f.poll() is None and f.asked == 0
+    now[0] = RayFormation.FALLBACK_S
+    f.poll()
+    f._thread.join(5)                                        # type: ignore[union-attr]
+    assert f.poll() == 2.0

@@ -69,6 +69,7 @@ class Watch:
         self._ended: set[str] = set()
         self.merged = Merged()
         self.shards: tuple[int, int] | None = None
+        self.ray: executors.RayFormation | None = None
 
     def expected(self, phase: str) -> float:
         return max(self.dep.eta.get(phase, 0.0), self.floor)
@@ -85,8 +86,9 @@ class Watch:
         self.start_streams()
         last_state = self.clock()
         health_next = self.clock()
-        ray_ok = self.dep.executor != "ray"
-        ray_next = self.clock()
+        ray = executors.RayFormation(self.runners[0], self.dep.container, [n.name for n in self.dep.nodes],
+                                     clock=self.clock) if self.dep.executor == "ray" else None
+        self.ray = ray
         try:
             while True:
                 item = self.merged.get(POLL_S)
@@ -108,11 +110,9 @@ class Watch:
                     yield from self._states()
                     if self.failure is not None:
                         return
-                if not ray_ok and self.phase not in (None, "container_start") and now >= ray_next:
-                    ray_next = now + STATE_EVERY_S
-                    gpus = executors.ray_status(self.runners[0], self.dep.container)
-                    if gpus is not None and gpus >= len(self.dep.nodes):
-                        ray_ok = True
+                if ray is not None:
+                    gpus = ray.poll()
+                    if gpus is not None:
                         yield Event("phase", f"Ray cluster formed: {gpus:g} GPUs on {len(self.dep.nodes)} nodes",
                                     phase="ray_cluster", data={"gpus": gpus})
                 if self.phase in ("api_server", "ready") and now >= health_next:
@@ -135,6 +135,8 @@ class Watch:
             return
         if self.logs:
             yield Event("log", line, node=node)
+        if self.ray is not None:
+            self.ray.line(node, line)
         m = _SHARDS_RE.search(line)
         if m:
             done, total = int(m[2]), int(m[3])
