@@ -24,7 +24,7 @@ import pytest
 
 engine = pytest.importorskip("sim.engine", reason="the simulated vLLM engine (tests/sim/engine.py) is not here yet")
 # after the importorskip: these exist once the engine lands (h10); until then the module skips
-from sim import images, models  # type: ignore[attr-defined]  # noqa: E402
+from sim import images, launch_plan, models  # type: ignore[attr-defined]  # noqa: E402
 from sim.fixture import _skip_unless_docker, checked_cluster  # type: ignore[attr-defined]  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -41,55 +41,13 @@ def pair():
 
 
 def sparkpilot(cluster, *args, timeout=600):
-    env = {**cluster.env(), "XDG_STATE_HOME": str(cluster.dir) + "/state"}
-    return subprocess.run([sys.executable, "-m", "sparkpilot", *args], capture_output=True, text=True,
-                          env=env, timeout=timeout, check=False)
+    return launch_plan.sparkpilot(cluster, *args, timeout=timeout)
 
 
 def cpu_plan(cluster, nodes, model="fixed-sentence", executor=None, tmp_path=None, hub_id=False):
-    """The plan for the nodes (the model placed on every node; with hub_id, on the first only, and
-    the plan in the form `plan ORG/NAME` writes: the Hub id, each node's own Hugging Face cache)."""
-    snaps = [models.place(n, model) for n in (nodes[:1] if hub_id else nodes)]
-    hosts = [a for n in nodes for a in ("--host", n.ssh_spec)]
-    extra = ["--executor", executor] if executor else []
-    out = tmp_path / "plan.json"
-    res = sparkpilot(cluster, "plan", snaps[0], *hosts, *extra, "--image", images.ENGINE_IMAGE,
-                     "--output", str(out), "--format", "json")
-    assert out.exists(), res.stderr
-    plan = json.loads(out.read_text())
-    if hub_id:
-        repo = models.MODELS[model]
-        plan["model"] = repo
-        for node in plan["launch"]["nodes"]:
-            node["mounts"] = [m for m in node["mounts"] if ":/models/" not in m]
-            local = next(a for a in node["argv"] if a.startswith("/models/"))
-            node["argv"] = [repo if a == local else a for a in node["argv"]]
-            node["docker_run"] = [repo if a == local else a for a in node["docker_run"]]
-            for i, a in enumerate(list(node["docker_run"])):
-                if a == "-v" and ":/models/" in node["docker_run"][i + 1]:
-                    del node["docker_run"][i:i + 2]
-                    break
-    for rank, node in enumerate(plan["launch"]["nodes"]):
-        argv = node["argv"]
-        keep = argv[:argv.index("--max-model-len")]
-        tail = [a for i, a in enumerate(argv) if a in ("--nnodes", "--node-rank", "--master-addr", "--master-port",
-                                                       "--distributed-executor-backend")
-                or (i and argv[i - 1] in ("--nnodes", "--node-rank", "--master-addr", "--master-port",
-                                          "--distributed-executor-backend")) or a == "--headless"]
-        node["argv"] = keep + list(engine.SERVE_FLAGS) + tail
-        run = node["docker_run"]
-        at = run.index(plan["launch"]["image"])
-        env = ["-e", f"VLLM_CPU_OMP_THREADS_BIND={rank}", "-e", f"TMPDIR=/tmp/rank{rank}"]
-        opts, i = [], 0
-        while i < at:   # this machine cannot raise memlock for the sim's dockerd (runc: operation not permitted)
-            if run[i] in ("--device", "--ulimit") and run[i + 1] in ("/dev/infiniband", "memlock=-1"):
-                i += 2
-                continue
-            opts.append(run[i])
-            i += 1
-        node["docker_run"] = opts + env + [run[at]] + node["argv"]
-    out.write_text(json.dumps(plan))
-    return out, hosts
+    """The plan for the nodes, for the CPU build (tests/sim/launch_plan.py)."""
+    return launch_plan.cpu_plan(cluster, nodes, tmp_path / "plan.json", model=model, executor=executor,
+                                hub_id=hub_id)
 
 
 def containers_left(cluster, name):

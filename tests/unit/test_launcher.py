@@ -329,6 +329,8 @@ class FakeDockerNode:
 
         argv = list(argv)
         self.argvs.append(argv)
+        if argv[:2] == ["sh", "-c"] and argv[5:7] == ["docker", "run"]:   # mkdir -p CACHE && exec docker run
+            argv = argv[5:]
         out = ""
         if argv[:2] == ["docker", "ps"] and self.running:
             out = json.dumps({"ID": "0123456789abcdef", "Names": "sparkpilot-x", "State": "running",
@@ -407,3 +409,58 @@ def test_ray_formation_falls_back_to_asking_when_the_logs_never_say_it():
     f.poll()
     f._thread.join(5)                                        # type: ignore[union-attr]
     assert f.poll() == 2.0
+
+
+class SlowAptNode:
+    """The recorded Spark (replay://single) with the simulated cluster's 590 packages (not held, no
+    apt hold: reconstructed, tests/sim/data/SOURCES.md) and an `apt-mark showhold` that answers only
+    once `release` is set (on a real host it loads the whole apt cache, ~1.1 s)."""
+
+    name = "spark"
+    recorded = True
+
+    def __init__(self):
+        import threading
+
+        from sparkpilot.transport import connect
+
+        self.replay = connect("replay://single")
+        self.release = threading.Event()
+        self.batches: list[list[list[str]]] = []
+
+    def run(self, argv, timeout=10.0):
+        from sparkpilot.transport.base import CommandResult
+
+        argv = list(argv)
+        if argv == ["apt-mark", "showhold"]:
+            assert self.release.wait(30)
+            return CommandResult(0, (SIM_DATA / "apt-holds" / "none.txt").read_text(), "", 1.1)
+        if argv[0] == "dpkg-query":
+            return CommandResult(0, (SIM_DATA / "packages" / "gb10-590.txt").read_text(), "", 0.08)
+        return self.replay.run(argv, timeout=timeout)
+
+    def run_many(self, argvs, timeout=10.0):
+        self.batches.append([list(a) for a in argvs])
+        return [self.run(a, timeout) for a in argvs]
+
+
+SIM_DATA = Path(__file__).resolve().parent.parent / "sim" / "data"
+
+
+def test_preflight_does_not_wait_for_apt_mark_and_says_driver_held_once_it_is_back():
+    """Pre-flight's blocking checks do not wait for `apt-mark showhold` (only driver-held, advisory,
+    reads it): it runs beside them, and advisory() says driver-held's warning after the launch."""
+    from sparkpilot.launcher.preflight import Preflight
+    from sparkpilot.launcher.up import UpOptions
+
+    node = SlowAptNode()
+    pf = Preflight(Deployment.from_plan(SINGLE, [], name="x"), {0: node}, UpOptions(force=True))
+    early = list(pf.run())   # returns although apt-mark has not answered
+    assert not any(["apt-mark", "showhold"] in b for b in node.batches) and node.batches
+    assert [t.is_alive() for _, t, _ in pf._deferred] == [True]
+    assert not any(e.data.get("name") == "driver-held" for e in early)
+    assert pf.driver_version == "580.126.09"   # the blocking driver check ran on the recorded nvidia-smi
+    node.release.set()
+    late = list(pf.advisory())
+    assert [(e.data["name"], e.data["status"]) for e in late] == [("driver-held", "warn")]
+    assert "not held: nvidia-dkms-590-open" in late[0].message

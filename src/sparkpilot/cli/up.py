@@ -80,19 +80,43 @@ def hosts_of(args: argparse.Namespace) -> list[str]:
     return [head.ssh] + [n.ssh for n in inv.nodes if n is not head]
 
 
-def connect_all(hosts: list[str]) -> dict[int, Any]:
-    from sparkpilot.transport import connect
+class Connecting:
+    """A runner per host, each opening its shared ssh connection in a thread from now on, while
+    Python imports the launcher and reads the plan (a handshake is 0.1-0.5 s of every start).
+    wait() joins them and raises the first host's failure (once, as its first command would)."""
 
-    return {i: connect(h) for i, h in enumerate(hosts)}
+    def __init__(self, hosts: list[str]):
+        import threading
+
+        from sparkpilot.transport import connect
+
+        self.runners = {h: connect(h) for h in dict.fromkeys(hosts)}
+        self.errors: dict[str, BaseException] = {}
+        self.threads = [threading.Thread(target=self._open, args=(h, r), daemon=True, name=f"connect-{h}")
+                        for h, r in self.runners.items() if hasattr(r, "connect")]
+        for t in self.threads:
+            t.start()
+
+    def _open(self, host: str, runner: Any) -> None:
+        try:
+            runner.connect()
+        except Exception as exc:  # noqa: BLE001 - said by wait(), in the main thread
+            self.errors[host] = exc
+
+    def wait(self) -> None:
+        for t in self.threads:
+            t.join()
+        for exc in self.errors.values():
+            raise exc
+
+    def all(self, hosts: list[str]) -> dict[int, Any]:
+        from sparkpilot.transport import connect
+
+        self.wait()
+        return {i: self.runners.get(h) or connect(h) for i, h in enumerate(hosts)}
 
 
 def run(args: argparse.Namespace) -> int:
-    from sparkpilot.launcher import state
-    from sparkpilot.launcher.deployment import Deployment
-    from sparkpilot.launcher.events import LaunchFailed
-    from sparkpilot.launcher.up import Up, UpOptions
-    from sparkpilot.ui.progress import renderer
-
     if args.restart:
         from sparkpilot.launcher.supervisor import parse_policy
 
@@ -103,10 +127,17 @@ def run(args: argparse.Namespace) -> int:
         v = getattr(args, opt)
         if v is not None and not v > 0:
             raise UsageError(f"--{opt.replace('_', '-')} must be positive")
-    plan_data = build_plan(args)
     hosts = hosts_of(args)
+    connecting = Connecting(hosts)   # the ssh handshakes, while the rest is imported and the plan read
+    from sparkpilot.launcher import state
+    from sparkpilot.launcher.deployment import Deployment
+    from sparkpilot.launcher.events import LaunchFailed
+    from sparkpilot.launcher.up import Up, UpOptions
+    from sparkpilot.ui.progress import renderer
+
+    plan_data = build_plan(args)
     dep = Deployment.from_plan(plan_data, hosts, name=args.name, port=args.port)
-    runners = connect_all([n.host for n in dep.nodes])
+    runners = connecting.all([n.host for n in dep.nodes])
     opts = UpOptions(dry_run=args.dry_run, force=args.force, drop_caches=args.drop_caches,
                      preflight=not args.skip_preflight, hang_timeout=args.hang_timeout,
                      ready_timeout=args.timeout, restart=args.restart, smoke=not args.no_smoke,

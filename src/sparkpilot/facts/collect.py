@@ -11,7 +11,7 @@ reason, never a hang. Checks (sparkpilot.checks) are pure functions over these s
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -25,8 +25,8 @@ from sparkpilot.transport import connect
 from sparkpilot.transport.base import Runner, close_all
 
 
-def _probe_list(image: str | None, image_ray: bool = True) -> list[Probe]:
-    probes = list(PROBES.values())
+def _probe_list(image: str | None, image_ray: bool = True, skip: Collection[str] = ()) -> list[Probe]:
+    probes = [p for p in PROBES.values() if p.id not in skip]
     if image:
         probes.append(image_cuda_probe(image))
         if image_ray:   # starts a container of the image (seconds): only what plans an executor needs it
@@ -35,13 +35,13 @@ def _probe_list(image: str | None, image_ray: bool = True) -> list[Probe]:
 
 
 def collect_host(runner: Runner, facts: HostFacts, timeout: float, image: str | None = None,
-                 pings: Sequence[Probe] = (), image_ray: bool = True) -> HostFacts:
+                 pings: Sequence[Probe] = (), image_ray: bool = True, skip: Collection[str] = ()) -> HostFacts:
     """Fill `facts` by running every probe on one host with `runner.run_many` (one remote command
     over ssh and local; side by side on a recording). `pings` (don't-fragment pings to the peers'
     inventory addresses, facts/pings.py) ride in the same command: facts.early_pings."""
     start = time.monotonic()
     facts.recorded = runner.recorded
-    probes = _probe_list(image, image_ray)
+    probes = _probe_list(image, image_ray, skip)
     try:
         results = run_all(runner, probes + list(pings), timeout)
         facts.results.update({r.probe: r for r in results[:len(probes)]})
@@ -74,9 +74,11 @@ def _as_nodes(inventory_or_runners: Any) -> list[tuple[Any, HostFacts, Any]]:
 
 
 def collect(inventory_or_runners: Any, timeout: float = 10.0, image: str | None = None,
-            gid_index: int | None = None, ping: bool = True, image_ray: bool = True) -> ClusterFacts:
+            gid_index: int | None = None, ping: bool = True, image_ray: bool = True,
+            skip: Collection[str] = ()) -> ClusterFacts:
     """Run all probes on all hosts concurrently, then the don't-fragment pings between them.
-    image_ray=False leaves out `import ray` in a container of the image (only planning reads it)."""
+    image_ray=False leaves out `import ray` in a container of the image (only planning reads it);
+    `skip`: probe ids left out (a caller that runs them apart, e.g. up's pre-flight)."""
     nodes = _as_nodes(inventory_or_runners)
     runners: dict[int, Runner] = {}
     early = early_pings([f for _, f, _ in nodes]) if ping else {}
@@ -96,7 +98,7 @@ def collect(inventory_or_runners: Any, timeout: float = 10.0, image: str | None 
         runners[i] = runner
         if isinstance(target, str) and (i in early or len(nodes) == 1):
             runner.expect_single_command()   # one round trip is all this host needs (unless a ping is redone)
-        return collect_host(runner, facts, timeout, image, pings=early.get(i, []), image_ray=image_ray)
+        return collect_host(runner, facts, timeout, image, pings=early.get(i, []), image_ray=image_ray, skip=skip)
 
     cluster = ClusterFacts(image=image, gid_index=gid_index)
     try:

@@ -8,6 +8,10 @@
   against the plan's budget (--gpu-memory-utilization x total). Short because of the page cache:
   with --drop-caches it is dropped (sudo -n, through changes.Change); without, the command is shown.
 Errors refuse the launch (LaunchFailed) unless --force.
+
+Doctor's probes that only advisory checks read and that take long (DEFERRED: `apt-mark showhold`
+loads the whole apt cache, about 1.1 s, for driver-held, SPD003) run beside the others but are
+not waited for: `advisory()` reports what they find once the containers are starting.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from sparkpilot.launcher.events import Event, LaunchFailed
 from sparkpilot.transport.base import Runner
 
 BLOCKING = ("driver-version", "page-cache", "memory-budget", "mtu-match", "peer-reachable")
+DEFERRED = {"apt-holds": "driver-held"}   # probe id -> the one (advisory) check that reads it
 DROP_CACHES = ["sudo", "-n", "sh", "-c", "sync; echo 3 > /proc/sys/vm/drop_caches"]
 GIB_KB = 1024 * 1024
 
@@ -29,6 +34,7 @@ class Preflight:
         self.dep, self.runners, self.opts = dep, runners, opts
         self.errors: list[str] = []
         self.driver_version: str | None = None
+        self._deferred: list[Any] = []     # (node, HostFacts-to-be, thread, results) of DEFERRED probes
 
     def run(self) -> Iterator[Event]:
         yield from self.doctor()
@@ -49,8 +55,10 @@ class Preflight:
         from sparkpilot import checks, facts
 
         runners = [self.runners[n.rank] for n in self.dep.nodes]
+        self._start_deferred()
         # the image's Ray (a container start and `import ray`, seconds) only guides planning, done by now
-        self.cluster = facts.collect(runners, ping=len(runners) > 1, image=self.dep.image or None, image_ray=False)
+        self.cluster = facts.collect(runners, ping=len(runners) > 1, image=self.dep.image or None, image_ray=False,
+                                     skip=tuple(DEFERRED))
         for node, hf in zip(self.dep.nodes, self.cluster.hosts, strict=False):
             hf.name = node.name
         ev = checks.evaluate(self.cluster)
@@ -62,7 +70,8 @@ class Preflight:
                 continue
             drv = next((r.data.get("driver") for r in results if r.name == "driver-version"), None)
             self.driver_version = self.driver_version or drv
-            yield from self._results(node.name, results)
+            # a check of a DEFERRED probe: said by advisory() once that probe is back
+            yield from self._results(node.name, [r for r in results if r.name not in DEFERRED.values()])
         yield from self._results(None, ev.cluster)
 
     def _results(self, node: str | None, results: list[Any]) -> Iterator[Event]:
@@ -74,6 +83,40 @@ class Preflight:
                 yield Event("check", f"{r.name} ({r.id}): {r.message}", node=node,
                             data={"id": r.id, "name": r.name, "status": r.status, "fix": r.fix,
                                   "blocking": blocking})
+
+    def _start_deferred(self) -> None:
+        import threading
+
+        from sparkpilot.facts.probing import run_probe
+        from sparkpilot.probes import PROBES
+
+        def one(runner: Runner, out: dict[str, Any]) -> None:
+            for pid in DEFERRED:
+                try:
+                    out[pid] = run_probe(runner, PROBES[pid], 10.0)
+                except Exception:  # noqa: BLE001 - an advisory probe that fails leaves its check unknown
+                    return
+
+        for node in self.dep.nodes:
+            results: dict[str, Any] = {}
+            t = threading.Thread(target=one, args=(self.runners[node.rank], results), daemon=True,
+                                 name=f"preflight-deferred-{node.rank}")
+            t.start()
+            self._deferred.append((node, t, results))
+
+    def advisory(self, wait: float = 15.0) -> Iterator[Event]:
+        """The checks of DEFERRED probes (advisory only): their warnings, once the probes are back."""
+        from sparkpilot import checks
+
+        names = set(DEFERRED.values())
+        hosts = self.cluster.hosts if hasattr(self, "cluster") else []
+        for (node, t, results), hf in zip(self._deferred, hosts, strict=False):
+            t.join(wait)
+            if t.is_alive() or not hf.reachable:
+                continue
+            hf.results.update(results)
+            yield from self._results(node.name, [r for r in checks.run_host_checks(hf, self.cluster)
+                                                 if r.name in names])
 
     # ------------------------------------------------------------------ lint
     def lint(self) -> Iterator[Event]:

@@ -54,6 +54,7 @@ class Up:
         self.ended = False               # the done event was given (an interrupt after it changes nothing)
         self.result: dict[str, Any] = {}
         self.driver_version: str | None = None
+        self.homes: dict[int, str] = {}     # each node's $HOME (asked once)
 
     def run_on(self, rank: int, argv: list[str], timeout: float = 60.0) -> Any:
         return self.runners[rank].run(argv, timeout=timeout)
@@ -67,6 +68,7 @@ class Up:
                                       "nodes": [{"name": n.name, "host": n.host, "role": n.role} for n in dep.nodes],
                                       "eta_s": dep.eta.get("total")})
         yield from self._refuse_running()
+        pf = None
         try:
             if opts.preflight:
                 from sparkpilot.launcher import preflight
@@ -79,9 +81,13 @@ class Up:
                 from sparkpilot.launcher import sync
 
                 yield Event("step", "model and image on every node", data={"step": "sync"})
-                yield from sync.Sync(dep, self.runners, dry_run=opts.dry_run).run()
+                syncing = sync.Sync(dep, self.runners, dry_run=opts.dry_run)
+                yield from syncing.run()
+                self.homes.update(syncing.homes)
             yield Event("step", "launch", data={"step": "launch"})
             yield from self._launch()
+            if pf is not None:   # the slow advisory probes, collected while the containers start
+                yield from pf.advisory()
             if opts.dry_run:
                 self.ended = True
                 then = ["follow every node's `docker logs` by phase", f"/health and /v1/models on port {dep.port}",
@@ -144,7 +150,7 @@ class Up:
         dep = self.dep
         for node in dep.nodes:   # the head first: workers join its address
             runner = self.runners[node.rank]
-            home = containers.node_home(runner)
+            home = self.homes.get(node.rank) or containers.node_home(runner)
             env_file = None
             if os.environ.get("HF_TOKEN") and not self.opts.dry_run:
                 env_file = self._token_file(runner, home)
@@ -153,15 +159,15 @@ class Up:
                         data={"argv": [mask_secrets(a) for a in argv], "dry_run": self.opts.dry_run})
             if self.opts.dry_run:
                 continue
-            mkdir = runner.run(["mkdir", "-p", f"{home}/{containers.COMPILE_CACHE}"], timeout=15.0)
-            if mkdir.rc != 0:
-                raise LaunchFailed(f"{node.name}: cannot make the compile cache folder: {mkdir.stderr.strip()}")
             self.launched = True
-            try:
-                res = runner.run(argv, timeout=120.0)
+            try:   # the compile cache folder, then docker run: one round trip
+                res = runner.run(["sh", "-c", 'mkdir -p "$1" || exit 97; shift; exec "$@"', "sh",
+                                  f"{home}/{containers.COMPILE_CACHE}", *argv], timeout=120.0)
             finally:
                 if env_file:
                     runner.run(["rm", "-f", env_file], timeout=15.0)
+            if res.rc == 97:
+                raise LaunchFailed(f"{node.name}: cannot make the compile cache folder: {res.stderr.strip()}")
             if res.rc != 0:
                 lines = [ln for ln in res.stderr.strip().splitlines() if ln.strip() and "--help" not in ln]
                 why = (lines or [f"exit {res.rc}"])[-1]
