@@ -34,11 +34,15 @@ class Preflight:
         self.dep, self.runners, self.opts = dep, runners, opts
         self.errors: list[str] = []
         self.driver_version: str | None = None
-        self._deferred: list[Any] = []     # (node, HostFacts-to-be, thread, results) of DEFERRED probes
+        self._deferred: list[Any] = []     # (node, thread, results) of the DEFERRED probes
 
     def run(self) -> Iterator[Event]:
-        yield from self.doctor()
-        yield from self.lint()
+        collected = self._collect_beside()   # doctor's probes out to every node first,
+        lint_errors: list[str] = []
+        lint_events = list(self.lint(lint_errors))   # and lint (no host needed) while they are out
+        yield from self.doctor(collected())
+        self.errors += lint_errors
+        yield from lint_events
         yield from self.memory()
         if self.errors:
             if self.opts.dry_run:
@@ -51,14 +55,26 @@ class Preflight:
                 raise LaunchFailed("pre-flight: " + "; ".join(self.errors) + " (--force starts anyway)")
 
     # ------------------------------------------------------------------ doctor
-    def doctor(self) -> Iterator[Event]:
-        from sparkpilot import checks, facts
+    def _collect_beside(self) -> Any:
+        """facts.collect of every node in a thread (and the DEFERRED probes in theirs); the returned
+        call gives the ClusterFacts once back, or raises what collect raised."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        from sparkpilot import facts
 
         runners = [self.runners[n.rank] for n in self.dep.nodes]
         self._start_deferred()
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="preflight-collect")
         # the image's Ray (a container start and `import ray`, seconds) only guides planning, done by now
-        self.cluster = facts.collect(runners, ping=len(runners) > 1, image=self.dep.image or None, image_ray=False,
-                                     skip=tuple(DEFERRED))
+        future = pool.submit(facts.collect, runners, ping=len(runners) > 1, image=self.dep.image or None,
+                             image_ray=False, skip=tuple(DEFERRED))
+        pool.shutdown(wait=False)
+        return future.result
+
+    def doctor(self, cluster: Any) -> Iterator[Event]:
+        from sparkpilot import checks
+
+        self.cluster = cluster
         for node, hf in zip(self.dep.nodes, self.cluster.hosts, strict=False):
             hf.name = node.name
         ev = checks.evaluate(self.cluster)
@@ -119,7 +135,7 @@ class Preflight:
                                                  if r.name in names])
 
     # ------------------------------------------------------------------ lint
-    def lint(self) -> Iterator[Event]:
+    def lint(self, errors: list[str]) -> Iterator[Event]:
         from sparkpilot.rules.lint import lint_launch
         from sparkpilot.vllm.parse import parse_argv
 
@@ -132,7 +148,7 @@ class Preflight:
                 continue
             for f in lint_launch(spec, nodes=len(self.dep.nodes), stack=self.opts.stack):
                 if f.severity == "error":
-                    self.errors.append(f"{node.name}: lint {f.rule} ({f.id}): {f.message}")
+                    errors.append(f"{node.name}: lint {f.rule} ({f.id}): {f.message}")
                 if f.severity in ("error", "warning"):
                     yield Event("check", f"lint {f.rule} ({f.id}): {f.message}", node=node.name,
                                 data={"id": f.id, "name": f.rule, "status": "fail" if f.severity == "error" else "warn",

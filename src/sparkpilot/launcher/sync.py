@@ -19,6 +19,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from sparkpilot.launcher import compat, containers
 from sparkpilot.launcher.deployment import Deployment, Node
@@ -119,10 +120,32 @@ class Sync:
     def __init__(self, dep: Deployment, runners: dict[int, Runner], dry_run: bool = False):
         self.dep, self.runners, self.dry_run = dep, runners, dry_run
         self.homes: dict[int, str] = {}
+        self._early: dict[tuple[str, int], Any] = {}   # prefetch()'s futures: ("home"|"image"|"listing", rank)
+
+    def prefetch(self) -> None:
+        """Start the read-only questions now, in threads (e.g. while pre-flight runs): each node's
+        $HOME, image id and model listing; run() takes their answers instead of asking again."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(max_workers=2 * len(self.dep.nodes), thread_name_prefix="sync-prefetch")
+        for n in self.dep.nodes:
+            runner = self.runners[n.rank]
+            self._early[("image", n.rank)] = pool.submit(containers.image_id, runner, self.dep.image)
+            home = self._early[("home", n.rank)] = pool.submit(containers.node_home, runner)
+            self._early[("listing", n.rank)] = pool.submit(self._listing, n, home)
+        pool.shutdown(wait=False)
+
+    def _listing(self, n: Node, home: Any) -> Any:
+        where = model_root(self.dep, n, home.result())
+        return self.runners[n.rank].run(listing_argv(where[0]), timeout=60.0) if where else None
+
+    def _asked(self, what: str, rank: int, ask: Any) -> Any:
+        early = self._early.pop((what, rank), None)
+        return early.result() if early is not None else ask()
 
     def run(self) -> Iterator[Event]:
         for n in self.dep.nodes:
-            self.homes[n.rank] = containers.node_home(self.runners[n.rank])
+            self.homes[n.rank] = self._asked("home", n.rank, lambda n=n: containers.node_home(self.runners[n.rank]))
         yield from self.image()
         yield from self.model()
 
@@ -134,7 +157,8 @@ class Sync:
             if where is None:
                 yield Event("sync", "model: not a local folder or Hub id; vLLM fetches it", node=n.name)
                 return
-            res = self.runners[n.rank].run(listing_argv(where[0]), timeout=60.0)
+            res = self._asked("listing", n.rank, lambda n=n, where=where: self.runners[n.rank].run(
+                listing_argv(where[0]), timeout=60.0))
             copies[n.rank] = judge_copy(n.name, where[0], where[1], res.stdout)
             c = copies[n.rank]
             yield Event("sync", f"model {c.state}: {c.path}" + (f" ({'; '.join(c.problems)})" if c.problems and
@@ -188,7 +212,8 @@ class Sync:
     # ------------------------------------------------------------------ image
     def image(self) -> Iterator[Event]:
         image = self.dep.image
-        ids = {n.rank: containers.image_id(self.runners[n.rank], image) for n in self.dep.nodes}
+        ids = {n.rank: self._asked("image", n.rank, lambda n=n: containers.image_id(self.runners[n.rank], image))
+               for n in self.dep.nodes}
         have = [r for r, i in ids.items() if i]
         if not have:
             yield Event("sync", f"image {image} is on no node: docker pulls it at start", data={"what": "image"})

@@ -68,8 +68,13 @@ class Up:
                                       "nodes": [{"name": n.name, "host": n.host, "role": n.role} for n in dep.nodes],
                                       "eta_s": dep.eta.get("total")})
         yield from self._refuse_running()
-        pf = None
+        pf = syncing = None
         try:
+            if opts.sync:   # its read-only questions (home, image id, model listing) beside pre-flight
+                from sparkpilot.launcher import sync
+
+                syncing = sync.Sync(dep, self.runners, dry_run=opts.dry_run)
+                syncing.prefetch()
             if opts.preflight:
                 from sparkpilot.launcher import preflight
 
@@ -77,11 +82,8 @@ class Up:
                 pf = preflight.Preflight(dep, self.runners, opts)
                 yield from pf.run()
                 self.driver_version = pf.driver_version
-            if opts.sync:
-                from sparkpilot.launcher import sync
-
+            if syncing is not None:
                 yield Event("step", "model and image on every node", data={"step": "sync"})
-                syncing = sync.Sync(dep, self.runners, dry_run=opts.dry_run)
                 yield from syncing.run()
                 self.homes.update(syncing.homes)
             yield Event("step", "launch", data={"step": "launch"})
