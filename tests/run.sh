@@ -12,10 +12,12 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   need=""
   # tmux: the watch dashboard test; prometheus (with promtool): the exporter is scraped by a real one
   # network-manager: the net tests run one real NetworkManager per simulated node
-  # docker.io (dockerd, containerd, runc): one real Docker engine per simulated node; debootstrap:
-  # the engine image's root filesystem (tests/sim/images.py; vLLM's libnuma1 goes into the image)
+  # docker.io (dockerd, containerd, runc): one real Docker engine per simulated node; mmdebstrap
+  # (else debootstrap): the engine image's root filesystem (tests/sim/images.py; vLLM's libnuma1
+  # goes into the image)
+  # strace: the stand-in delay test reads the sleep a stand-in asks for (no wall clock)
   for p in openssh-server openssh-client iproute2 iputils-ping procps tmux prometheus network-manager \
-           docker.io debootstrap util-linux curl; do
+           docker.io debootstrap mmdebstrap util-linux curl strace; do
     dpkg -s "$p" >/dev/null 2>&1 || need="$need $p"
   done
   if [ -n "$need" ]; then

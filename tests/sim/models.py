@@ -46,7 +46,7 @@ def ensure(names: list[str] | None = None) -> Path:
     if not missing:
         return out
     template = images.build()
-    with images._lock():
+    with images._lock("models.lock"):
         missing = [n for n in names if not (out / n / ".done").exists()]
         if not missing:
             return out
