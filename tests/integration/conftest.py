@@ -7,5 +7,6 @@ from sim.fixture import (  # noqa: F401
     sim_docker_factory,
     sim_engine,
     sim_engine_pair,
+    sim_engines_early,
     sim_factory,
 )

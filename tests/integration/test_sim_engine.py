@@ -43,34 +43,6 @@ def test_node_dockerd_is_the_nodes_own(sim_docker_factory):
     assert ssh.stdout.strip() == a.hostname, ssh.stderr
 
 
-def test_models_in_the_nodes_cache(sim_docker_factory):
-    cluster = sim_docker_factory(["healthy"])
-    node = cluster.nodes[0]
-    snap = place(node, "fixed-sentence")
-    cfg = json.loads(open(f"{snap}/config.json").read())
-    assert cfg["architectures"] == ["LlamaForCausalLM"]
-    repo = f"{node.hf_home}/hub/models--{MODELS['fixed-sentence'].replace('/', '--')}"
-    assert open(f"{repo}/refs/main").read() == snap.rsplit("/", 1)[1]
-
-
-def test_single_engine_answers(sim_engine):
-    models = json.loads(get(sim_engine.url + "/v1/models"))
-    assert [m["id"] for m in models["data"]] == [sim_engine.model]
-    assert sim_engine.engines[0].chat("Hello, who are you?") == FIXED_SENTENCE
-    metrics = get(sim_engine.url + "/metrics")
-    assert "vllm:num_requests_running" in metrics
-    print(f"single engine ready in {sim_engine.ready_s:.1f} s")
-
-
-def test_native_pair_answers(sim_engine_pair):
-    head, worker = sim_engine_pair.engines
-    assert head.chat("What is the answer?") == FIXED_SENTENCE
-    assert worker.state().get("Running")  # the headless rank serves its half
-    logs = head.logs(400)
-    assert "world_size=2" in logs or "tensor_parallel_size=2" in logs
-    print(f"native pair ready in {sim_engine_pair.ready_s:.1f} s")
-
-
 def replay_run(node, scenario: str, name: str, scale: str = "0.01"):
     from sim.engine import Engine, run_argv
 
@@ -156,3 +128,32 @@ def test_ray_cluster_across_nodes_with_replayed_engine(sim_docker_factory):
     out = cluster.nodes[0].docker.docker("exec", ray.container, "ps", "-eo", "args").stdout
     assert "raylet" in out and "gcs_server" in out
     ray.stop()
+
+
+# the engine tests last: the session's engines start with its first test (sim_engines_early), so
+# the tests above run while they start
+def test_models_in_the_nodes_cache(sim_engine):
+    node = sim_engine.node
+    snap = place(node, "fixed-sentence")  # placed already for the engine: placing again is a no-op
+    cfg = json.loads(open(f"{snap}/config.json").read())
+    assert cfg["architectures"] == ["LlamaForCausalLM"]
+    repo = f"{node.hf_home}/hub/models--{MODELS['fixed-sentence'].replace('/', '--')}"
+    assert open(f"{repo}/refs/main").read() == snap.rsplit("/", 1)[1]
+
+
+def test_single_engine_answers(sim_engine):
+    models = json.loads(get(sim_engine.url + "/v1/models"))
+    assert [m["id"] for m in models["data"]] == [sim_engine.model]
+    assert sim_engine.engines[0].chat("Hello, who are you?") == FIXED_SENTENCE
+    metrics = get(sim_engine.url + "/metrics")
+    assert "vllm:num_requests_running" in metrics
+    print(f"single engine ready in {sim_engine.ready_s:.1f} s")
+
+
+def test_native_pair_answers(sim_engine_pair):
+    head, worker = sim_engine_pair.engines
+    assert head.chat("What is the answer?") == FIXED_SENTENCE
+    assert worker.state().get("Running")  # the headless rank serves its half
+    logs = head.logs(400)
+    assert "world_size=2" in logs or "tensor_parallel_size=2" in logs
+    print(f"native pair ready in {sim_engine_pair.ready_s:.1f} s")

