@@ -14,7 +14,7 @@ import sys
 import pytest
 
 images = pytest.importorskip("sim.images", reason="the simulated engine images (tests/sim/images.py) are not here yet")
-from sim import models  # type: ignore[attr-defined]  # noqa: E402 - after the importorskip above, on purpose
+from sim import replay_plan as replay_plan_mod  # type: ignore[attr-defined]  # noqa: E402 - after the importorskip above, on purpose
 from sim.fixture import sim_docker_factory  # type: ignore[attr-defined]  # noqa: E402, F401 - registers the fixture for this module
 
 pytestmark = pytest.mark.slow
@@ -28,34 +28,7 @@ def sparkpilot(cluster, *args, timeout=600):
 
 
 def replay_plan(cluster, nodes, scenario, tmp_path, executor=None, gpus=False):
-    """The plan `sparkpilot plan` writes for the nodes, run on the replay image (its `vllm` replays
-    the scenario's real log; SPARKPILOT_TIME_SCALE passed into the container)."""
-    snap = models.place(nodes[0], "tiny-random")
-    for n in nodes[1:]:
-        models.place(n, "tiny-random")
-    hosts = [a for n in nodes for a in ("--host", n.ssh_spec)]
-    out = tmp_path / f"{scenario}.json"
-    extra = ["--executor", executor] if executor else []
-    res = sparkpilot(cluster, "plan", snap, *hosts, *extra, "--image", f"{images.REPLAY_IMAGE}:{scenario}",
-                     "--output", str(out), "--format", "json")
-    assert out.exists(), res.stderr
-    plan = json.loads(out.read_text())
-    for node in plan["launch"]["nodes"]:
-        run = node["docker_run"]
-        at = run.index(plan["launch"]["image"])
-        opts, i = [], 0
-        while i < at:   # runc under this machine's dockerd cannot set memlock; no /dev/infiniband here
-            if run[i] in ("--device", "--ulimit") and run[i + 1] in ("/dev/infiniband", "memlock=-1"):
-                i += 2
-                continue
-            opts.append(run[i])
-            i += 1
-        cmd = run[at + 1:]
-        if gpus:   # `--num-gpus 1` stands in for the GB10 Ray would detect (tests/sim/ray.py)
-            cmd = [c.replace("ray start ", "ray start --num-gpus 1 ") for c in cmd]
-        node["docker_run"] = [*opts, "-e", f"SPARKPILOT_TIME_SCALE={SCALE}", run[at], *cmd]
-    out.write_text(json.dumps(plan))
-    return out, hosts
+    return replay_plan_mod.replay_plan(cluster, nodes, scenario, tmp_path, executor=executor, gpus=gpus, scale=SCALE)
 
 
 def events_of(res):
