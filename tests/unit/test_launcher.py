@@ -366,9 +366,9 @@ def test_ctrl_c_while_an_event_is_shown_still_removes_the_deployment():
         assert sum(a[:3] == ["docker", "rm", "-f"] for a in node.argvs) == 1
 
 
-def test_ray_formation_asks_ray_status_once_every_node_started_and_not_before():
-    """`ray status` (seconds of CPU on a loaded node) is asked in the background, first when every
-    node's log says its Ray runtime started, then again while GPUs are short; the loop never waits."""
+def test_ray_formation_asks_ray_status_from_the_heads_start_on_and_never_holds_the_loop():
+    """`ray status` (seconds of CPU on a loaded node) is asked in the background, once the head's
+    Ray runtime started (before, it cannot answer), then again while GPUs are short."""
     import threading
 
     from sparkpilot.launcher.executors import RayFormation
@@ -384,9 +384,9 @@ def test_ray_formation_asks_ray_status_once_every_node_started_and_not_before():
         return answers[len(calls) - 1]
 
     f = RayFormation("head-runner", "sparkpilot-ray", ["a", "b"], clock=lambda: now[0], status=status)  # type: ignore[arg-type]
-    f.line("a", "2026-07-23 22:30:01,000\tSUCC scripts.py:1085 -- Ray runtime started.")
-    assert f.poll() is None and calls == []                 # the worker has not joined: not asked
     f.line("b", "SUCC scripts.py:1251 -- Ray runtime started.")
+    assert f.poll() is None and calls == []                 # the head's GCS is not up: not asked
+    f.line("a", "2026-07-23 22:30:01,000\tSUCC scripts.py:1085 -- Ray runtime started.")
     assert f.poll() is None and f.asked == 1                # asked, in a thread: poll returns at once
     assert f.poll() is None and f.asked == 1                # one question at a time
     gate.set()

@@ -54,12 +54,13 @@ class RayFormation:
     """When every node's GPU is in the deployment's Ray cluster, without holding up the watch loop.
 
     `ray status` (a Python start of Ray's CLI in the head container) costs 1-3 s on an idle node and
-    over 10 s on a loaded one, so it is asked in a background thread and only when it can answer yes:
-    once every node's log said "Ray runtime started" (then again every RETRY_S while GPUs are short),
-    and every FALLBACK_S after the start for an image whose `ray start` words differ.
+    over 10 s on a loaded one, so it is asked in a background thread, one question at a time, and
+    only once it can answer: from the head's "Ray runtime started" on (its GCS is up), every RETRY_S
+    until every node's GPU is in (a worker's raylet is counted before its own `ray start` prints
+    that line), and every FALLBACK_S from the start for an image whose `ray start` words differ.
 
-        f = RayFormation(head_runner, container, ["a", "b"])
-        f.line("b", text)          # each log line
+        f = RayFormation(head_runner, container, ["head", "worker"])   # the head first
+        f.line("worker", text)     # each log line
         gpus = f.poll()            # the cluster's GPUs the first time they cover every node, else None
     """
 
@@ -70,6 +71,7 @@ class RayFormation:
                  clock: Callable[[], float] = time.monotonic,
                  status: Callable[[Runner, str], float | None] | None = None):
         self.runner, self.container, self.nodes = runner, container, set(nodes)
+        self.head = nodes[0]
         self.clock = clock
         self.status = status or ray_status
         self.started: set[str] = set()
@@ -96,7 +98,7 @@ class RayFormation:
         if self._thread is not None and self._thread.is_alive():
             return None
         now = self.clock()
-        if (self.started >= self.nodes and now >= self._next) or now >= self._fallback:
+        if (self.head in self.started and now >= self._next) or now >= self._fallback:
             self._next, self._fallback = now + self.RETRY_S, now + self.FALLBACK_S
             self.asked += 1
             self._thread = threading.Thread(target=self._ask, name="ray-status", daemon=True)

@@ -114,7 +114,7 @@ class Watch:
                     gpus = ray.poll()
                     if gpus is not None:
                         yield Event("phase", f"Ray cluster formed: {gpus:g} GPUs on {len(self.dep.nodes)} nodes",
-                                    phase="ray_cluster", data={"gpus": gpus})
+                                    phase="ray_cluster", data={"gpus": gpus, "ray_status_asked": ray.asked})
                 if self.phase in ("api_server", "ready") and now >= health_next:
                     health_next = now + 0.5
                     if readiness.health(self.runners[0], self.dep.port):
