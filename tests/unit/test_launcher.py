@@ -464,3 +464,52 @@ def test_preflight_does_not_wait_for_apt_mark_and_says_driver_held_once_it_is_ba
     late = list(pf.advisory())
     assert [(e.data["name"], e.data["status"]) for e in late] == [("driver-held", "warn")]
     assert "not held: nvidia-dkms-590-open" in late[0].message
+
+
+def test_watch_asks_health_at_once_when_the_log_says_startup_complete():
+    """/health is asked every 0.5 s from the API server's first line, and at once on "Application
+    startup complete" (not up to 0.5 s later). With the watch's clock stopped, only that line can
+    bring the second question: the watch returns ready instead of waiting forever."""
+    import threading
+
+    from sparkpilot.launcher.watch import Watch
+    from sparkpilot.transport.base import CommandResult
+
+    asked = threading.Event()
+    lines = ["INFO 01-01 00:00:01 [api_server.py:1] Starting vLLM API server 0 on http://0.0.0.0:8000",
+             "INFO:     Application startup complete."]
+
+    class Node:
+        name, recorded = "n", False
+        up = False
+        health_calls = 0
+
+        def stream(self, argv):
+            stopped = threading.Event()
+
+            class S:
+                def __iter__(s):
+                    yield lines[0] + "\n"
+                    assert asked.wait(10)         # the first /health question came (and failed)
+                    self.up = True
+                    yield lines[1] + "\n"
+                    stopped.wait(10)              # the container keeps running until the watch stops
+
+                def stop(s):
+                    stopped.set()
+            return S()
+
+        def run(self, argv, timeout=10.0):
+            if argv[0] == "curl":
+                self.health_calls += 1
+                asked.set()
+                return CommandResult(0, "200" if self.up else "000", "", 0.0)
+            return CommandResult(0, "running 0", "", 0.0)
+
+    node = Node()
+    w = Watch(Deployment.from_plan(SINGLE, [], name="x"), {0: node}, clock=lambda: 100.0)  # type: ignore[dict-item]
+    out: list = []
+    t = threading.Thread(target=lambda: out.extend(w.run()), daemon=True)
+    t.start()
+    t.join(15)
+    assert not t.is_alive() and out[-1].kind == "ready" and node.health_calls == 2

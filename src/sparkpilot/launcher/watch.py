@@ -86,6 +86,7 @@ class Watch:
         self.start_streams()
         last_state = self.clock()
         health_next = self.clock()
+        asked_ready = False
         ray = executors.RayFormation(self.runners[0], self.dep.container, [n.name for n in self.dep.nodes],
                                      clock=self.clock) if self.dep.executor == "ray" else None
         self.ray = ray
@@ -115,8 +116,10 @@ class Watch:
                     if gpus is not None:
                         yield Event("phase", f"Ray cluster formed: {gpus:g} GPUs on {len(self.dep.nodes)} nodes",
                                     phase="ray_cluster", data={"gpus": gpus, "ray_status_asked": ray.asked})
-                if self.phase in ("api_server", "ready") and now >= health_next:
-                    health_next = now + 0.5
+                # every 0.5 s from the API server's first line, and at once when the log says it is up
+                if self.phase in ("api_server", "ready") and (now >= health_next or
+                                                             (self.phase == "ready" and not asked_ready)):
+                    health_next, asked_ready = now + 0.5, self.phase == "ready"
                     if readiness.health(self.runners[0], self.dep.port):
                         self.ready_at = now
                         yield Event("ready", f"/health answers on {self.dep.endpoint_host()}:{self.dep.port}",
