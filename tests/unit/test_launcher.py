@@ -448,24 +448,48 @@ SIM_DATA = Path(__file__).resolve().parent.parent / "sim" / "data"
 
 
 def test_preflight_does_not_wait_for_apt_mark_and_says_driver_held_once_it_is_back():
-    """Pre-flight's blocking checks do not wait for `apt-mark showhold` (only driver-held, advisory,
-    reads it): it runs beside them, and advisory() says driver-held's warning after the launch."""
+    """Pre-flight waits only for the probes its blocking checks read: `apt-mark showhold` (only
+    driver-held, advisory, reads it) runs beside them, and advisory() says driver-held's warning."""
     from sparkpilot.launcher.preflight import Preflight
     from sparkpilot.launcher.up import UpOptions
 
     node = SlowAptNode()
     pf = Preflight(Deployment.from_plan(SINGLE, [], name="x"), {0: node}, UpOptions(force=True))
     early = list(pf.run())   # returns although apt-mark has not answered
-    assert not any(["apt-mark", "showhold"] in b for b in node.batches) and node.batches
+    main = next(b for b in node.batches if ["nvidia-smi", "-q", "-d", "PERFORMANCE"] in b)
+    assert ["apt-mark", "showhold"] not in main and ["sh", "-c", 'cat "${SPARKPILOT_HOST_ROOT:-}"/proc/meminfo'] in main
     assert [t.is_alive() for _, t, _ in pf._deferred] == [True]
     assert not any(e.data.get("name") == "driver-held" for e in early)
     assert pf.driver_version == "580.126.09"   # the blocking driver check ran on the recorded nvidia-smi
     node.release.set()
-    late = list(pf.advisory())
-    assert [(e.data["name"], e.data["status"]) for e in late] == [("driver-held", "warn")]
-    assert "not held: nvidia-dkms-590-open" in late[0].message
+    late = [(e.data["name"], e.data["status"]) for e in pf.advisory()]
+    assert ("driver-held", "warn") in late and not set(dict(late)) & set(BLOCKING_CHECKS)
 
 
+BLOCKING_CHECKS = ("driver-version", "page-cache", "memory-budget", "mtu-match", "peer-reachable")
+
+
+@pytest.mark.parametrize("recording", ["single", "pair", "busy", "broken"])
+def test_preflight_needed_probes_give_the_blocking_checks_what_all_probes_give(recording):
+    """The blocking checks on the recorded Sparks come out the same from pre-flight's NEEDED probes
+    as from every probe doctor runs (so what is left for later cannot change a blocking verdict)."""
+    from sparkpilot import checks, facts
+    from sparkpilot.inventory import from_hosts
+    from sparkpilot.launcher.preflight import BLOCKING, NEEDED
+    from sparkpilot.probes import PROBES
+
+    assert BLOCKING == BLOCKING_CHECKS
+    hosts = [n.ssh for n in from_hosts([f"replay://{recording}"]).nodes]
+
+    def blocking(skip):
+        from sparkpilot.transport import connect
+
+        ev = checks.evaluate(facts.collect([connect(h) for h in hosts], ping=len(hosts) > 1, skip=skip))
+        return [(r.host, r.name, r.status, r.message) for r in ev.all_results() if r.name in BLOCKING]
+
+    every = blocking(())
+    assert every == blocking(tuple(p for p in PROBES if p not in NEEDED))
+    assert {s for _, _, s, _ in every} - {"unknown", "skip"}   # something was judged
 def test_watch_asks_health_at_once_when_the_log_says_startup_complete():
     """/health is asked every 0.5 s from the API server's first line, and at once on "Application
     startup complete" (not up to 0.5 s later). With the watch's clock stopped, only that line can
@@ -513,3 +537,39 @@ def test_watch_asks_health_at_once_when_the_log_says_startup_complete():
     t.start()
     t.join(15)
     assert not t.is_alive() and out[-1].kind == "ready" and node.health_calls == 2
+
+
+def test_watch_says_the_ready_phase_when_health_answers_before_the_log_line():
+    """vLLM's socket is bound early: /health can answer before "Application startup complete" has come
+    through `docker logs` over ssh. The ready phase is then said from /health (phases.py counts a
+    200 on /health as ready), so the phases still end with ready."""
+    import threading
+
+    from sparkpilot.launcher.watch import Watch
+    from sparkpilot.transport.base import CommandResult
+
+    stopped = threading.Event()
+
+    class Node:
+        name, recorded = "n", False
+
+        def stream(self, argv):
+            class S:
+                def __iter__(s):
+                    yield "INFO 01-01 00:00:01 [api_server.py:1] Starting vLLM API server 0 on http://0.0.0.0:8000\n"
+                    stopped.wait(10)
+
+                def stop(s):
+                    stopped.set()
+            return S()
+
+        def run(self, argv, timeout=10.0):
+            return CommandResult(0, "200" if argv[0] == "curl" else "running 0", "", 0.0)
+
+    w = Watch(Deployment.from_plan(SINGLE, [], name="x"), {0: Node()}, clock=lambda: 100.0)  # type: ignore[dict-item]
+    out: list = []
+    t = threading.Thread(target=lambda: out.extend(w.run()), daemon=True)
+    t.start()
+    t.join(15)
+    assert [(e.kind, e.phase) for e in out if e.kind in ("phase", "ready")][-2:] == [("phase", "ready"), ("ready", None)]
+    assert out[-2].data["by"] == "/health" and w.phase == "ready"

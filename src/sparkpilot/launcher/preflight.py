@@ -9,9 +9,10 @@
   with --drop-caches it is dropped (sudo -n, through changes.Change); without, the command is shown.
 Errors refuse the launch (LaunchFailed) unless --force.
 
-Doctor's probes that only advisory checks read and that take long (DEFERRED: `apt-mark showhold`
-loads the whole apt cache, about 1.1 s, for driver-held, SPD003) run beside the others but are
-not waited for: `advisory()` reports what they find once the containers are starting.
+Pre-flight waits only for what its blocking checks and the memory check read (NEEDED). Every
+other probe of doctor's (`apt-mark showhold` alone loads the whole apt cache, ~1.1 s; the image's
+CUDA, thermals, clocks, ...) runs beside them, and `advisory()` says the other checks' findings
+once the containers are starting: shown, never blocking.
 """
 
 from __future__ import annotations
@@ -19,12 +20,20 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+# at the top, not in the functions: imported with launcher.up, while the ssh handshakes run
+from sparkpilot import checks, facts
+from sparkpilot.facts.probing import run_all
 from sparkpilot.launcher.deployment import Deployment
 from sparkpilot.launcher.events import Event, LaunchFailed
+from sparkpilot.probes import PROBES, image_cuda_probe
+from sparkpilot.rules.lint import lint_launch
 from sparkpilot.transport.base import Runner
+from sparkpilot.vllm.parse import parse_argv
 
 BLOCKING = ("driver-version", "page-cache", "memory-budget", "mtu-match", "peer-reachable")
-DEFERRED = {"apt-holds": "driver-held"}   # probe id -> the one (advisory) check that reads it
+# what the BLOCKING checks and memory() read: the driver (nvidia-smi, its -q PERFORMANCE, the
+# packages), /proc/meminfo, the QSFP ports' MTU (ip addr, ibdev2netdev); the pings ride along
+NEEDED = frozenset({"nvidia-smi", "nvidia-smi-perf", "packages", "meminfo", "ip-addr", "ibdev2netdev"})
 DROP_CACHES = ["sudo", "-n", "sh", "-c", "sync; echo 3 > /proc/sys/vm/drop_caches"]
 GIB_KB = 1024 * 1024
 
@@ -34,10 +43,18 @@ class Preflight:
         self.dep, self.runners, self.opts = dep, runners, opts
         self.errors: list[str] = []
         self.driver_version: str | None = None
-        self._deferred: list[Any] = []     # (node, thread, results) of the DEFERRED probes
+        self._deferred: list[Any] = []     # (node, thread, results) of the probes not NEEDED
+        self._collected: Any = None        # start(): the call that gives the NEEDED probes' facts
+
+    def start(self) -> None:
+        """Send doctor's probes out to every node now (read-only; e.g. while up asks whether the
+        deployment already runs); run() waits for them."""
+        if self._collected is None:
+            self._collected = self._collect_beside()
 
     def run(self) -> Iterator[Event]:
-        collected = self._collect_beside()   # doctor's probes out to every node first,
+        self.start()                         # doctor's probes out to every node first,
+        collected = self._collected
         lint_errors: list[str] = []
         lint_events = list(self.lint(lint_errors))   # and lint (no host needed) while they are out
         yield from self.doctor(collected())
@@ -56,23 +73,20 @@ class Preflight:
 
     # ------------------------------------------------------------------ doctor
     def _collect_beside(self) -> Any:
-        """facts.collect of every node in a thread (and the DEFERRED probes in theirs); the returned
+        """facts.collect of the NEEDED probes on every node in a thread (the others in theirs); the returned
         call gives the ClusterFacts once back, or raises what collect raised."""
         from concurrent.futures import ThreadPoolExecutor
-
-        from sparkpilot import facts
 
         runners = [self.runners[n.rank] for n in self.dep.nodes]
         self._start_deferred()
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="preflight-collect")
-        # the image's Ray (a container start and `import ray`, seconds) only guides planning, done by now
-        future = pool.submit(facts.collect, runners, ping=len(runners) > 1, image=self.dep.image or None,
-                             image_ray=False, skip=tuple(DEFERRED))
+        # the image's probes (its CUDA; its Ray only guides planning, done by now) are not NEEDED
+        future = pool.submit(facts.collect, runners, ping=len(runners) > 1, image=None,
+                             skip=tuple(p for p in PROBES if p not in NEEDED))
         pool.shutdown(wait=False)
         return future.result
 
     def doctor(self, cluster: Any) -> Iterator[Event]:
-        from sparkpilot import checks
 
         self.cluster = cluster
         for node, hf in zip(self.dep.nodes, self.cluster.hosts, strict=False):
@@ -86,9 +100,8 @@ class Preflight:
                 continue
             drv = next((r.data.get("driver") for r in results if r.name == "driver-version"), None)
             self.driver_version = self.driver_version or drv
-            # a check of a DEFERRED probe: said by advisory() once that probe is back
-            yield from self._results(node.name, [r for r in results if r.name not in DEFERRED.values()])
-        yield from self._results(None, ev.cluster)
+            yield from self._results(node.name, [r for r in results if r.name in BLOCKING])
+        yield from self._results(None, [r for r in ev.cluster if r.name in BLOCKING])
 
     def _results(self, node: str | None, results: list[Any]) -> Iterator[Event]:
         for r in results:
@@ -103,41 +116,44 @@ class Preflight:
     def _start_deferred(self) -> None:
         import threading
 
-        from sparkpilot.facts.probing import run_probe
-        from sparkpilot.probes import PROBES
+
+        probes = [p for pid, p in PROBES.items() if pid not in NEEDED] + \
+            ([image_cuda_probe(self.dep.image)] if self.dep.image else [])
 
         def one(runner: Runner, out: dict[str, Any]) -> None:
-            for pid in DEFERRED:
-                try:
-                    out[pid] = run_probe(runner, PROBES[pid], 10.0)
-                except Exception:  # noqa: BLE001 - an advisory probe that fails leaves its check unknown
-                    return
+            try:
+                out.update({r.probe: r for r in run_all(runner, probes, 10.0)})
+            except Exception:  # noqa: BLE001 - advisory probes that fail leave their checks unknown
+                return
 
         for node in self.dep.nodes:
             results: dict[str, Any] = {}
             t = threading.Thread(target=one, args=(self.runners[node.rank], results), daemon=True,
-                                 name=f"preflight-deferred-{node.rank}")
+                                 name=f"preflight-advisory-{node.rank}")
             t.start()
             self._deferred.append((node, t, results))
 
     def advisory(self, wait: float = 15.0) -> Iterator[Event]:
-        """The checks of DEFERRED probes (advisory only): their warnings, once the probes are back."""
-        from sparkpilot import checks
+        """Doctor's other (not blocking) findings, once the probes they read are back."""
 
-        names = set(DEFERRED.values())
         hosts = self.cluster.hosts if hasattr(self, "cluster") else []
-        for (node, t, results), hf in zip(self._deferred, hosts, strict=False):
+        back = True
+        for (_node, t, results), hf in zip(self._deferred, hosts, strict=False):
             t.join(wait)
-            if t.is_alive() or not hf.reachable:
-                continue
-            hf.results.update(results)
-            yield from self._results(node.name, [r for r in checks.run_host_checks(hf, self.cluster)
-                                                 if r.name in names])
+            back = back and not t.is_alive()
+            if not t.is_alive() and hf.reachable:
+                hf.results.update(results)
+        if not hosts:
+            return
+        ev = checks.evaluate(self.cluster)
+        for (node, t, _), (hf, results) in zip(self._deferred, ev.hosts, strict=False):
+            if hf.reachable and not t.is_alive():
+                yield from self._results(node.name, [r for r in results if r.name not in BLOCKING])
+        if back:
+            yield from self._results(None, [r for r in ev.cluster if r.name not in BLOCKING])
 
     # ------------------------------------------------------------------ lint
     def lint(self, errors: list[str]) -> Iterator[Event]:
-        from sparkpilot.rules.lint import lint_launch
-        from sparkpilot.vllm.parse import parse_argv
 
         for node in self.dep.nodes:
             try:

@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from sparkpilot.launcher import containers, executors, readiness
+from sparkpilot.launcher import containers, executors, preflight, readiness, sync
 from sparkpilot.launcher.deployment import Deployment
 from sparkpilot.launcher.events import Event, LaunchFailed
 from sparkpilot.secrets import mask_secrets
@@ -67,19 +67,18 @@ class Up:
                                       "why": executors.why(dep.executor, dep.plan),
                                       "nodes": [{"name": n.name, "host": n.host, "role": n.role} for n in dep.nodes],
                                       "eta_s": dep.eta.get("total")})
+        # read-only questions first, side by side: pre-flight's probes and the model and image
+        # checks' (home, image id, model listing), while up asks whether the deployment runs already
+        pf = preflight.Preflight(dep, self.runners, opts) if opts.preflight else None
+        syncing = sync.Sync(dep, self.runners, dry_run=opts.dry_run) if opts.sync else None
+        if pf is not None:
+            pf.start()
+        if syncing is not None:
+            syncing.prefetch()
         yield from self._refuse_running()
-        pf = syncing = None
         try:
-            if opts.sync:   # its read-only questions (home, image id, model listing) beside pre-flight
-                from sparkpilot.launcher import sync
-
-                syncing = sync.Sync(dep, self.runners, dry_run=opts.dry_run)
-                syncing.prefetch()
-            if opts.preflight:
-                from sparkpilot.launcher import preflight
-
+            if pf is not None:
                 yield Event("step", "pre-flight", data={"step": "preflight"})
-                pf = preflight.Preflight(dep, self.runners, opts)
                 yield from pf.run()
                 self.driver_version = pf.driver_version
             if syncing is not None:
@@ -88,7 +87,7 @@ class Up:
                 self.homes.update(syncing.homes)
             yield Event("step", "launch", data={"step": "launch"})
             yield from self._launch()
-            if pf is not None:   # the slow advisory probes, collected while the containers start
+            if pf is not None:   # doctor's other findings, from the probes collected meanwhile
                 yield from pf.advisory()
             if opts.dry_run:
                 self.ended = True

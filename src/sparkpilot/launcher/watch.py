@@ -122,6 +122,11 @@ class Watch:
                     health_next, asked_ready = now + 0.5, self.phase == "ready"
                     if readiness.health(self.runners[0], self.dep.port):
                         self.ready_at = now
+                        if self.phase != "ready":   # /health answered before the log's line came through
+                            self.phase, self.phase_since = "ready", now
+                            yield Event("phase", "ready", node=self.dep.head.name, phase="ready",
+                                        data={"eta_s": round(self.expected("ready"), 1),
+                                              "elapsed_s": round(now - self.started, 2), "by": "/health"})
                         yield Event("ready", f"/health answers on {self.dep.endpoint_host()}:{self.dep.port}",
                                     data={"seconds": round(now - self.started, 2)})
                         return
