@@ -60,7 +60,11 @@ def build(images, models) -> float:
     with ThreadPoolExecutor(2) as pool:
         nodes = pool.submit(timed, images.node_template)
         made = pool.submit(timed, models.ensure, ["tiny-random", "fixed-sentence"])
-        figure("node layer (replay images, warm bytecode)", nodes.result()[1])
+        data, took = nodes.result()
+        figure("node layer (replay images, warm bytecode)", took)
+        for k, v in json.loads((data.parent / "build.json").read_text()).items():
+            if k.endswith("_s"):
+                figure(f"node layer: {k[:-2]}", v)
         figure("models (tiny-random, fixed-sentence)", made.result()[1])
     total += time.monotonic() - t
     figure("images and models" + (" (fresh)" if fresh else " (cached)"), total)

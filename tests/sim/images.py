@@ -151,13 +151,19 @@ def node_template() -> Path:
                 runtime = [a for k, v in ENGINE_RUNTIME_ENV.items() for a in ("--change", f"ENV {k}={v}")]
                 runtime += ["--change", 'CMD ["vllm", "--help"]']
                 # the model-info cache and the start's bytecode (WARM_MODELINFO)
+                t = time.monotonic()
                 warm = d.docker("run", "--name", "engine", "--network", "none", ENGINE_IMAGE, "python3", "-c",
                                 WARM_MODELINFO, check=False, timeout=600)
                 if warm.returncode != 0:  # an engine without the cache still works, only slower
                     d.docker("rm", "-f", "engine", check=False)
                     d.docker("create", "--name", "engine", ENGINE_IMAGE, "true")
+                times = {"warm_s": round(time.monotonic() - t, 1), "warm_rc": warm.returncode,
+                         "warm_missed": [line for line in warm.stdout.splitlines() if line.startswith("warm:")]}
+                t = time.monotonic()
                 d.docker("commit", *runtime, "engine", ENGINE_IMAGE)  # same name, runtime env added
                 d.docker("rm", "engine")
+                times["commit_s"] = round(time.monotonic() - t, 1)
+                t = time.monotonic()
                 d.docker("create", "--name", "replay", ENGINE_IMAGE, "true")
                 d.docker("cp", f"{files}/.", "replay:/opt/replay/")
                 for tag in ["latest", *[n for n in names if n in replay.SCENARIOS]]:
@@ -166,12 +172,13 @@ def node_template() -> Path:
                         changes += ["--change", f"ENV SPARKPILOT_REPLAY={tag}"]
                     d.docker("commit", *changes, "replay", f"{REPLAY_IMAGE}:{tag}")
                 d.docker("rm", "replay")
+                times["replay_s"] = round(time.monotonic() - t, 1)
             final.mkdir(parents=True, exist_ok=True)
             os.rename(tmp / "data", final / "data")
-            (final / "build.json").write_text(json.dumps({"replay_scripts": len(names),
+            (final / "build.json").write_text(json.dumps({"replay_scripts": len(names), **times,
                                                           "seconds": round(time.monotonic() - t0, 1)}))
         finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+            _discard(tmp)
     return final / "data"
 
 
