@@ -33,6 +33,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -395,11 +396,15 @@ def build(log=print) -> Path:
         tmp = Path(tempfile.mkdtemp(prefix="docker-tmp-", dir=CACHE))
         cache, excludes = tmp / "uv-cache", tmp / "excludes.txt"
         fetch = _prefetch(cache, excludes)  # meanwhile: debootstrap (network and disk, little CPU)
+        fetched: list = []  # (output, when it ended)
+        reader = threading.Thread(target=lambda: fetched.append((fetch.communicate()[0], time.monotonic())), daemon=True)
+        reader.start()
         try:  # meanwhile: debootstrap (network and disk, little CPU)
             base = _build_base(log)
             times["base_s"] = round(time.monotonic() - t0, 1)
-            out, _ = fetch.communicate()
-            times["prefetch_s"] = round(time.monotonic() - t0, 1)  # since the start, alongside base_s
+            reader.join()
+            out, ended = fetched[0]
+            times["prefetch_s"] = round(ended - t0, 1)  # alongside base_s, from the same start
             if fetch.returncode != 0:  # not fatal: the chroot's uv downloads what is missing
                 log(f"prefetch of the engine's wheels failed ({fetch.returncode}): {out.strip()[-300:]}")
             _discard(tmp / "uv-target")
@@ -422,7 +427,7 @@ def build(log=print) -> Path:
         finally:
             if fetch.poll() is None:  # a failed base build
                 fetch.kill()
-                fetch.communicate()
+                reader.join()
             _discard(tmp)
     return final
 
