@@ -2,7 +2,8 @@
 logs with their real timing, scaled by SPARKPILOT_TIME_SCALE): out of memory at start, a CUDA
 graph capture that never ends on driver 590 (reported as a probable hang, then failed at the
 timeout), Ray's memory monitor killing a worker; each diagnosed with its class and fix, and
-torn down. And a real Ray cluster on the pair, ready and torn down."""
+torn down. And a real Ray cluster on the pair, ready and torn down; the worker killed while
+loading: torn down, or with --restart restarted whole."""
 
 from __future__ import annotations
 
@@ -85,17 +86,30 @@ def test_ray_cluster_on_the_pair_ready_and_torn_down(request, tmp_path):
     assert down.returncode == 0 and left(cluster, "ray") == []
     for n in cluster.nodes:   # no Ray process left in the node (its network namespace: other simulated
         assert ray_processes(n) == []   # clusters on this machine use the same QSFP addresses)
-    # the worker's container killed while the head loads weights, with --restart on-failure:1: the
-    # launch fails (the supervisor starts only once ready), every container on both nodes is removed
-    # and no supervisor or state is left. Time scale 0.2: the recorded 66 s of loading last ~13 s.
+    # the worker's container killed while the head loads weights, without --restart: the launch
+    # fails, every container on both nodes is removed, no state is left. Time scale 0.2: the
+    # recorded 66 s of loading last ~13 s.
     data = json.loads(plan.read_text())
     for node in data["launch"]["nodes"]:
         node["docker_run"] = [a.replace(f"SPARKPILOT_TIME_SCALE={SCALE}", "SPARKPILOT_TIME_SCALE=0.2")
                               for a in node["docker_run"]]
     plan.write_text(json.dumps(data))
+    events, code = kill_worker_while_loading(cluster, plan, hosts, "ray")
+    assert code == 1, events[-5:]
+    assert any(e["event"] == "failure" for e in events)
+    torn = {e["node"] for e in events if e["event"] == "teardown" and e["removed"] == ["sparkpilot-ray"]}
+    assert torn == {n.ssh_spec for n in cluster.nodes}, events[-6:]
+    assert not any(e["event"] == "supervisor" for e in events)
+    assert left(cluster, "ray") == []
+    assert not os.path.exists(os.path.join(str(cluster.dir), "state", "sparkpilot", "deployments", "ray.json"))
+
+
+def kill_worker_while_loading(cluster, plan, hosts, name, *extra):
+    """`up` on the pair; the worker's container killed (docker kill) once the head loads weights.
+    Returns up's events and exit code."""
     env = {**cluster.env(), "XDG_STATE_HOME": str(cluster.dir) + "/state", "SPARKPILOT_TIME_SCALE": "0.2"}
-    proc = subprocess.Popen([sys.executable, "-m", "sparkpilot", "up", str(plan), *hosts, "--name", "ray",
-                             "--format", "json", "--force", "--no-smoke", "--restart", "on-failure:1"],
+    proc = subprocess.Popen([sys.executable, "-m", "sparkpilot", "up", str(plan), *hosts, "--name", name,
+                             "--format", "json", "--force", "--no-smoke", "--hang-timeout", "900", *extra],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     seen = []
     try:
@@ -105,17 +119,42 @@ def test_ray_cluster_on_the_pair_ready_and_torn_down(request, tmp_path):
             if seen[-1].get("phase") == "weight_loading":
                 break
         assert seen and seen[-1].get("phase") == "weight_loading", seen[-5:]
-        cluster.nodes[1].docker.docker("kill", "sparkpilot-ray")
-        out, err = proc.communicate(timeout=300)
+        cluster.nodes[1].docker.docker("kill", f"sparkpilot-{name}")
+        out, err = proc.communicate(timeout=900)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    events = events_of(subprocess.CompletedProcess([], proc.returncode, out, err))
-    assert proc.returncode == 1, out[-3000:] + err
-    assert any(e["event"] == "failure" for e in events), out[-3000:]
-    torn = {e["node"] for e in events if e["event"] == "teardown" and e["removed"] == ["sparkpilot-ray"]}
-    assert torn == {n.ssh_spec for n in cluster.nodes}, events[-6:]
-    assert not any(e["event"] == "supervisor" for e in events)
-    assert left(cluster, "ray") == []
-    assert not os.path.exists(os.path.join(str(cluster.dir), "state", "sparkpilot", "deployments", "ray.json"))
+    assert "Traceback" not in err, err[-3000:]
+    return seen + events_of(subprocess.CompletedProcess([], proc.returncode, out, err)), proc.returncode
+
+
+def test_worker_killed_while_loading_restarts_the_whole_pair(request, tmp_path):
+    """--restart on-failure:1 on a native pair (replay engine, time scale 0.2): the worker's container
+    killed while the head loads weights. up restarts the whole deployment (both nodes' containers
+    removed and started again, the reason said), it becomes ready, and `down` leaves nothing: no
+    container, supervisor or state."""
+    cluster = request.getfixturevalue("sim_docker_factory")(["healthy", "healthy"], fabric="cable")
+    plan, hosts = replay_plan(cluster, cluster.nodes, "ready-pair-head", tmp_path, executor="native")
+    data = json.loads(plan.read_text())
+    for node in data["launch"]["nodes"]:
+        node["docker_run"] = [a.replace(f"SPARKPILOT_TIME_SCALE={SCALE}", "SPARKPILOT_TIME_SCALE=0.2")
+                              for a in node["docker_run"]]
+    plan.write_text(json.dumps(data))
+    events, code = kill_worker_while_loading(cluster, plan, hosts, "pair", "--restart", "on-failure:1")
+    assert code == 0, events[-5:]
+    kinds = [e["event"] for e in events]
+    at = kinds.index("supervisor")
+    restart = events[at]
+    assert restart["restart"] == 1 and restart["class"] == "unrecognised", restart
+    assert "every container on every node" in restart["message"] and "exited" in restart["reason"], restart
+    torn = {e["node"] for e in events[at:] if e["event"] == "teardown" and e["removed"] == ["sparkpilot-pair"]}
+    assert torn == {n.ssh_spec for n in cluster.nodes}, events[at:at + 4]   # both nodes, not the dead one only
+    assert sum(e["event"] == "container" for e in events[at:]) == 2          # and both started again
+    assert events[-1]["event"] == "done" and events[-1]["outcome"] == "ready", events[-3:]
+    assert any(e["event"] == "supervisor" and "supervisor started" in e["message"] for e in events)
+    assert len(left(cluster, "pair")) == 2
+    down = sparkpilot(cluster, "down", "pair")
+    assert down.returncode == 0 and "supervisor" in down.stdout, down.stdout
+    assert left(cluster, "pair") == []
+    assert not os.path.exists(os.path.join(str(cluster.dir), "state", "sparkpilot", "deployments", "pair.json"))

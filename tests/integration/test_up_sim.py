@@ -17,6 +17,7 @@ import json
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -58,18 +59,57 @@ def containers_left(cluster, name):
     return left
 
 
+TOKEN = "hf_SimulatedTokenNeverShown0123456789"   # the shape of a Hugging Face token; fake
+
+
 def test_single_node_plan_to_chat_to_down(pair, tmp_path):
+    """One node from `plan` to a chat answer to `down`, with --follow (attached to the logs once
+    ready; SIGINT, what Ctrl-C sends, only detaches and the server keeps serving), HF_TOKEN given to
+    the container by name through a 0600 env file on the node (the token never in up's output, its
+    events, the state files or the container's command; the file removed), --restart on-failure:1
+    (the container killed: the supervisor restarts the deployment), a second `up` of the name refused."""
     cluster = pair
+    node = cluster.nodes[0]
     plan, hosts = cpu_plan(cluster, cluster.nodes[:1], tmp_path=tmp_path)
-    up = sparkpilot(cluster, "up", str(plan), *hosts, "--name", "one", "--format", "json", "--force",
-                    "--hang-timeout", HANG, "--restart", "on-failure:1")
-    events = [json.loads(x) for x in up.stdout.splitlines() if x.startswith("{")]
-    assert up.returncode == 0, up.stdout[-3000:] + up.stderr
+    env = {**cluster.env(), "XDG_STATE_HOME": str(cluster.dir) + "/state", "HF_TOKEN": TOKEN}
+    proc = subprocess.Popen([sys.executable, "-m", "sparkpilot", "up", str(plan), *hosts, "--name", "one",
+                             "--format", "json", "--force", "--hang-timeout", HANG, "--restart", "on-failure:1",
+                             "--follow"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")), daemon=True)
+    reader.start()
+    try:
+        assert wait_for(lambda: any('"outcome": "ready"' in x for x in list(lines)) or proc.poll() is not None)
+        assert proc.poll() is None, "".join(lines)[-3000:]   # ready, and still attached (--follow)
+        # requests to the server: their access lines show in the followed log (node | line)
+        assert wait_for(lambda: serving(node) and any(" | " in x and "/v1/models" in x for x in list(lines)),
+                        120), lines[-5:]
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=60)
+        reader.join(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    err = proc.stderr.read() if proc.stderr else ""
+    up_out = "".join(lines)
+    assert proc.returncode == 0 and "detached; one keeps serving" in err, err[-2000:]
+    assert "Traceback" not in err and serving(node) and containers_left(cluster, "one")   # still serving
+    events = [json.loads(x) for x in lines if x.startswith("{")]
     sup = next(e for e in events if e["event"] == "supervisor")
     smoke = next(e for e in events if e["event"] == "smoke")
     assert smoke["answer"].strip().startswith(models.FIXED_SENTENCE[:20]) and smoke["verdict"] == "ok"
     assert events[-1]["event"] == "done" and events[-1]["outcome"] == "ready"
     assert [e["phase"] for e in events if e["event"] == "phase"][-1] == "ready"
+    # HF_TOKEN: the container has it; nothing else does
+    seen = node.docker.docker("exec", "sparkpilot-one", "printenv", "HF_TOKEN", check=False).stdout.strip()
+    assert seen == TOKEN
+    inspect = json.loads(node.docker.docker("inspect", "sparkpilot-one").stdout)[0]
+    assert TOKEN not in json.dumps([inspect["Path"], inspect["Args"], inspect["Config"]["Cmd"]])
+    assert TOKEN not in up_out + err
+    state_dir = Path(str(cluster.dir), "state")
+    assert all(TOKEN.encode() not in f.read_bytes() for f in state_dir.rglob("*") if f.is_file())
+    assert list(state_dir.rglob("*.json")) and not Path(node.dir, "home", ".cache", "sparkpilot", "one.env").exists()
     again = sparkpilot(cluster, "up", str(plan), *hosts, "--name", "one", "--force", "--hang-timeout", HANG)
     assert again.returncode == 1 and "already running" in again.stderr
     status = json.loads(sparkpilot(cluster, "status", "one", "--format", "json").stdout)
@@ -85,6 +125,29 @@ def test_single_node_plan_to_chat_to_down(pair, tmp_path):
     if sup["kind"] == "setsid":   # the supervisor is gone too (systemd: its unit, which `down` stopped)
         assert not Path(f"/proc/{sup['pid']}").exists() or "zombie" in Path(f"/proc/{sup['pid']}/status").read_text()
     assert not json.loads(sparkpilot(cluster, "status", "--format", "json").stdout).get("supervisors", {}).get("one")
+
+
+def wait_for(cond, timeout=900.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        time.sleep(0.5)
+    return False
+
+
+def serving(node):
+    """The node's API lists a model (GET /v1/models from inside the node)."""
+    try:
+        return bool(json.loads(curl(node, "/v1/models"))["data"])
+    except (ValueError, KeyError):
+        return False
+
+
+def curl(node, path):
+    """GET on the node's API port from inside the node (its network namespace)."""
+    return subprocess.run(["ip", "netns", "exec", node.netns, "curl", "-s", "-m", "30",
+                           f"http://{node.mgmt_ip}:8000{path}"], capture_output=True, text=True, check=False).stdout
 
 
 def wait_ready_again(cluster, name, before, timeout=600.0):
@@ -167,6 +230,34 @@ def test_max_model_len_beyond_the_model_is_refused_before_anything_starts(pair):
     assert len(res.stderr.strip().splitlines()) == 1 and "--max-model-len 4096" in res.stderr, res.stderr
     assert "2048" in res.stderr and "Traceback" not in res.stderr
     assert containers_left(cluster, "long") == [] and not state_file(cluster, "long").exists()
+
+
+def test_plan_file_edited_past_the_models_positions_is_refused_in_preflight(pair, tmp_path):
+    """A plan file edited to --max-model-len 4096 on fixed-sentence (2048 positions): pre-flight reads
+    the model's config.json on the node (its Hugging Face cache) and refuses the launch with lint's
+    SPL017, before any container starts. With VLLM_ALLOW_LONG_MAX_MODEL_LEN=1 in the launch it is a
+    warning (shown here with --dry-run: nothing starts either way)."""
+    cluster = pair
+    plan, hosts = cpu_plan(cluster, cluster.nodes[:1], tmp_path=tmp_path)
+    data = json.loads(plan.read_text())
+    node = data["launch"]["nodes"][0]
+    for argv in (node["argv"], node["docker_run"]):
+        argv[argv.index("--max-model-len") + 1] = "4096"
+    plan.write_text(json.dumps(data))
+    res = sparkpilot(cluster, "up", str(plan), *hosts, "--name", "long", "--hang-timeout", HANG)
+    assert res.returncode == 1, res.stdout[-2000:] + res.stderr
+    assert "SPL017" in res.stderr and "--max-model-len 4096 is above the model's 2048 positions" in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1 and "Traceback" not in res.stderr
+    assert "docker run" not in res.stdout and "launch" not in res.stdout.split("pre-flight")[-1]
+    assert containers_left(cluster, "long") == [] and not state_file(cluster, "long").exists()
+    run = node["docker_run"]
+    run[run.index(data["launch"]["image"]):run.index(data["launch"]["image"])] = [
+        "-e", "VLLM_ALLOW_LONG_MAX_MODEL_LEN=1"]
+    plan.write_text(json.dumps(data))
+    dry = sparkpilot(cluster, "up", str(plan), *hosts, "--name", "long", "--dry-run", "--format", "json")
+    checks = [json.loads(x) for x in dry.stdout.splitlines() if x.startswith("{") and '"SPL017"' in x]
+    assert dry.returncode == 0 and len(checks) == 1 and checks[0]["status"] == "warn", dry.stdout[-2000:]
+    assert containers_left(cluster, "long") == []
 
 
 def test_ctrl_c_during_weight_loading_removes_the_deployment(pair, tmp_path):

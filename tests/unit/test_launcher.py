@@ -573,3 +573,121 @@ def test_watch_says_the_ready_phase_when_health_answers_before_the_log_line():
     t.join(15)
     assert [(e.kind, e.phase) for e in out if e.kind in ("phase", "ready")][-2:] == [("phase", "ready"), ("ready", None)]
     assert out[-2].data["by"] == "/health" and w.phase == "ready"
+
+
+def runs(node) -> int:
+    """How many `docker run` the fake node was sent (up sends it after `mkdir -p` in one sh -c)."""
+    return sum(a[:2] == ["docker", "run"] or a[5:7] == ["docker", "run"] for a in node.argvs)
+
+
+def _restarting_up(monkeypatch, policy, classes):
+    """An Up on a fake node whose start fails before ready with each class of `classes` in turn
+    (then is ready), with --restart `policy`; the supervisor's start recorded, not run."""
+    from sparkpilot.diagnosis.signatures import Failure
+    from sparkpilot.launcher import supervisor
+    from sparkpilot.launcher.events import LaunchFailed
+    from sparkpilot.launcher.up import Up, UpOptions
+
+    monkeypatch.setenv("SPARKPILOT_TIME_SCALE", "0.001")
+    started = []
+    monkeypatch.setattr(supervisor, "start", lambda dep, policy, restarts=0: iter(started.append(restarts) or []))
+    todo = list(classes)
+
+    def watch(self):
+        yield Event("phase", "weight loading", phase="weight_loading")
+        if todo:
+            cls = todo.pop(0)
+            raise LaunchFailed(f"{cls}: it died", failure=Failure(cls=cls, line="x", message="it died", fix="f",
+                                                                  prevented_by=[]))
+
+    monkeypatch.setattr(Up, "_watch", watch)
+    monkeypatch.setattr(Up, "_ready", lambda self: iter([Event("ready", "ready")]))
+    node = FakeDockerNode()
+    up = Up(Deployment.from_plan(SINGLE, [], name="x"), {0: node},
+            UpOptions(preflight=False, sync=False, restart=policy))
+    return up, node, started
+
+
+def test_restart_during_loading_restarts_the_whole_deployment(monkeypatch):
+    """--restart on-failure:2 and a rank that dies before ready (unrecognised: killed): every
+    container removed and started again, the reason said; the restart counts for the supervisor."""
+    up, node, started = _restarting_up(monkeypatch, "on-failure:2", ["unrecognised"])
+    events = list(up.events())
+    sup = [e for e in events if e.kind == "supervisor"]
+    assert len(sup) == 1 and sup[0].data["restart"] == 1 and "unrecognised" in sup[0].message
+    assert "every container on every node" in sup[0].message and "SPU020" in sup[0].data["why"]
+    assert runs(node) == 2
+    assert sum(a[:3] == ["docker", "rm", "-f"] for a in node.argvs) == 1 and node.running
+    assert events[-1].data["outcome"] == "ready" and started == [1]
+
+
+def test_restart_during_loading_stops_on_a_deterministic_failure_or_the_limit(monkeypatch):
+    """An OOM at start will not fix itself: said, no restart, torn down. A class that may pass is
+    restarted at most N times."""
+    from sparkpilot.launcher.events import LaunchFailed
+
+    for policy, classes, restarts, said in (("on-failure", ["oom_at_startup"], 0, "oom_at_startup will not fix"),
+                                            ("on-failure:1", ["worker_lost", "worker_lost"], 1, "the limit")):
+        up, node, started = _restarting_up(monkeypatch, policy, classes)
+        events = []
+        with pytest.raises(LaunchFailed):
+            for ev in up.events():
+                events.append(ev)
+        sup = [e for e in events if e.kind == "supervisor"]
+        assert len(sup) == restarts + 1 and said in sup[-1].message, [e.message for e in sup]
+        assert runs(node) == restarts + 1
+        assert not node.running and events[-1].data["outcome"] == "failed" and started == []
+
+
+def test_without_restart_a_failure_during_loading_tears_down(monkeypatch):
+    from sparkpilot.launcher.events import LaunchFailed
+
+    up, node, _ = _restarting_up(monkeypatch, None, ["unrecognised"])
+    events: list[Event] = []
+    with pytest.raises(LaunchFailed):
+        events.extend(up.events())
+    assert not node.running and runs(node) == 1
+    assert not any(e.kind == "supervisor" for e in events)
+
+
+class ConfigNode(FakeDockerNode):
+    """A node whose Hugging Face cache holds the model's config.json (what pre-flight reads)."""
+
+    def __init__(self, config: dict):
+        super().__init__()
+        self.config = config
+
+    def run(self, argv, timeout=60.0):
+        from sparkpilot.launcher.preflight import CAT_CONFIG
+        from sparkpilot.transport.base import CommandResult
+
+        if list(argv[:-1]) == CAT_CONFIG:
+            self.argvs.append(list(argv))
+            return CommandResult(0, json.dumps(self.config), "", 0.0)
+        return super().run(argv, timeout)
+
+
+def test_preflight_refuses_a_plan_file_edited_past_the_models_positions():
+    """The plan file says --max-model-len 131072; the model's config.json on the head says 40960
+    positions: pre-flight's lint refuses it (SPL017), as plan would. With VLLM_ALLOW_LONG_MAX_MODEL_LEN=1
+    in the launch it is a warning. The config is read from the node's Hub cache."""
+    from sparkpilot.launcher.preflight import Preflight
+    from sparkpilot.launcher.up import UpOptions
+
+    config = {"architectures": ["Qwen3ForCausalLM"], "model_type": "qwen3", "max_position_embeddings": 40960,
+              "hidden_size": 5120, "num_hidden_layers": 64, "num_attention_heads": 64, "num_key_value_heads": 8}
+    for allow in (False, True):
+        plan = copy.deepcopy(SINGLE)
+        run = plan["launch"]["nodes"][0]["docker_run"]
+        run[run.index("--max-model-len") + 1] = "131072"
+        if allow:
+            run[run.index("HF_TOKEN") + 1:run.index("HF_TOKEN") + 1] = ["-e", "VLLM_ALLOW_LONG_MAX_MODEL_LEN=1"]
+        node = ConfigNode(config)
+        pf = Preflight(Deployment.from_plan(plan, [], name="x"), {0: node}, UpOptions())
+        errors: list[str] = []
+        events = [e for e in pf.lint(errors) if e.data.get("id") == "SPL017"]
+        read = [a[-1] for a in node.argvs if a[0] == "sh"]
+        assert read == ["@HOME@/.cache/huggingface/hub/models--Qwen--Qwen3-32B/snapshots/*"]
+        assert len(events) == 1 and "131072 is above the model's 40960 positions" in events[0].message
+        assert events[0].data["status"] == ("warn" if allow else "fail")
+        assert bool([e for e in errors if "SPL017" in e]) is not allow

@@ -3,7 +3,10 @@
 - doctor's blocking checks (an unreachable node, driver 590.x, MTU mismatch or a failed
   don't-fragment ping between nodes, a page cache that leaves too little memory, memory held by
   others); the rest of doctor's findings are shown, not blocking;
-- lint on each node's final launch (the docker run up will run, labels and all);
+- lint on each node's final launch (the docker run up will run, labels and all), judged against
+  the model's own config.json read on the head (its folder or Hub cache there): a plan file edited
+  to a --max-model-len beyond the model's positions is refused here (SPL017, as `plan` refuses it;
+  with VLLM_ALLOW_LONG_MAX_MODEL_LEN=1 in the launch, a warning), not by vLLM minutes later;
 - unified memory per node: free memory (the page cache counted as what it is, not as free)
   against the plan's budget (--gpu-memory-utilization x total). Short because of the page cache:
   with --drop-caches it is dropped (sudo -n, through changes.Change); without, the command is shown.
@@ -17,6 +20,7 @@ once the containers are starting: shown, never blocking.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -36,6 +40,10 @@ BLOCKING = ("driver-version", "page-cache", "memory-budget", "mtu-match", "peer-
 NEEDED = frozenset({"nvidia-smi", "nvidia-smi-perf", "packages", "meminfo", "ip-addr", "ibdev2netdev"})
 DROP_CACHES = ["sudo", "-n", "sh", "-c", "sync; echo 3 > /proc/sys/vm/drop_caches"]
 GIB_KB = 1024 * 1024
+HOME = "@HOME@"   # the node's $HOME in a path, expanded by CAT_CONFIG on the node (no round trip to ask it)
+# the newest folder matching the path (a Hub snapshot's `snapshots/*`), its config.json
+CAT_CONFIG = ["sh", "-c", f'p="$1"; case "$p" in {HOME}*) p="$HOME${{p#{HOME}}}";; esac; '
+              'd=$(ls -d $p 2>/dev/null | tail -n 1); [ -n "$d" ] && cat "$d/config.json"', "sh"]
 
 
 class Preflight:
@@ -45,11 +53,17 @@ class Preflight:
         self.driver_version: str | None = None
         self._deferred: list[Any] = []     # (node, thread, results) of the probes not NEEDED
         self._collected: Any = None        # start(): the call that gives the NEEDED probes' facts
+        self._config: Any = None           # start(): the call that gives model_info()'s answer
 
     def start(self) -> None:
         """Send doctor's probes out to every node now (read-only; e.g. while up asks whether the
         deployment already runs); run() waits for them."""
         if self._collected is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="preflight-config")
+            self._config = pool.submit(self.model_info).result
+            pool.shutdown(wait=False)
             self._collected = self._collect_beside()
 
     def run(self) -> Iterator[Event]:
@@ -153,8 +167,32 @@ class Preflight:
             yield from self._results(None, [r for r in ev.cluster if r.name not in BLOCKING])
 
     # ------------------------------------------------------------------ lint
-    def lint(self, errors: list[str]) -> Iterator[Event]:
+    def model_info(self) -> tuple[Any, str]:
+        """(ModelInfo from the model's config.json on the head, where it was read), or (None, why)."""
+        from sparkpilot.launcher import sync
+        from sparkpilot.models.mapping import from_config
 
+        node = self.dep.head
+        where = sync.model_root(self.dep, node, HOME)
+        if where is None:
+            return None, "the model is neither a folder nor a Hub id on the node"
+        path = f"{node.name}:{where[0].replace(HOME, '~')}/config.json"
+        try:
+            res = self.runners[node.rank].run(CAT_CONFIG + [where[0]], timeout=30.0)
+        except Exception as exc:  # noqa: BLE001 - an unreachable head is doctor's finding, not lint's
+            return None, f"{path}: {exc}"
+        if res.rc != 0 or not res.stdout.strip():
+            return None, f"no {path} (sync sends or downloads the model)"
+        try:
+            return from_config(json.loads(res.stdout), model_id=self.dep.model, sources={"config": path}), path
+        except (ValueError, TypeError) as exc:
+            return None, f"{path} is not a JSON object ({exc})"
+
+    def lint(self, errors: list[str]) -> Iterator[Event]:
+        info, where = self._config() if self._config else self.model_info()
+        if info is None:
+            yield Event("check", f"model config: not read ({where}); lint judges the launch without it",
+                        node=self.dep.head.name, data={"name": "model-config", "status": "unknown"})
         for node in self.dep.nodes:
             try:
                 spec = parse_argv(node.launch.docker_run)
@@ -162,7 +200,7 @@ class Preflight:
                 yield Event("check", f"lint could not read this node's launch: {exc}", node=node.name,
                             data={"name": "lint", "status": "unknown"})
                 continue
-            for f in lint_launch(spec, nodes=len(self.dep.nodes), stack=self.opts.stack):
+            for f in lint_launch(spec, nodes=len(self.dep.nodes), stack=self.opts.stack, model_info=info):
                 if f.severity == "error":
                     errors.append(f"{node.name}: lint {f.rule} ({f.id}): {f.message}")
                 if f.severity in ("error", "warning"):

@@ -39,17 +39,38 @@ def parse_policy(text: str) -> int | None:
 PASS_ENV = ("SPARKPILOT_SSH_CONFIG", "SPARKPILOT_TIME_SCALE", "XDG_STATE_HOME", "HOME", "PATH")
 
 
+def restartable(failure: Any) -> tuple[bool, str]:
+    """Whether a failure before ready is worth a restart of the whole deployment (SPU020 in
+    knowledge/launch.yaml): False with the reason for a class a restart cannot fix."""
+    from sparkpilot import knowledge
+
+    cls = getattr(failure, "cls", None) or "unrecognised"
+    rule = next((e for e in knowledge.load("launch") if e.get("id") == "SPU020"), {})
+    if cls in (rule.get("no_restart") or []):
+        return False, f"{cls} will not fix itself: a restart would end the same way (SPU020)"
+    return True, f"{cls} may pass: restarting the whole deployment (SPU020)"
+
+
+def backoff(done: int) -> float:
+    """Seconds to wait before restart number done+1 (BACKOFF_S, scaled by SPARKPILOT_TIME_SCALE)."""
+    from sparkpilot.timescale import time_scale
+
+    return BACKOFF_S[min(done, len(BACKOFF_S) - 1)] * time_scale()
+
+
 def unit(name: str) -> str:
     return f"sparkpilot-supervisor-{name}"
 
 
-def start(dep: Any, policy: str) -> Iterator[Event]:
+def start(dep: Any, policy: str, restarts: int = 0) -> Iterator[Event]:
     """Start the supervisor for a deployment that is ready (its state file is written by up),
-    detached from this session (transport start_detached: systemd-run, or setsid nohup)."""
+    detached from this session (transport start_detached: systemd-run, or setsid nohup).
+    `restarts`: those up made before ready; they count against the policy's N."""
     from sparkpilot.transport.local import LocalRunner
 
     data = state.load(dep.name) or {}
     data["restart"] = policy
+    data["restarts"] = restarts
     state.save(dep.name, data)
     env = [f"{k}={os.environ[k]}" for k in PASS_ENV if os.environ.get(k)]
     argv = ["env", *env, sys.executable, "-m", "sparkpilot.launcher.supervisor_loop", dep.name]

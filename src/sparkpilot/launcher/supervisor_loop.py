@@ -11,7 +11,7 @@ import time
 from typing import Any
 
 from sparkpilot.launcher import state
-from sparkpilot.launcher.supervisor import BACKOFF_S, CHECK_EVERY_S, HEALTH_FAILS, parse_policy
+from sparkpilot.launcher.supervisor import CHECK_EVERY_S, HEALTH_FAILS, backoff, parse_policy
 
 
 def _log(msg: str) -> None:
@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(min(0.2, max(0.0, end - time.monotonic())))
 
     signal.signal(signal.SIGTERM, on_term)
-    restarts, fails = 0, 0
+    restarts, fails = int(data.get("restarts") or 0), 0   # up's restarts before ready count too
     _log(f"supervising {name} on {', '.join(n.name for n in dep.nodes)} (restart {data.get('restart')})")
     while not stopping:
         nap(CHECK_EVERY_S)
@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
             for ev in teardown(name, [(n.name, runners[n.rank]) for n in dep.nodes]):
                 _log(f"{ev.node}: {ev.message}")
             break
-        delay = BACKOFF_S[min(restarts, len(BACKOFF_S) - 1)] * _scale()
+        delay = backoff(restarts)
         restarts += 1
         _log(f"{why}: restarting every container on every node in {delay:.0f} s (restart {restarts})")
         nap(delay)
@@ -94,12 +94,6 @@ def main(argv: list[str] | None = None) -> int:
             launch.close()
     _log("supervisor stopped")
     return 0
-
-
-def _scale() -> float:
-    from sparkpilot.timescale import time_scale
-
-    return time_scale()
 
 
 if __name__ == "__main__":

@@ -55,6 +55,9 @@ class Up:
         self.result: dict[str, Any] = {}
         self.driver_version: str | None = None
         self.homes: dict[int, str] = {}     # each node's $HOME (asked once)
+        self.restarts = 0                # whole-deployment restarts before ready (--restart)
+        self.watch_started: float | None = None
+        self.watch: Any = None
 
     def run_on(self, rank: int, argv: list[str], timeout: float = 60.0) -> Any:
         return self.runners[rank].run(argv, timeout=timeout)
@@ -97,7 +100,7 @@ class Up:
                 yield Event("done", "dry run: nothing was changed", data={"outcome": "dry-run", "exit": 0})
                 return
             yield Event("step", "progress", data={"step": "progress"})
-            yield from self._watch()
+            yield from self._watch_restarting()
             yield from self._ready()
         except LaunchFailed as exc:
             yield from self._teardown("the launch failed")
@@ -119,7 +122,7 @@ class Up:
         if opts.restart:
             from sparkpilot.launcher import supervisor
 
-            yield from supervisor.start(dep, opts.restart)
+            yield from supervisor.start(dep, opts.restart, self.restarts)
         self.ended = True
         yield Event("done", f"ready: {dep.endpoint}", data={"outcome": "ready", "exit": 0, **self.result})
 
@@ -183,14 +186,51 @@ class Up:
         runner.write_bytes(path, f"HF_TOKEN={os.environ['HF_TOKEN']}\n".encode(), 0o600)
         return path
 
+    def _watch_restarting(self) -> Iterator[Event]:
+        """The start followed until ready. With --restart, a failure before ready that may pass
+        (SPU020) restarts every container on every node, after a back-off, counted against N."""
+        from sparkpilot.launcher import supervisor
+
+        limit = supervisor.parse_policy(self.opts.restart) if self.opts.restart else 0
+        while True:
+            try:
+                yield from self._watch()
+                return
+            except LaunchFailed as exc:
+                if not self.opts.restart:
+                    raise
+                ok, why = supervisor.restartable(exc.failure)
+                if self.watch is not None and self.watch.timed_out:
+                    ok, why = False, "not ready within --timeout: not restarted"
+                elif ok and limit is not None and self.restarts >= limit:
+                    ok, why = False, f"{self.restarts} restart(s) done, the limit of --restart {self.opts.restart}"
+                if not ok:
+                    yield Event("supervisor", f"not restarting: {why}",
+                                data={"restart": None, "reason": str(exc), "why": why})
+                    raise
+                delay = supervisor.backoff(self.restarts)
+                self.restarts += 1
+                of = f" of {limit}" if limit is not None else ""
+                yield Event("supervisor", f"{exc}: {why}; every container on every node, in {delay:.0f} s "
+                                          f"(restart {self.restarts}{of})",
+                            data={"restart": self.restarts, "limit": limit, "reason": str(exc), "why": why,
+                                  "class": getattr(exc.failure, "cls", None), "delay_s": round(delay, 1)})
+            yield from teardown(self.dep.name, [(n.name, self.runners[n.rank]) for n in self.dep.nodes])
+            time.sleep(delay)
+            yield from self._launch()
+
     def _watch(self) -> Iterator[Event]:
         from sparkpilot.launcher.watch import Watch
 
+        now = time.monotonic()
+        self.watch_started = self.watch_started or now
+        timeout = self.opts.ready_timeout   # from the first start: a restart does not extend it
+        if timeout:
+            timeout = max(1.0, timeout - (now - self.watch_started))
         w = Watch(self.dep, self.runners, hang_timeout=self.opts.hang_timeout,
-                  driver_version=self.driver_version, ready_timeout=self.opts.ready_timeout,
-                  logs=self.opts.logs)
-        yield from w.run()
+                  driver_version=self.driver_version, ready_timeout=timeout, logs=self.opts.logs)
         self.watch = w
+        yield from w.run()
         if w.failure is not None:
             f = w.failure
             raise LaunchFailed(f"{f.cls}: {f.message}", failure=f)

@@ -61,6 +61,7 @@ class Watch:
         self.logs = logs
         self.failure: Any = None
         self.failed_node: str | None = None
+        self.timed_out = False                         # failed at --timeout (not a diagnosed failure)
         self.phase: str | None = "container_start"   # the containers were just started: hang detection
         self.phase_since = clock()                     # runs even before a node prints its first line
         self.started = clock()
@@ -131,6 +132,7 @@ class Watch:
                                     data={"seconds": round(now - self.started, 2)})
                         return
                 if self.ready_timeout and now - self.started > self.ready_timeout:
+                    self.timed_out = True
                     self._fail_plain(self.dep.head.name, f"not ready after {self.ready_timeout:g} s (--timeout)")
                     yield self._failure_event()
                     return
