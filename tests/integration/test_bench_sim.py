@@ -18,7 +18,8 @@ import pytest
 
 engine = pytest.importorskip("sim.engine", reason="the simulated vLLM engine (tests/sim/engine.py) is not here yet")
 from sim import models  # type: ignore[attr-defined]  # noqa: E402
-from sim.fixture import sim_engine, sim_engine_pair  # type: ignore[attr-defined]  # noqa: F401, E402
+# sim_engine, sim_engine_pair: conftest.py's, shared with the session's other suites (importing them
+# here would make this module's own session engines: extra starts)
 
 pytestmark = pytest.mark.slow
 

@@ -8,7 +8,6 @@ import threading
 import time
 
 import pytest
-from sim.fixture import sim_engine  # noqa: F401
 
 from sparkpilot.monitor import vllm
 from sparkpilot.monitor.collector import Collector, NodeTarget

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from sim.fixture import sim_engine  # noqa: F401
+# sim_engine: conftest.py's, shared with the session's other suites (not imported here: that would start another)
 
 from sparkpilot.monitor.grafana import queries
 
