@@ -55,12 +55,15 @@ def one(plan: Path, host_args: list[str], nodes) -> dict:
     formed = next((e for e in events if e["event"] == "phase" and e.get("phase") == "ray_cluster"), None)
     out: dict = {"outcome": events[-1].get("outcome") if events else res.stderr.strip()[-300:]}
     failure = next((e for e in events if e["event"] == "failure"), None)
+    if res.returncode and not failure:
+        out["error"] = (res.stderr.strip().splitlines() or [f"exit {res.returncode}"])[-1][:300]
     if failure:
         out["failure"] = f"{failure['failure'].get('class')}: {failure['failure'].get('line') or failure['message']}"[:300]
     times = [docker_times(n) for n in nodes]
     sparkpilot("down", NAME, *host_args)
     if head_ev and formed:
         out["formation_s"] = round(formed["time"] - head_ev["time"], 2)
+        out["ray_status_asked"] = formed.get("ray_status_asked")
         (h_start, h_joined), (w_start, w_joined) = times[0], times[1]
         if h_start and h_joined and w_start and w_joined:
             out["head_ray_start_s"] = round(h_joined - h_start, 2)

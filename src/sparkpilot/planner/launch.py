@@ -28,6 +28,11 @@ from sparkpilot.vllm.launchspec import LaunchSpec, NodeLaunch
 DEFAULT_IMAGE = "nvcr.io/nvidia/vllm:26.04-py3"
 HF_CACHE_MOUNT = "$HOME/.cache/huggingface:/root/.cache/huggingface"
 RAY_PORT = 6379
+# A worker's `ray start --address` gives up after RAY_NUM_REDIS_GET_RETRIES x ~1 s (Ray's default 20)
+# on the head's GCS and then on the head's node in it ("Failed to get head node info: No node info
+# found for head node in GCS"). up starts the workers right after the head, and a head whose GCS is up
+# registers its node only after its dashboard process (30+ s seen on a loaded node): 60 tries.
+RAY_WORKER_ENV = {"RAY_NUM_REDIS_GET_RETRIES": "60"}
 MASTER_PORT = 29501
 CONTAINER_NAME = "sparkpilot-vllm"
 # Ray for an image without it (vLLM dropped Ray from its requirements for 0.18: vllm-project/vllm#33351)
@@ -215,6 +220,8 @@ def build(info: ModelInfo, req: LaunchRequest) -> LaunchSpec:
         if executor == "ray":
             env["RAY_memory_monitor_refresh_ms"] = "0"
             install = f"({RAY_INSTALL}) && " if ray_install else ""
+            if rank > 0:
+                env.update(RAY_WORKER_ENV)
             if rank == 0:
                 serve = shlex.join(base_argv)
                 argv = ["bash", "-c", f"{install}ray start --head --port={RAY_PORT} --node-ip-address=$VLLM_HOST_IP "
