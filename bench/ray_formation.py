@@ -52,7 +52,7 @@ def one(plan: Path, host_args: list[str], nodes) -> dict:
     res = sparkpilot("up", str(plan), *host_args, "--name", NAME, "--format", "json", "--force", "--no-smoke")
     events = [json.loads(x) for x in res.stdout.splitlines() if x.startswith("{")]
     head_ev = next((e for e in events if e["event"] == "container"), None)
-    formed = next((e for e in events if e["event"] == "phase" and e.get("phase") == "ray_cluster"), None)
+    formed = next((e for e in events if e["event"] == "phase" and "Ray cluster formed" in e.get("message", "")), None)
     out: dict = {"outcome": events[-1].get("outcome") if events else res.stderr.strip()[-300:]}
     failure = next((e for e in events if e["event"] == "failure"), None)
     if res.returncode and not failure:

@@ -368,34 +368,54 @@ def test_ctrl_c_while_an_event_is_shown_still_removes_the_deployment():
 
 def test_ray_formation_asks_ray_status_from_the_heads_start_on_and_never_holds_the_loop():
     """`ray status` (seconds of CPU on a loaded node) is asked in the background, once the head's
-    Ray runtime started (before, it cannot answer), then again while GPUs are short."""
+    Ray runtime started (before, it cannot answer), one at a time while GPUs are short, and at once
+    when the last node says it started, even with a question out (asked before that node joined)."""
     import threading
 
     from sparkpilot.launcher.executors import RayFormation
 
     now = [0.0]
-    answers = [1.0, 2.0]
+    answers = {1: 1.0, 2: 1.0, 3: 3.0}
     calls = []
-    gate = threading.Event()
+    gates = {1: threading.Event(), 2: threading.Event(), 3: threading.Event()}
 
     def status(runner, container):
         calls.append((runner, container))
-        gate.wait(5)
-        return answers[len(calls) - 1]
+        n = len(calls)
+        gates[n].wait(5)
+        return answers[n]
 
-    f = RayFormation("head-runner", "sparkpilot-ray", ["a", "b"], clock=lambda: now[0], status=status)  # type: ignore[arg-type]
+    f = RayFormation("head-runner", "sparkpilot-ray", ["a", "b", "c"], clock=lambda: now[0], status=status)  # type: ignore[arg-type]
     f.line("b", "SUCC scripts.py:1251 -- Ray runtime started.")
-    assert f.poll() is None and calls == []                 # the head's GCS is not up: not asked
+    assert f.poll() is None and f.asked == 0                # the head's GCS is not up: not asked
     f.line("a", "2026-07-23 22:30:01,000\tSUCC scripts.py:1085 -- Ray runtime started.")
     assert f.poll() is None and f.asked == 1                # asked, in a thread: poll returns at once
-    assert f.poll() is None and f.asked == 1                # one question at a time
-    gate.set()
-    f._thread.join(5)                                        # type: ignore[union-attr]
-    assert f.poll() is None                                  # 1 GPU of 2: not formed yet
     now[0] += RayFormation.RETRY_S
-    f.poll()
-    f._thread.join(5)                                        # type: ignore[union-attr]
-    assert f.poll() == 2.0 and f.formed and calls == [("head-runner", "sparkpilot-ray")] * 2
+    assert f.poll() is None and f.asked == 1                # one question at a time
+    gates[1].set()
+    f.join()
+    assert f.poll() is None                                  # 1 GPU of 3: not formed yet
+    assert f.asked == 2                                      # and asked again, RETRY_S after the last
+    f.line("c", "SUCC scripts.py:1251 -- Ray runtime started.")
+    assert f.poll() is None and f.asked == 3                # the last node joined: asked at once
+    gates[3].set()
+    f._threads[2].join(5)
+    assert f.poll() == 3.0 and f.formed                      # formed on the new answer, the older still out
+    gates[2].set()
+    f.join()
+    assert f.poll() is None and f.asked == 3                 # said once, nothing asked after
+
+
+def test_ray_formation_says_formed_once_every_gpu_is_in():
+    from sparkpilot.launcher.executors import RayFormation
+
+    now = [0.0]
+    f = RayFormation("r", "c", ["a", "b"], clock=lambda: now[0], status=lambda r, c: 2.0)  # type: ignore[arg-type]
+    f.line("a", "Ray runtime started.")
+    f.line("b", "Ray runtime started.")
+    assert f.poll() is None and f.asked == 1
+    f.join()
+    assert f.poll() == 2.0 and f.formed
     assert f.poll() is None                                  # said once
 
 
@@ -407,7 +427,7 @@ def test_ray_formation_falls_back_to_asking_when_the_logs_never_say_it():
     assert f.poll() is None and f.asked == 0
     now[0] = RayFormation.FALLBACK_S
     f.poll()
-    f._thread.join(5)                                        # type: ignore[union-attr]
+    f.join()
     assert f.poll() == 2.0
 
 

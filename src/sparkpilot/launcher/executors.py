@@ -53,11 +53,12 @@ RAY_STARTED = "Ray runtime started"     # `ray start` (head and workers) once it
 class RayFormation:
     """When every node's GPU is in the deployment's Ray cluster, without holding up the watch loop.
 
-    `ray status` (a Python start of Ray's CLI in the head container) costs 1-3 s on an idle node and
-    over 10 s on a loaded one, so it is asked in a background thread, one question at a time, and
-    only once it can answer: from the head's "Ray runtime started" on (its GCS is up), every RETRY_S
-    until every node's GPU is in (a worker's raylet is counted before its own `ray start` prints
-    that line), and every FALLBACK_S from the start for an image whose `ray start` words differ.
+    `ray status` (a Python start of Ray's CLI in the head container: ~2 s of CPU, 1-3 s on an idle
+    node, 5-15 s on a loaded one) is asked in a background thread, and only when it can answer yes
+    soon, since each question takes CPU from the Ray processes still starting: once the head's log
+    says "Ray runtime started" (its GCS is up), one question at a time, RETRY_S apart; at once when
+    the last node's log says so (even with a question out, which may have been asked before that
+    node joined); and every FALLBACK_S from the start for an image whose `ray start` words differ.
 
         f = RayFormation(head_runner, container, ["head", "worker"])   # the head first
         f.line("worker", text)     # each log line
@@ -65,7 +66,7 @@ class RayFormation:
     """
 
     RETRY_S = 1.0
-    FALLBACK_S = 6.0
+    FALLBACK_S = 15.0
 
     def __init__(self, runner: Runner, container: str, nodes: list[str],
                  clock: Callable[[], float] = time.monotonic,
@@ -77,8 +78,10 @@ class RayFormation:
         self.started: set[str] = set()
         self.formed = False
         self.asked = 0
-        self._result: float | None = None
-        self._thread: threading.Thread | None = None
+        self._best: float | None = None
+        self._out = 0                  # questions not answered yet
+        self._all_asked = False        # the question asked when the last node said it started
+        self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
         self._next = clock()
         self._fallback = clock() + self.FALLBACK_S
@@ -91,19 +94,26 @@ class RayFormation:
         if self.formed:
             return None
         with self._lock:
-            gpus, self._result = self._result, None
+            gpus, out = self._best, self._out
         if gpus is not None and gpus >= len(self.nodes):
             self.formed = True
             return gpus
-        if self._thread is not None and self._thread.is_alive():
-            return None
         now = self.clock()
-        if (self.head in self.started and now >= self._next) or now >= self._fallback:
-            self._next, self._fallback = now + self.RETRY_S, now + self.FALLBACK_S
-            self.asked += 1
-            self._thread = threading.Thread(target=self._ask, name="ray-status", daemon=True)
-            self._thread.start()
+        if self.started >= self.nodes and not self._all_asked:
+            self._all_asked = True
+            self._ask_now(now)
+        elif out == 0 and ((self.head in self.started and now >= self._next) or now >= self._fallback):
+            self._ask_now(now)
         return None
+
+    def _ask_now(self, now: float) -> None:
+        self._next, self._fallback = now + self.RETRY_S, now + self.FALLBACK_S
+        self.asked += 1
+        with self._lock:
+            self._out += 1
+        t = threading.Thread(target=self._ask, name="ray-status", daemon=True)
+        self._threads.append(t)
+        t.start()
 
     def _ask(self) -> None:
         try:
@@ -111,4 +121,11 @@ class RayFormation:
         except (TransportError, OSError):   # a lost node shows in the watch's container states
             gpus = None
         with self._lock:
-            self._result = gpus
+            self._out -= 1
+            if gpus is not None and (self._best is None or gpus > self._best):
+                self._best = gpus
+
+    def join(self, timeout: float = 5.0) -> None:
+        """Wait for the questions out (tests)."""
+        for t in self._threads:
+            t.join(timeout)
