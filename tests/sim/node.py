@@ -30,7 +30,8 @@ DELAYS = {"nvidia-smi": 0.35, "dpkg-query": 0.08, "apt-mark": 1.1, "nvidia-ctk":
 
 # what a healthy GB10 node prints: probe id (or tree file) -> variant under tests/sim/data/<key>/
 HEALTHY = {
-    "nvidia-smi": "gb10", "nvidia-smi-perf": "gb10", "packages": "gb10", "apt-holds": "held",
+    "nvidia-smi": "gb10", "nvidia-smi-perf": "gb10", "gpu-processes": "gb10-desktop", "packages": "gb10",
+    "apt-holds": "held",
     "nvidia-ctk": "gb10", "docker": "gb10", "ibdev2netdev": "gb10", "nmcli": "qsfp-nm",
     "services": "nm-only", "chrony": "synced", "timedatectl": "synced",
     "ethtool-i": "gb10", "ethtool-m": "gb10", "ethtool": "gb10-200g",
@@ -63,7 +64,7 @@ PROFILES: dict[str, dict] = {
 }
 
 # probe id -> the tool that answers it (argvs come from sparkpilot.probes.PROBES)
-TOOL_PROBES = ("nvidia-smi", "nvidia-smi-perf", "packages", "apt-holds", "nvidia-ctk", "docker",
+TOOL_PROBES = ("nvidia-smi", "nvidia-smi-perf", "gpu-processes", "packages", "apt-holds", "nvidia-ctk", "docker",
                "ibdev2netdev", "nmcli", "services", "chrony", "timedatectl")
 TREE_FILES = {"meminfo": "proc/meminfo", "os-release": "etc/os-release",
               "osrelease": "proc/sys/kernel/osrelease", "psi": "proc/pressure/memory"}

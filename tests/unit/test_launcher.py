@@ -486,7 +486,7 @@ def test_preflight_does_not_wait_for_apt_mark_and_says_driver_held_once_it_is_ba
     assert ("driver-held", "warn") in late and not set(dict(late)) & set(BLOCKING_CHECKS)
 
 
-BLOCKING_CHECKS = ("driver-version", "page-cache", "memory-budget", "mtu-match", "peer-reachable")
+BLOCKING_CHECKS = ("driver-version", "page-cache", "memory-budget", "gpu-idle", "mtu-match", "peer-reachable")
 
 
 @pytest.mark.parametrize("recording", ["single", "pair", "busy", "broken"])

@@ -54,7 +54,7 @@ class Check:
 
 def registry() -> list[Check]:
     """THE table of doctor checks, in report order."""
-    from sparkpilot.checks import cluster, host, net
+    from sparkpilot.checks import cluster, gpu, host, net
 
     return [
         Check("SPD001", "gb10", "host", host.check_gb10),
@@ -73,6 +73,7 @@ def registry() -> list[Check]:
         Check("SPD014", "stack-match", "cluster", cluster.check_stack_match),
         Check("SPD015", "clock-sync", "cluster", cluster.check_clock_sync),
         Check("SPD016", "roce-gid-match", "cluster", cluster.check_roce_gid_match),
+        Check("SPD017", "gpu-idle", "host", gpu.check_gpu_idle),
     ]
 
 

@@ -2,7 +2,7 @@
 
 - doctor's blocking checks (an unreachable node, driver 590.x, MTU mismatch or a failed
   don't-fragment ping between nodes, a page cache that leaves too little memory, memory held by
-  others); the rest of doctor's findings are shown, not blocking;
+  others, a compute process on the GPU: gpu-idle); the rest of doctor's findings are shown, not blocking;
 - lint on each node's final launch (the docker run up will run, labels and all), judged against
   the model's own config.json read on the head (its folder or Hub cache there): a plan file edited
   to a --max-model-len beyond the model's positions is refused here (SPL017, as `plan` refuses it;
@@ -34,10 +34,12 @@ from sparkpilot.rules.lint import lint_launch
 from sparkpilot.transport.base import Runner
 from sparkpilot.vllm.parse import parse_argv
 
-BLOCKING = ("driver-version", "page-cache", "memory-budget", "mtu-match", "peer-reachable")
+BLOCKING = ("driver-version", "page-cache", "memory-budget", "gpu-idle", "mtu-match", "peer-reachable")
 # what the BLOCKING checks and memory() read: the driver (nvidia-smi, its -q PERFORMANCE, the
-# packages), /proc/meminfo, the QSFP ports' MTU (ip addr, ibdev2netdev); the pings ride along
-NEEDED = frozenset({"nvidia-smi", "nvidia-smi-perf", "packages", "meminfo", "ip-addr", "ibdev2netdev"})
+# packages), /proc/meminfo, the processes on the GPU (plain nvidia-smi), the QSFP ports' MTU (ip addr,
+# ibdev2netdev); the pings ride along
+NEEDED = frozenset({"nvidia-smi", "nvidia-smi-perf", "gpu-processes", "packages", "meminfo", "ip-addr",
+                    "ibdev2netdev"})
 DROP_CACHES = ["sudo", "-n", "sh", "-c", "sync; echo 3 > /proc/sys/vm/drop_caches"]
 GIB_KB = 1024 * 1024
 HOME = "@HOME@"   # the node's $HOME in a path, expanded by CAT_CONFIG on the node (no round trip to ask it)

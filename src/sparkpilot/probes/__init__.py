@@ -16,6 +16,7 @@ unknown "needs passwordless sudo for X", never a prompt.
 | hostname        | sh -c 'cat "${SPARKPILOT_HOST_ROOT:-}/proc/sys/kernel/hostname"'     |
 | nvidia-smi      | nvidia-smi --query-gpu=name,driver_version,compute_cap,memory.total,memory.used,temperature.gpu,power.draw,pstate --format=csv |
 | nvidia-smi-perf | nvidia-smi -q -d PERFORMANCE   (driver/CUDA version, clock event reasons) |
+| gpu-processes   | nvidia-smi   (the plain table: its Processes section, what holds the GPU) |
 | meminfo         | sh -c 'cat "${SPARKPILOT_HOST_ROOT:-}/proc/meminfo"'                  |
 | os-release      | sh -c 'cat "${SPARKPILOT_HOST_ROOT:-}/etc/os-release"'                |
 | kernel          | sh -c 'cat "${SPARKPILOT_HOST_ROOT:-}/proc/sys/kernel/osrelease"'    |
@@ -119,6 +120,7 @@ PROBES: dict[str, Probe] = {p.id: p for p in [
     _p("nvidia-smi", ["nvidia-smi", "--query-gpu=name,driver_version,compute_cap,memory.total,memory.used,"
                       "temperature.gpu,power.draw,pstate", "--format=csv"], "nvidia_smi:parse_query", "nvidia-smi"),
     _p("nvidia-smi-perf", ["nvidia-smi", "-q", "-d", "PERFORMANCE"], "nvidia_smi:parse_q", "nvidia-smi"),
+    _p("gpu-processes", ["nvidia-smi"], "nvidia_smi:parse_processes", "nvidia-smi"),
     _p("meminfo", read_file("/proc/meminfo"), "system:parse_meminfo", "/proc/meminfo"),
     _p("os-release", read_file("/etc/os-release"), "system:parse_os_release", "/etc/os-release"),
     _p("kernel", read_file("/proc/sys/kernel/osrelease"), "system:parse_kernel", "/proc/sys/kernel/osrelease"),

@@ -1,4 +1,5 @@
-"""nvidia-smi: the CSV query (name, driver, memory, temperature) and `-q -d PERFORMANCE`.
+"""nvidia-smi: the CSV query (name, driver, memory, temperature), `-q -d PERFORMANCE` and the plain
+table's Processes section (what holds the GPU: gpu-idle).
 
 GB10 shares one LPDDR5X pool with the CPU: nvidia-smi prints its memory as "[N/A]" in CSV and
 "Not Supported" in the table, so memory is None here and doctor falls back to /proc/meminfo.
@@ -123,3 +124,69 @@ def parse_q(text: str) -> GpuPerf:
     if driver is None and not reasons:
         raise ValueError("no Driver Version and no clock event reasons")
     return GpuPerf(driver, None if cuda in (None, "N/A") else cuda, pstate, reasons)
+
+
+# ----------------------------------------------------------------------------- plain `nvidia-smi`: its Processes
+@dataclass
+class GpuProcess:
+    gpu: int
+    pid: int
+    type: str                  # G (graphics), C (compute), C+G (both), as nvidia-smi prints it
+    name: str                  # as printed: nvidia-smi cuts a long path to "...tail"
+    memory_mib: float | None   # "179MiB"; None when nvidia-smi prints N/A
+
+    @property
+    def compute(self) -> bool:
+        return "C" in self.type.split("+")
+
+
+@dataclass
+class GpuProcesses:
+    processes: list[GpuProcess] = field(default_factory=list)
+
+    @property
+    def compute(self) -> list[GpuProcess]:
+        return [p for p in self.processes if p.compute]
+
+    @property
+    def graphics(self) -> list[GpuProcess]:
+        return [p for p in self.processes if not p.compute]
+
+
+# "|    0   N/A  N/A         2283430      C   VLLM::EngineCore                      61383MiB |"; drivers
+# before 470 print no GI/CI columns ("|    0      1234      C   python    500MiB |")
+_PROC_ROW = re.compile(r"^\|\s+(\d+)\s+(?:(?:\S+)\s+(?:\S+)\s+)?(\d+)\s+([A-Z](?:\+[A-Z])*)\s+(.*?)\s+"
+                       r"(N/A|[\d.]+\s*[KMG]iB)\s*\|\s*$")
+
+
+def parse_processes(text: str) -> GpuProcesses:
+    """The Processes section of plain `nvidia-smi` (the table): every row's GPU, PID, type, name and
+    memory; "No running processes found" is an empty list. No Processes section: ValueError."""
+    lines = text.splitlines()
+    if lines and lines[0].startswith(("NVIDIA-SMI has failed", "No devices were found")):
+        raise ValueError(lines[0].strip())
+    if not re.search(r"NVIDIA-SMI\s+\S+\s+Driver Version:", text):
+        raise ValueError("not an nvidia-smi table (no 'NVIDIA-SMI ... Driver Version:' header)")
+    start = next((i for i, ln in enumerate(lines) if re.match(r"^\|\s*Processes:\s*\|\s*$", ln)), None)
+    if start is None:
+        raise ValueError("the nvidia-smi table has no Processes section")
+    out = GpuProcesses()
+    body = next((i for i in range(start, len(lines)) if lines[i].startswith("|===")), None)
+    if body is None:
+        raise ValueError("the Processes section has no '|===' line")
+    for ln in lines[body + 1:]:
+        if ln.startswith("+-"):
+            break
+        if "No running processes found" in ln:
+            return out
+        m = _PROC_ROW.match(ln)
+        if not m:
+            raise ValueError(f"a Processes row not read: {ln.strip()[:80]!r}")
+        mem = None if m[5] == "N/A" else _mib(m[5])
+        out.processes.append(GpuProcess(int(m[1]), int(m[2]), m[3], m[4].strip(), mem))
+    return out
+
+
+def _mib(value: str) -> float:
+    m = re.match(r"([\d.]+)\s*([KMG])iB", value)
+    return float(m[1]) * {"K": 1 / 1024, "M": 1.0, "G": 1024.0}[m[2]] if m else 0.0
