@@ -29,7 +29,7 @@ ALL: dict[str, Probe] = {**PROBES, "image-cuda": image_cuda_probe("IMAGE"), "ima
 # Pasted outputs of the probe's own tool (the same format, so its parser reads them).
 SAME_TOOL = {"probe_nvidia_smi_csv": "nvidia-smi", "gb10_eugr_ibdev2netdev": "ibdev2netdev",
              "probe_ibdev2netdev_prompt": "ibdev2netdev", "probe_show_gids": "gids",
-             "gb10_surfer_nvidia_smi": "gpu-processes"}
+             "gb10_surfer_nvidia_smi": "gpu-processes", "gb10_surfer_nvidia_smi_vllm": "gpu-processes"}
 
 # Outputs no parser can tell from its own: one word that is a valid answer of either command.
 INDISTINGUISHABLE = {

@@ -48,7 +48,26 @@ def nvidia_smi_table(text: str) -> Paste | None:
     if "Not Supported" in text and "GB10" in text:
         p.add("info", "gb10", "GPU memory shows \"Not Supported\": normal on GB10 (CPU and GPU share the "
               "128 GB; read memory with `free`)")
+    _judge_processes(p, text)
     return p
+
+
+def _judge_processes(p: Paste, text: str) -> None:
+    """The table's Processes section, read as doctor's gpu-idle reads it (probes.nvidia_smi)."""
+    from sparkpilot.probes.nvidia_smi import parse_processes
+
+    try:
+        procs = parse_processes(text)
+    except ValueError:
+        return
+    p.facts["processes"] = [{"pid": q.pid, "type": q.type, "name": q.name} for q in procs.processes]
+    if procs.compute:
+        p.add("info", "gpu-idle", "compute process(es) on the GPU: " + ", ".join(
+            f"{q.name} (pid {q.pid})" for q in procs.compute) + "; `sparkpilot up` refuses to start beside them",
+            "stop them first (or `sparkpilot down NAME` for a sparkpilot deployment)")
+    else:
+        p.add("ok", "gpu-idle", "no compute process on the GPU" + (
+            " (graphics only: " + ", ".join(q.name for q in procs.graphics) + ")" if procs.graphics else ""))
 
 
 def nvidia_smi_csv(text: str) -> Paste | None:
