@@ -55,7 +55,7 @@ def test_one_healthy_node_passes(sim_cluster):
     assert host["reachable"] is True
     by_name = checks(host)
     for name in ("gb10", "driver-version", "driver-held", "stack-versions", "page-cache", "memory-budget",
-                 "mtu", "netplan-ignored", "roce-gid", "qsfp-ports", "thermals"):
+                 "mtu", "netplan-ignored", "roce-gid", "qsfp-ports", "thermals", "gpu-idle"):
         assert name in by_name, name
     for c in host["checks"]:
         assert set(c) >= {"id", "name", "status", "message", "fix", "data"}
@@ -63,6 +63,8 @@ def test_one_healthy_node_passes(sim_cluster):
         assert "\n" not in c["message"]
     assert by_name["driver-version"]["status"] == "pass" and by_name["mtu"]["status"] == "pass"
     assert by_name["roce-gid"]["status"] == "pass"
+    # the stand-in's plain nvidia-smi is a real GB10 desktop's table: graphics only, a pass with its note
+    assert by_name["gpu-idle"]["status"] == "pass" and "graphics only" in by_name["gpu-idle"]["message"]
 
 
 def test_text_report_of_one_node(sim_cluster):

@@ -210,6 +210,10 @@ def test_dry_run_changes_nothing_on_any_node(pair, tmp_path):
     assert all(e["dry_run"] and e["argv"][:2] == ["docker", "run"] for e in commands), commands
     assert any("model missing" in e.get("message", "") for e in events), res.stdout[-3000:]
     assert events[-1]["event"] == "done" and events[-1]["outcome"] == "dry-run"
+    # the stand-ins' plain nvidia-smi (a real GB10 desktop: graphics only): gpu-idle never blocks there
+    assert not [e for e in events if e["event"] == "check" and e.get("name") == "gpu-idle"], events
+    stop = [e for e in events if "pre-flight error" in e.get("message", "")]
+    assert not [x for e in stop for x in e.get("errors", []) if "gpu-idle" in x], stop
     assert containers_left(cluster, "dry") == []
     assert not state_file(cluster, "dry").exists()
     assert not Path(models.hf_home(cluster.nodes[1]), "hub", "models--sparkpilot-sim--tiny-random").exists()
