@@ -48,6 +48,15 @@ def test_a_compute_process_fails_naming_its_pid_name_and_the_fix():
     assert [p["pid"] for p in r.data["processes"]] == [2804, 3060, 2283430]
 
 
+def test_a_c_plus_g_process_counts_as_compute():
+    """C+G (compute and graphics; a real row: gnome-remote-desktop-daemon, its path cut to '...')."""
+    h = case("geforce_940mx_c_plus_g")
+    assert [p.pid for p in h.get("gpu-processes").compute] == [4320]
+    r = gpu_idle(h)
+    assert r.status == "fail" and "pid 4320 ...libexec/gnome-remote-desktop-daemon (type C+G, 20 MiB)" in r.message
+    assert "/usr/lib/xorg/Xorg" not in r.message      # the graphics-only row is not named as the culprit
+
+
 def test_the_desktop_alone_passes_with_a_note():
     r = gpu_idle(case("gb10_surfer_desktop"))
     assert r.status == "pass"

@@ -167,7 +167,7 @@ def parse_processes(text: str) -> GpuProcesses:
         raise ValueError(lines[0].strip())
     if not re.search(r"NVIDIA-SMI\s+\S+\s+Driver Version:", text):
         raise ValueError("not an nvidia-smi table (no 'NVIDIA-SMI ... Driver Version:' header)")
-    start = next((i for i, ln in enumerate(lines) if re.match(r"^\|\s*Processes:\s*\|\s*$", ln)), None)
+    start = next((i for i, ln in enumerate(lines) if re.match(r"^\|\s*Processes:", ln)), None)
     if start is None:
         raise ValueError("the nvidia-smi table has no Processes section")
     out = GpuProcesses()
