@@ -32,7 +32,8 @@ def check_gpu_idle(facts: Any) -> CheckResult:
         pids = " ".join(str(p.pid) for p in compute)
         return CheckResult(
             "fail", f"the GPU is not idle: {len(compute)} compute process(es) on it: "
-                    + "; ".join(_row(p) for p in compute) + (f" ({held:.1f} GiB of unified memory)" if held else ""),
+                    + "; ".join(_row(p) for p in compute)
+                    + (f" ({held:.1f} GiB of unified memory in all)" if held and len(compute) > 1 else ""),
             f"stop it (kill {pids}, or stop its container: docker ps); if it is a sparkpilot deployment, "
             f"`{SPARKPILOT_DOWN}` (`sparkpilot status` names it)", data=data)
     if graphics:
