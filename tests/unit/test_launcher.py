@@ -711,3 +711,26 @@ def test_preflight_refuses_a_plan_file_edited_past_the_models_positions():
         assert len(events) == 1 and "131072 is above the model's 40960 positions" in events[0].message
         assert events[0].data["status"] == ("warn" if allow else "fail")
         assert bool([e for e in errors if "SPL017" in e]) is not allow
+
+
+def test_cluster_gpus_asks_the_gcs_and_falls_back_to_ray_status_for_a_ray_without_its_client():
+    from sparkpilot.launcher.executors import cluster_gpus
+    from sparkpilot.transport.base import CommandResult
+
+    class Head:
+        def __init__(self, gcs_rc, gcs_out):
+            self.gcs_rc, self.gcs_out, self.asked = gcs_rc, gcs_out, []
+
+        def run(self, argv, timeout=10.0):
+            self.asked.append(argv[3])
+            if argv[3] == "python3":
+                return CommandResult(self.gcs_rc, self.gcs_out, "", 0.1)
+            return CommandResult(0, "Resources\n---\n 0.0/2.0 GPU\n", "", 0.1)   # ray status
+
+    head, gcs = Head(0, "GCS GPU total: 2.0 nodes: 2\n"), [True]
+    assert cluster_gpus(head, "sparkpilot-ray", gcs) == 2.0 and head.asked == ["python3"]  # type: ignore[arg-type]
+    head, gcs = Head(1, ""), [True]            # the GCS not up yet: not formed, still asked there next time
+    assert cluster_gpus(head, "sparkpilot-ray", gcs) is None and gcs == [True]  # type: ignore[arg-type]
+    head, gcs = Head(3, ""), [True]            # this image's Ray lacks the client: `ray status` from now on
+    assert cluster_gpus(head, "sparkpilot-ray", gcs) == 2.0 and gcs == [False]  # type: ignore[arg-type]
+    assert cluster_gpus(head, "sparkpilot-ray", gcs) == 2.0 and head.asked == ["python3", "ray", "ray"]  # type: ignore[arg-type]

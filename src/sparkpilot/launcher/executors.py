@@ -47,6 +47,41 @@ def ray_status(runner: Runner, container: str) -> float | None:
     return ray_gpus(res.stdout) if res.rc == 0 else None
 
 
+# The live nodes' GPUs straight from the head's GCS, through Ray's own GcsClient as `ray status`
+# connects (ray/scripts/scripts.py). `ray status` prints the autoscaler monitor's summary, which it
+# refreshes every 5 s (AUTOSCALER_UPDATE_INTERVAL_S): a node that joined shows up to 5 s late, and the
+# CLI costs ~2 s of CPU. Ray internals: exit 3 when this Ray lacks them (then `ray status`).
+GCS_GPUS_PY = """\
+try:
+    from ray._private.services import canonicalize_bootstrap_address_or_die as address
+    from ray._raylet import GcsClient
+    from ray.core.generated.gcs_pb2 import GcsNodeInfo
+except ImportError:
+    raise SystemExit(3)
+nodes = GcsClient(address=address(None)).get_all_node_info(timeout=10).values()
+alive = [n for n in nodes if n.state == GcsNodeInfo.ALIVE]
+print("GCS GPU total:", sum(n.resources_total.get("GPU", 0) for n in alive), "nodes:", len(alive))
+"""
+_GCS_RE = re.compile(r"GCS GPU total: ([\d.]+)")
+
+
+def gcs_gpus(runner: Runner, container: str) -> tuple[float | None, bool]:
+    """(GPUs of the cluster's live nodes, whether this image's Ray has what the question needs)."""
+    res = runner.run(["docker", "exec", container, "python3", "-c", GCS_GPUS_PY], timeout=30.0)
+    m = _GCS_RE.search(res.stdout) if res.rc == 0 else None
+    return (float(m[1]) if m else None), res.rc != 3 and (res.rc == 0) == bool(m)
+
+
+def cluster_gpus(runner: Runner, container: str, gcs: list[bool]) -> float | None:
+    """The cluster's GPUs: from the GCS while that works here (gcs[0]), else `ray status`."""
+    if gcs[0]:
+        gpus, ok = gcs_gpus(runner, container)
+        if ok:
+            return gpus
+        gcs[0] = False
+    return ray_status(runner, container)
+
+
 RAY_STARTED = "Ray runtime started"     # `ray start` (head and workers) once its raylet is in the cluster
 
 
@@ -74,7 +109,8 @@ class RayFormation:
         self.runner, self.container, self.nodes = runner, container, set(nodes)
         self.head = nodes[0]
         self.clock = clock
-        self.status = status or ray_status
+        self._gcs = [True]
+        self.status = status or (lambda r, c: cluster_gpus(r, c, self._gcs))
         self.started: set[str] = set()
         self.formed = False
         self.asked = 0
