@@ -4,8 +4,8 @@
 - native: vLLM's own multi-node mode: the head (--node-rank 0, --master-addr) and every worker
   (--headless); the head first, then the workers, which connect to --master-addr.
 - ray: the head container starts Ray and then vLLM; each worker joins Ray (`ray start --block`);
-  up waits until every node's GPU is in the cluster (`ray status` in the head container, asked as
-  soon as every node's log says its Ray runtime started: RayFormation).
+  up waits until every node's GPU is in the cluster (asked of the head's GCS in its container, from
+  the head's "Ray runtime started" on: RayFormation).
 """
 
 from __future__ import annotations
@@ -88,12 +88,13 @@ RAY_STARTED = "Ray runtime started"     # `ray start` (head and workers) once it
 class RayFormation:
     """When every node's GPU is in the deployment's Ray cluster, without holding up the watch loop.
 
-    `ray status` (a Python start of Ray's CLI in the head container: ~2 s of CPU, 1-3 s on an idle
-    node, 5-15 s on a loaded one) is asked in a background thread, and only when it can answer yes
-    soon, since each question takes CPU from the Ray processes still starting: once the head's log
-    says "Ray runtime started" (its GCS is up), one question at a time, RETRY_S apart; at once when
-    the last node's log says so (even with a question out, which may have been asked before that
-    node joined); and every FALLBACK_S from the start for an image whose `ray start` words differ.
+    The question (cluster_gpus: the head's GCS, else `ray status`; a Python start in the head
+    container, ~1-2 s of CPU, seconds more on a loaded node) is asked in a background thread, and
+    only when it can answer yes soon, since each one takes CPU from the Ray processes still
+    starting: once the head's log says "Ray runtime started" (its GCS is up), one question at a
+    time, RETRY_S apart; at once when the last node's log says so (even with a question out, which
+    may have been asked before that node joined); every FALLBACK_S from the start for an image whose
+    `ray start` words differ.
 
         f = RayFormation(head_runner, container, ["head", "worker"])   # the head first
         f.line("worker", text)     # each log line
