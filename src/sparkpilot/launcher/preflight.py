@@ -56,6 +56,9 @@ class Preflight:
         self._deferred: list[Any] = []     # (node, thread, results) of the probes not NEEDED
         self._collected: Any = None        # start(): the call that gives the NEEDED probes' facts
         self._config: Any = None           # start(): the call that gives model_info()'s answer
+        # node name -> other sparkpilot deployments running there (up fills it): their engine on the GPU
+        # is expected, so gpu-idle is a warning there, not a refusal ("another name on another port")
+        self.other_deployments: dict[str, list[str]] = {}
 
     def start(self) -> None:
         """Send doctor's probes out to every node now (read-only; e.g. while up asks whether the
@@ -121,6 +124,11 @@ class Preflight:
 
     def _results(self, node: str | None, results: list[Any]) -> Iterator[Event]:
         for r in results:
+            others = self.other_deployments.get(node or "", [])
+            if r.name == "gpu-idle" and r.status == "fail" and others:
+                r.status = "warn"
+                r.message += (f" (the GPU also serves sparkpilot deployment(s) {', '.join(others)}: two engines "
+                              "share one GPU's memory, so their --gpu-memory-utilization must add up)")
             blocking = r.name in BLOCKING and r.status == "fail"
             if blocking:
                 self.errors.append(f"{node + ': ' if node else ''}{r.name} ({r.id}): {r.message}")

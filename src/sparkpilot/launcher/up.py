@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sparkpilot.launcher import containers, executors, preflight, readiness, sync
-from sparkpilot.launcher.deployment import Deployment
+from sparkpilot.launcher.deployment import LABEL, Deployment
 from sparkpilot.launcher.events import Event, LaunchFailed
 from sparkpilot.secrets import mask_secrets
 from sparkpilot.transport.base import Runner
@@ -55,6 +55,7 @@ class Up:
         self.result: dict[str, Any] = {}
         self.driver_version: str | None = None
         self.homes: dict[int, str] = {}     # each node's $HOME (asked once)
+        self.others: dict[str, list[str]] = {}   # node name -> other sparkpilot deployments running there
         self.restarts = 0                # whole-deployment restarts before ready (--restart)
         self.watch_started: float | None = None
         self.watch: Any = None
@@ -79,6 +80,8 @@ class Up:
         if syncing is not None:
             syncing.prefetch()
         yield from self._refuse_running()
+        if pf is not None:
+            pf.other_deployments = self.others
         try:
             if pf is not None:
                 yield Event("step", "pre-flight", data={"step": "preflight"})
@@ -138,7 +141,11 @@ class Up:
 
     # ------------------------------------------------------------------ steps
     def _refuse_running(self) -> Iterator[Event]:
-        found = self._each(lambda rank: containers.ps(self.runners[rank], self.dep.name))
+        every = self._each(lambda rank: containers.ps(self.runners[rank]))   # every sparkpilot container
+        found = [[c for c in cs if c.labels.get(LABEL) == self.dep.name] for cs in every]
+        self.others = {n.name: sorted({c.labels.get(LABEL, "?") for c in cs if c.running} - {self.dep.name})
+                       for n, cs in zip(self.dep.nodes, every, strict=False)}
+        self.others = {k: v for k, v in self.others.items() if v}
         running = [(n, c) for n, cs in zip(self.dep.nodes, found, strict=False) for c in cs if c.running]
         if running:
             where = ", ".join(f"{n.name} ({c.status})" for n, c in running)
