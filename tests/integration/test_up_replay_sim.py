@@ -104,10 +104,10 @@ def test_ray_cluster_on_the_pair_ready_and_torn_down(request, tmp_path):
     assert not os.path.exists(os.path.join(str(cluster.dir), "state", "sparkpilot", "deployments", "ray.json"))
 
 
-def kill_worker_while_loading(cluster, plan, hosts, name, *extra):
+def kill_worker_while_loading(cluster, plan, hosts, name, *extra, scale="0.2"):
     """`up` on the pair; the worker's container killed (docker kill) once the head loads weights.
     Returns up's events and exit code."""
-    env = {**cluster.env(), "XDG_STATE_HOME": str(cluster.dir) + "/state", "SPARKPILOT_TIME_SCALE": "0.2"}
+    env = {**cluster.env(), "XDG_STATE_HOME": str(cluster.dir) + "/state", "SPARKPILOT_TIME_SCALE": scale}
     proc = subprocess.Popen([sys.executable, "-m", "sparkpilot", "up", str(plan), *hosts, "--name", name,
                              "--format", "json", "--force", "--no-smoke", "--hang-timeout", "900", *extra],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
@@ -130,18 +130,20 @@ def kill_worker_while_loading(cluster, plan, hosts, name, *extra):
 
 
 def test_worker_killed_while_loading_restarts_the_whole_pair(request, tmp_path):
-    """--restart on-failure:1 on a native pair (replay engine, time scale 0.2): the worker's container
+    """--restart on-failure:1 on a native pair (replay engine: the recorded single-node `ready` start,
+    236 lines, at time scale 0.5: its weight loading lasts ~8 s; the pair's 1686-line log goes
+    through the sim's dockerd slower and slower, minutes a start): the worker's container
     killed while the head loads weights. up restarts the whole deployment (both nodes' containers
     removed and started again, the reason said), it becomes ready, and `down` leaves nothing: no
     container, supervisor or state."""
     cluster = request.getfixturevalue("sim_docker_factory")(["healthy", "healthy"], fabric="cable")
-    plan, hosts = replay_plan(cluster, cluster.nodes, "ready-pair-head", tmp_path, executor="native")
+    plan, hosts = replay_plan(cluster, cluster.nodes, "ready", tmp_path, executor="native")
     data = json.loads(plan.read_text())
     for node in data["launch"]["nodes"]:
-        node["docker_run"] = [a.replace(f"SPARKPILOT_TIME_SCALE={SCALE}", "SPARKPILOT_TIME_SCALE=0.2")
+        node["docker_run"] = [a.replace(f"SPARKPILOT_TIME_SCALE={SCALE}", "SPARKPILOT_TIME_SCALE=0.5")
                               for a in node["docker_run"]]
     plan.write_text(json.dumps(data))
-    events, code = kill_worker_while_loading(cluster, plan, hosts, "pair", "--restart", "on-failure:1")
+    events, code = kill_worker_while_loading(cluster, plan, hosts, "pair", "--restart", "on-failure:1", scale="0.5")
     assert code == 0, events[-5:]
     kinds = [e["event"] for e in events]
     at = kinds.index("supervisor")
