@@ -131,8 +131,8 @@ def kill_worker_while_loading(cluster, plan, hosts, name, *extra, scale="0.2"):
 
 def test_worker_killed_while_loading_restarts_the_whole_pair(request, tmp_path):
     """--restart on-failure:1 on a native pair (replay engine: the recorded single-node `ready` start,
-    236 lines, at time scale 0.5: its weight loading lasts ~8 s; the pair's 1686-line log goes
-    through the sim's dockerd slower and slower, minutes a start): the worker's container
+    236 lines, at time scale 0.3: its weight loading lasts ~5 s, ready ~50 s after; the pair's
+    1686-line log goes through the sim's dockerd slower and slower, minutes a start): the worker's container
     killed while the head loads weights. up restarts the whole deployment (both nodes' containers
     removed and started again, the reason said), it becomes ready, and `down` leaves nothing: no
     container, supervisor or state."""
@@ -140,10 +140,10 @@ def test_worker_killed_while_loading_restarts_the_whole_pair(request, tmp_path):
     plan, hosts = replay_plan(cluster, cluster.nodes, "ready", tmp_path, executor="native")
     data = json.loads(plan.read_text())
     for node in data["launch"]["nodes"]:
-        node["docker_run"] = [a.replace(f"SPARKPILOT_TIME_SCALE={SCALE}", "SPARKPILOT_TIME_SCALE=0.5")
+        node["docker_run"] = [a.replace(f"SPARKPILOT_TIME_SCALE={SCALE}", "SPARKPILOT_TIME_SCALE=0.3")
                               for a in node["docker_run"]]
     plan.write_text(json.dumps(data))
-    events, code = kill_worker_while_loading(cluster, plan, hosts, "pair", "--restart", "on-failure:1", scale="0.5")
+    events, code = kill_worker_while_loading(cluster, plan, hosts, "pair", "--restart", "on-failure:1", scale="0.3")
     assert code == 0, events[-5:]
     kinds = [e["event"] for e in events]
     at = kinds.index("supervisor")
