@@ -29,7 +29,7 @@ LOG_DIRS = [TESTS / "data" / "logs", TESTS.parent.parent / "shared" / "data" / "
             TESTS.parent.parent.parent / "shared" / "data" / "logs"]
 MAX_GAP = 900.0  # seconds: a longer silence is two pasted chunks of one log, not one wait
 PROMPT_RE = re.compile(r"^[\w.\-]+@[\w.\-]+:\S*[$#] ")  # the poster's shell prompt, not the process
-BAR_RE = re.compile(r"\|\s*\d+/\d+ \[(\d+):(\d{2})(?::(\d{2}))?<")
+BAR_RE = re.compile(r"\|\s*(\d+)/(\d+) \[(\d+):(\d{2})(?::(\d{2}))?<")
 READY_RE = re.compile(r"Application startup complete")
 
 # scenario -> (log id, cut before the first line matching, note). What only a GB10 shows.
@@ -80,7 +80,7 @@ def compile_log(text: str, meta: dict, cut: str | None = None, api: bool = True)
     first: float | None = None
     last = 0.0
     bar_base = 0.0
-    in_bar = False
+    bar_at: tuple[int, int] | None = None   # (done, total) of the bar going on: its start is bar_base
     raw_lines = text.splitlines()
     if raw_lines and PROMPT_RE.match(raw_lines[0]):  # `user@host:~$ docker logs -f x` as pasted
         raw_lines = raw_lines[1:]
@@ -100,11 +100,14 @@ def compile_log(text: str, meta: dict, cut: str | None = None, api: bool = True)
             if at - last > MAX_GAP:  # chunks of one paste: go on after the usual pause
                 first += at - last - 1.0
                 at = last + 1.0
-            in_bar = False
         elif bar:
-            if not in_bar:
-                bar_base, in_bar = last, True
-            h, m, s = (bar[1], bar[2], bar[3]) if bar[3] else ("0", bar[1], bar[2])
+            # one bar's lines keep its start, also across other lines in between (vLLM logs a line
+            # per layer between the shard bar's updates): a bar starts anew at a new total or a lower count
+            done, total = int(bar[1]), int(bar[2])
+            if bar_at is None or total != bar_at[1] or done < bar_at[0]:
+                bar_base = last
+            bar_at = (done, total)
+            h, m, s = (bar[3], bar[4], bar[5]) if bar[5] else ("0", bar[3], bar[4])
             at = bar_base + int(h) * 3600 + int(m) * 60 + int(s)
         else:
             at = last
