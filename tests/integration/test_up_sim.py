@@ -108,7 +108,9 @@ def test_single_node_plan_to_chat_to_down(pair, tmp_path):
     assert TOKEN not in json.dumps([inspect["Path"], inspect["Args"], inspect["Config"]["Cmd"]])
     assert TOKEN not in up_out + err
     state_dir = Path(str(cluster.dir), "state")
-    assert all(TOKEN.encode() not in f.read_bytes() for f in state_dir.rglob("*") if f.is_file())
+    token_file = state_dir / "sparkpilot" / "deployments" / "one.token"   # the supervisor's, 0600
+    assert token_file.stat().st_mode & 0o777 == 0o600
+    assert all(TOKEN.encode() not in f.read_bytes() for f in state_dir.rglob("*") if f.is_file() and f != token_file)
     assert list(state_dir.rglob("*.json")) and not Path(node.dir, "home", ".cache", "sparkpilot", "one.env").exists()
     again = sparkpilot(cluster, "up", str(plan), *hosts, "--name", "one", "--force", "--hang-timeout", HANG)
     assert again.returncode == 1 and "already running" in again.stderr
@@ -119,9 +121,12 @@ def test_single_node_plan_to_chat_to_down(pair, tmp_path):
     cluster.nodes[0].docker.docker("kill", "sparkpilot-one")
     restarted = wait_ready_again(cluster, "one", first)
     assert restarted, f"not restarted: {containers_left(cluster, 'one')} (was {first})"
+    # the supervisor's restart gave the new container HF_TOKEN too (its docker run, by the env file)
+    seen = node.docker.docker("exec", "sparkpilot-one", "printenv", "HF_TOKEN", check=False).stdout.strip()
+    assert seen == TOKEN
     down = sparkpilot(cluster, "down", "one")
     assert down.returncode == 0 and "removed sparkpilot-one" in down.stdout and "supervisor" in down.stdout, down.stdout
-    assert containers_left(cluster, "one") == []
+    assert containers_left(cluster, "one") == [] and not token_file.exists()
     if sup["kind"] == "setsid":   # the supervisor is gone too (systemd: its unit, which `down` stopped)
         assert not Path(f"/proc/{sup['pid']}").exists() or "zombie" in Path(f"/proc/{sup['pid']}/status").read_text()
     assert not json.loads(sparkpilot(cluster, "status", "--format", "json").stdout).get("supervisors", {}).get("one")

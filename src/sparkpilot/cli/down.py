@@ -26,6 +26,7 @@ def run(args: argparse.Namespace) -> int:
     name, nodes = target(args)
     assert name is not None
     pid = supervisor.stop(name)
+    state.forget_token(name)   # the supervisor's HF_TOKEN file: nothing restarts any more
     runners = runners_for(nodes)
     try:
         events = list(teardown(name, runners))

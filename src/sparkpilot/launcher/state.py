@@ -45,6 +45,7 @@ def names() -> list[str]:
 
 
 def forget(name: str) -> None:
+    forget_token(name)
     for suffix in (".json", ".tmp"):
         try:
             path(name).with_suffix(suffix).unlink()
@@ -54,3 +55,33 @@ def forget(name: str) -> None:
 
 def log_path(name: str) -> Path:
     return root() / f"{name}.supervisor.log"
+
+
+def token_path(name: str) -> Path:
+    return root() / f"{name}.token"
+
+
+def save_token(name: str, token: str) -> Path:
+    """HF_TOKEN for the deployment's supervisor (its restarts' `docker run`): a file made 0600 from
+    the start (O_EXCL, never world-readable for a moment), never on a command line or in a log."""
+    p = token_path(name)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    forget_token(name)
+    fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(token)
+    return p
+
+
+def load_token(name: str) -> str | None:
+    try:
+        return token_path(name).read_text(encoding="utf-8").strip() or None
+    except OSError:
+        return None
+
+
+def forget_token(name: str) -> None:
+    try:
+        token_path(name).unlink()
+    except FileNotFoundError:
+        pass

@@ -5,6 +5,9 @@ fails HEALTH_FAILS times in a row, it removes every container on every node and 
 again (a lone restarted rank would leave an orphaned cluster), with back-off, at most N times,
 and logs why to the deployment's supervisor log. Never Docker's per-container restart policy.
 `status` shows it (its unit in the deployment's state file); `down` stops it first.
+A rank that exited is diagnosed from its log first: a class that will not fix itself (SPU020, the
+rule `up` applies before ready: `restartable`) removes the deployment and stops the supervisor.
+HF_TOKEN reaches it through a 0600 file in this machine's state dir (state.save_token), never argv.
 
     python -m sparkpilot.launcher.supervisor_loop NAME  # what `up` starts, detached (the loop)
 """
@@ -51,6 +54,18 @@ def restartable(failure: Any) -> tuple[bool, str]:
     return True, f"{cls} may pass: restarting the whole deployment (SPU020)"
 
 
+def diagnose_exit(runner: Any, container: str, node: str) -> Any:
+    """The diagnosis Failure of an exited rank's log (None: no known error line, or no log)."""
+    from sparkpilot.diagnosis import diagnose
+    from sparkpilot.launcher import containers
+
+    try:
+        logs = containers.read_logs(runner, container)
+    except Exception:  # noqa: BLE001 - a log that cannot be read leaves the exit unexplained (restartable)
+        return None
+    return diagnose(logs.text, source=node).failure
+
+
 def backoff(done: int) -> float:
     """Seconds to wait before restart number done+1 (BACKOFF_S, scaled by SPARKPILOT_TIME_SCALE)."""
     from sparkpilot.timescale import time_scale
@@ -72,6 +87,8 @@ def start(dep: Any, policy: str, restarts: int = 0) -> Iterator[Event]:
     data["restart"] = policy
     data["restarts"] = restarts
     state.save(dep.name, data)
+    if os.environ.get("HF_TOKEN"):   # for the restarts' docker run (systemd-run gives a clean environment)
+        state.save_token(dep.name, os.environ["HF_TOKEN"])
     env = [f"{k}={os.environ[k]}" for k in PASS_ENV if os.environ.get(k)]
     argv = ["env", *env, sys.executable, "-m", "sparkpilot.launcher.supervisor_loop", dep.name]
     handle = LocalRunner().start_detached(argv, unit(dep.name))

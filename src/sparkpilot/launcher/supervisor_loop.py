@@ -5,17 +5,26 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import time
 from typing import Any
 
 from sparkpilot.launcher import state
-from sparkpilot.launcher.supervisor import CHECK_EVERY_S, HEALTH_FAILS, backoff, parse_policy
+from sparkpilot.launcher.supervisor import (
+    CHECK_EVERY_S,
+    HEALTH_FAILS,
+    backoff,
+    diagnose_exit,
+    parse_policy,
+    restartable,
+)
+from sparkpilot.secrets import mask_secrets
 
 
 def _log(msg: str) -> None:
-    print(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {msg}", flush=True)
+    print(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {mask_secrets(msg)}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,6 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     if not data:
         _log(f"no state for {name}: nothing to supervise")
         return 1
+    token = state.load_token(name)
+    if token:   # up's HF_TOKEN (a 0600 file): each restart's docker run gets it by up's env file
+        os.environ["HF_TOKEN"] = token
     limit = parse_policy(data.get("restart") or "on-failure")
     dep = Deployment.from_plan(data["plan"], data["hosts"], name=name, port=data.get("port"))
     runners = {n.rank: connect(n.host) for n in dep.nodes}
@@ -50,12 +62,13 @@ def main(argv: list[str] | None = None) -> int:
         nap(CHECK_EVERY_S)
         if stopping:
             break
-        why = None
+        why, exited = None, None
         try:
             for n in dep.nodes:
                 status, code = containers.state(runners[n.rank], dep.container)
                 if status not in ("running", "restarting"):
                     why = f"{n.name}: container {status}" + (f" (exit {code})" if code is not None else "")
+                    exited = n
                     break
             if why is None:
                 fails = 0 if readiness.health(runners[0], dep.port) else fails + 1
@@ -65,14 +78,22 @@ def main(argv: list[str] | None = None) -> int:
             why = f"{type(exc).__name__}: {exc}"
         if why is None or stopping:
             continue
-        if limit is not None and restarts >= limit:
-            _log(f"{why}; {restarts} restart(s) done, the limit: tearing down and stopping")
+        failure = diagnose_exit(runners[exited.rank], dep.container, exited.name) if exited else None
+        if failure is not None:
+            why = f"{why}: {failure.cls}: {failure.message} (fix: {failure.fix})"
+        ok, reason = restartable(failure)   # SPU020, the rule up applies before ready
+        give_up = None if ok else f"not restarting: {reason}"
+        if give_up is None and limit is not None and restarts >= limit:
+            give_up = f"{restarts} restart(s) done, the limit"
+        if give_up:
+            _log(f"{why}; {give_up}: tearing down and stopping")
             for ev in teardown(name, [(n.name, runners[n.rank]) for n in dep.nodes]):
                 _log(f"{ev.node}: {ev.message}")
+            state.forget_token(name)   # no restart to come: the token file goes
             break
         delay = backoff(restarts)
         restarts += 1
-        _log(f"{why}: restarting every container on every node in {delay:.0f} s (restart {restarts})")
+        _log(f"{why}: {reason}; restarting every container on every node in {delay:.0f} s (restart {restarts})")
         nap(delay)
         if stopping:
             break
