@@ -43,8 +43,9 @@ PASS_ENV = ("SPARKPILOT_SSH_CONFIG", "SPARKPILOT_TIME_SCALE", "XDG_STATE_HOME", 
 
 
 def restartable(failure: Any) -> tuple[bool, str]:
-    """Whether a failure before ready is worth a restart of the whole deployment (SPU020 in
-    knowledge/launch.yaml): False with the reason for a class a restart cannot fix."""
+    """Whether a failure is worth a restart of the whole deployment (SPU020 in knowledge/launch.yaml),
+    before ready (up) and after (the supervisor's loop): False with the reason for a class a restart
+    cannot fix. None (no diagnosis: a rank killed, /health failing, a host lost) may pass."""
     from sparkpilot import knowledge
 
     cls = getattr(failure, "cls", None) or "unrecognised"
