@@ -67,7 +67,8 @@ def test_single_node_plan_to_chat_to_down(pair, tmp_path):
     ready; SIGINT, what Ctrl-C sends, only detaches and the server keeps serving), HF_TOKEN given to
     the container by name through a 0600 env file on the node (the token never in up's output, its
     events, the state files or the container's command; the file removed), --restart on-failure:1
-    (the container killed: the supervisor restarts the deployment), a second `up` of the name refused."""
+    (the container killed: the supervisor restarts the deployment, HF_TOKEN given again; then an OOM
+    in its log: not restarted, SPU020), a second `up` of the name refused."""
     cluster = pair
     node = cluster.nodes[0]
     plan, hosts = cpu_plan(cluster, cluster.nodes[:1], tmp_path=tmp_path)
@@ -124,8 +125,20 @@ def test_single_node_plan_to_chat_to_down(pair, tmp_path):
     # the supervisor's restart gave the new container HF_TOKEN too (its docker run, by the env file)
     seen = node.docker.docker("exec", "sparkpilot-one", "printenv", "HF_TOKEN", check=False).stdout.strip()
     assert seen == TOKEN
-    down = sparkpilot(cluster, "down", "one")
-    assert down.returncode == 0 and "removed sparkpilot-one" in down.stdout and "supervisor" in down.stdout, down.stdout
+    # the rank dies of a failure that will not fix itself (SPU020): the supervisor diagnoses its log,
+    # does not restart, removes the deployment and stops. The line is torch's, from a real report's
+    # log (tests/data/logs_unseen/221.log), written to the engine's stderr; then the container killed.
+    oom = "torch.OutOfMemoryError: CUDA out of memory."
+    node.docker.docker("exec", "sparkpilot-one", "sh", "-c", f"echo '{oom}' >/proc/1/fd/2")
+    node.docker.docker("kill", "sparkpilot-one")
+    assert wait_for(lambda: containers_left(cluster, "one") == [] and not token_file.exists(), 120)
+    if sup["kind"] == "setsid":   # its log (systemd: the journal)
+        log = Path.home() / ".cache" / "sparkpilot" / "detached" / "sparkpilot-supervisor-one.log"
+        assert wait_for(lambda: "supervisor stopped" in log.read_text(), 60), log.read_text()[-2000:]
+        text = log.read_text()
+        assert "not restarting: oom_at_startup will not fix itself" in text and TOKEN not in text, text[-2000:]
+    down = sparkpilot(cluster, "down", "one")   # the supervisor already stopped, nothing left to remove
+    assert down.returncode == 0 and "removed nothing" in down.stdout, down.stdout
     assert containers_left(cluster, "one") == [] and not token_file.exists()
     if sup["kind"] == "setsid":   # the supervisor is gone too (systemd: its unit, which `down` stopped)
         assert not Path(f"/proc/{sup['pid']}").exists() or "zombie" in Path(f"/proc/{sup['pid']}/status").read_text()
