@@ -148,6 +148,7 @@ def test_up_writes_the_token_file_0600_for_the_supervisor_and_down_removes_it(mo
     monkeypatch.setattr(LocalRunner, "start_detached", detached)
     dep = Deployment.from_plan(SINGLE, [], name="x")
     monkeypatch.delenv("HF_TOKEN", raising=False)
+    state.save_token("x", "hf_AnEarlierDeploymentsToken012345")   # left by a supervisor killed without down
     list(supervisor.start(dep, "on-failure"))
     assert not state.token_path("x").exists()
     monkeypatch.setenv("HF_TOKEN", TOKEN)

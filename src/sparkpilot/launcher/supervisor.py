@@ -90,6 +90,8 @@ def start(dep: Any, policy: str, restarts: int = 0) -> Iterator[Event]:
     state.save(dep.name, data)
     if os.environ.get("HF_TOKEN"):   # for the restarts' docker run (systemd-run gives a clean environment)
         state.save_token(dep.name, os.environ["HF_TOKEN"])
+    else:                            # none now: an earlier deployment's file of this name must not serve
+        state.forget_token(dep.name)
     env = [f"{k}={os.environ[k]}" for k in PASS_ENV if os.environ.get(k)]
     argv = ["env", *env, sys.executable, "-m", "sparkpilot.launcher.supervisor_loop", dep.name]
     handle = LocalRunner().start_detached(argv, unit(dep.name))
