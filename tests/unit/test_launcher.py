@@ -419,6 +419,31 @@ def test_ray_formation_says_formed_once_every_gpu_is_in():
     assert f.poll() is None                                  # said once
 
 
+def test_ray_formation_settles_at_ready_when_health_came_first():
+    """/health answered while formation was not yet seen (the workers' `ray start` said nothing yet):
+    up asks until every GPU is in (a real vLLM on Ray is ready only then), or says how many it saw."""
+    from sparkpilot.launcher.executors import RayFormation
+
+    answers = iter([1.0, 1.0, 2.0])
+    now = [0.0]
+    f = RayFormation("r", "c", ["a", "b"], clock=lambda: now[0],  # type: ignore[arg-type]
+                     status=lambda r, c: next(answers))
+
+    def tick(s: float) -> None:
+        f.join()
+        now[0] += s
+
+    assert f.settle(30.0, sleep=tick) == 2.0 and f.formed and f.asked == 3
+    short = RayFormation("r", "c", ["a", "b"], clock=lambda: now[0],  # type: ignore[arg-type]
+                         status=lambda r, c: 1.0)
+
+    def tick2(s: float) -> None:
+        short.join()
+        now[0] += s
+
+    assert short.settle(2.0, sleep=tick2) is None and not short.formed and short.short == 1.0
+
+
 def test_ray_formation_falls_back_to_asking_when_the_logs_never_say_it():
     from sparkpilot.launcher.executors import RayFormation
 

@@ -143,6 +143,29 @@ class RayFormation:
             self._ask_now(now)
         return None
 
+    def settle(self, timeout: float, sleep: Callable[[float], None] = time.sleep) -> float | None:
+        """At /health, while formation was not yet seen: ask until every node's GPU is in, or timeout
+        (vLLM on Ray cannot be ready without them, so on a real start this is one question). The
+        GPUs once formed; None when the time ran out (the last count stays in `short`)."""
+        end = self.clock() + timeout
+        while True:
+            with self._lock:
+                out = self._out
+            if out == 0:
+                self._ask_now(self.clock())
+            gpus = self.poll()
+            if gpus is not None:
+                return gpus
+            if self.formed or self.clock() >= end:
+                return None
+            sleep(0.25)
+
+    @property
+    def short(self) -> float | None:
+        """The most GPUs any question saw (when formation was not reached)."""
+        with self._lock:
+            return self._best
+
     def _ask_now(self, now: float) -> None:
         self._next, self._fallback = now + self.RETRY_S, now + self.FALLBACK_S
         self.asked += 1

@@ -21,6 +21,7 @@ from sparkpilot.transport.base import Runner
 
 POLL_S = 0.25            # how often the loop looks at the clock, /health and container states
 STATE_EVERY_S = 2.0
+RAY_AT_READY_S = 30.0   # /health answered before Ray formation was seen: how long to ask for every GPU
 _SHARDS_RE = re.compile(r"Loading safetensors checkpoint shards:\s*(\d+)% Completed \|\s*(\d+)/(\d+)")
 
 
@@ -82,6 +83,21 @@ class Watch:
         for node in self.dep.nodes:
             self.merged.add(node.name, self.runners[node.rank], containers.logs_argv(self.dep.container))
 
+    def _ray_at_ready(self, ray: executors.RayFormation) -> Iterator[Event]:
+        """/health answers before up saw every node's GPU in Ray (its question was still out): ask
+        until they are (a real vLLM on Ray is ready only with them: one question), else say so."""
+        gpus = ray.settle(RAY_AT_READY_S)
+        n = len(self.dep.nodes)
+        if gpus is not None:
+            yield Event("phase", f"Ray cluster formed: {gpus:g} GPUs on {n} nodes", phase="ray_cluster",
+                        data={"gpus": gpus, "ray_status_asked": ray.asked})
+        else:
+            seen = ray.short
+            yield Event("check", f"vLLM answers /health but Ray lists {seen if seen is not None else 'no'} GPU(s) "
+                                 f"of the {n} nodes' within {RAY_AT_READY_S:.0f} s: `docker exec "
+                                 f"{self.dep.container} ray status` on the head",
+                        node=self.dep.head.name, data={"status": "warn", "name": "ray-cluster", "gpus": seen})
+
     # ------------------------------------------------------------------ the loop
     def run(self) -> Iterator[Event]:
         self.start_streams()
@@ -122,6 +138,8 @@ class Watch:
                                                              (self.phase == "ready" and not asked_ready)):
                     health_next, asked_ready = now + 0.5, self.phase == "ready"
                     if readiness.health(self.runners[0], self.dep.port):
+                        if ray is not None and not ray.formed:
+                            yield from self._ray_at_ready(ray)
                         self.ready_at = now
                         if self.phase != "ready":   # /health answered before the log's line came through
                             self.phase, self.phase_since = "ready", now
