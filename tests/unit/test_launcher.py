@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from fake_docker import FakeDockerNode
 from sparkpilot.errors import UsageError
 from sparkpilot.launcher import containers, readiness
 from sparkpilot.launcher.deployment import (
@@ -312,36 +313,6 @@ def test_watch_warns_before_a_short_hang_timeout():
     assert [e.kind for e in w._hang(now[0])] == ["stall"]     # half the timeout: probable hang, said
     now[0] = 9.0
     assert [e.kind for e in w._hang(now[0])] == ["hang", "failure"]
-
-
-class FakeDockerNode:
-    """A node's docker as far as up's launch and teardown ask it (ps, run, rm -f, printenv HOME)."""
-
-    name = "fake"
-    recorded = False
-
-    def __init__(self):
-        self.running = False
-        self.argvs: list[list[str]] = []
-
-    def run(self, argv, timeout=60.0):
-        from sparkpilot.transport.base import CommandResult
-
-        argv = list(argv)
-        self.argvs.append(argv)
-        if argv[:2] == ["sh", "-c"] and argv[5:7] == ["docker", "run"]:   # mkdir -p CACHE && exec docker run
-            argv = argv[5:]
-        out = ""
-        if argv[:2] == ["docker", "ps"] and self.running:
-            out = json.dumps({"ID": "0123456789abcdef", "Names": "sparkpilot-x", "State": "running",
-                              "Status": "Up 2 seconds", "Labels": f"{LABEL}=x", "Image": "img", "CreatedAt": "-"})
-        elif argv[:2] == ["docker", "run"]:
-            self.running, out = True, "0123456789abcdef\n"
-        elif argv[:3] == ["docker", "rm", "-f"]:
-            self.running = False
-        elif argv[0] == "printenv":
-            out = "/root\n"
-        return CommandResult(0, out, "", 0.0)
 
 
 def test_ctrl_c_while_an_event_is_shown_still_removes_the_deployment():

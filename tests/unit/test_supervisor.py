@@ -11,50 +11,35 @@ from pathlib import Path
 
 import pytest
 
+from fake_docker import FakeDockerNode
+
 from sparkpilot.launcher import state, supervisor, supervisor_loop
-from sparkpilot.launcher.deployment import LABEL
 from sparkpilot.launcher.events import Event
-from sparkpilot.transport.base import CommandResult
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 SINGLE = json.loads((DATA / "up" / "plan-single-qwen3-32b.json").read_text())
 TOKEN = "hf_SupervisorTokenNeverShown0123456789"   # the shape of a Hugging Face token; fake
 
 
-class CrashingNode:
+class CrashingNode(FakeDockerNode):
     """A node whose container of deployment x exits at once after every start (inspect says exited),
     its log `log`; ps, run, rm -f, logs, curl /health, printenv HOME, write_bytes as up asks them."""
 
-    name = "fake"
-    recorded = False
+    ps_state, ps_status = "exited", "Exited (137)"
 
     def __init__(self, log: str):
-        self.log, self.running = log, False
-        self.argvs: list[list[str]] = []
+        super().__init__()
+        self.log = log
         self.written: list[tuple[str, bytes, int | None]] = []
 
-    def run(self, argv, timeout=60.0):
-        argv = list(argv)
-        self.argvs.append(argv)
-        if argv[:2] == ["sh", "-c"] and argv[5:7] == ["docker", "run"]:
-            argv = argv[5:]
-        out = ""
-        if argv[:2] == ["docker", "ps"] and self.running:
-            out = json.dumps({"ID": "0123456789abcdef", "Names": "sparkpilot-x", "State": "exited",
-                              "Status": "Exited (137)", "Labels": f"{LABEL}=x", "Image": "img", "CreatedAt": "-"})
-        elif argv[:2] == ["docker", "run"]:
-            self.running, out = True, "0123456789abcdef\n"
-        elif argv[:3] == ["docker", "rm", "-f"]:
-            self.running = False
-        elif argv[:3] == ["docker", "inspect", "--format"]:
-            out = "exited 137" if "{{.State.Status}}" in argv[3] else "false"
-        elif argv[:3] == ["docker", "logs", "--timestamps"]:
-            out = self.log
-        elif argv[0] == "curl":
-            out = "200"
-        elif argv[0] == "printenv":
-            out = "/root\n"
-        return CommandResult(0, out, "", 0.0)
+    def more(self, argv):
+        if argv[:3] == ["docker", "inspect", "--format"]:
+            return "exited 137" if "{{.State.Status}}" in argv[3] else "false"
+        if argv[:3] == ["docker", "logs", "--timestamps"]:
+            return self.log
+        if argv[0] == "curl":
+            return "200"
+        return None
 
     def write_bytes(self, remote, data, mode=None):
         self.written.append((remote, data, mode))
