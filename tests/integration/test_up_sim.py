@@ -137,6 +137,9 @@ def test_single_node_plan_to_chat_to_down(pair, tmp_path):
         assert wait_for(lambda: "supervisor stopped" in log.read_text(), 60), log.read_text()[-2000:]
         text = log.read_text()
         assert "not restarting: oom_at_startup will not fix itself" in text and TOKEN not in text, text[-2000:]
+    said = sparkpilot(cluster, "status", "one")   # status says the supervisor stopped, and why
+    assert "supervisor not running" in said.stdout and "1 restart(s)" in said.stdout, said.stdout
+    assert "supervisor stopped:" in said.stdout and "oom_at_startup will not fix itself" in said.stdout, said.stdout
     down = sparkpilot(cluster, "down", "one")   # the supervisor already stopped, nothing left to remove
     assert down.returncode == 0 and "removed nothing" in down.stdout, down.stdout
     assert containers_left(cluster, "one") == [] and not token_file.exists()

@@ -86,6 +86,8 @@ def test_a_rank_that_exits_with_a_failure_that_will_not_fix_itself_is_not_restar
     assert runs(node) == [] and not node.running
     assert sum(a[:3] == ["docker", "rm", "-f"] for a in node.argvs) == 1
     assert out.rstrip().endswith("supervisor stopped") and not state.token_path("x").exists()
+    stopped = (state.load("x") or {})["supervisor"]["stopped"]   # for `status`: why it stopped
+    assert f"{cls} will not fix itself" in stopped and "SPU020" in stopped
 
 
 def test_a_killed_rank_is_restarted_whole_with_hf_token_by_the_env_file(monkeypatch, tmp_path, capsys):
@@ -105,6 +107,9 @@ def test_a_killed_rank_is_restarted_whole_with_hf_token_by_the_env_file(monkeypa
     assert all(TOKEN not in " ".join(a) for a in node.argvs) and TOKEN not in out
     assert "1 restart(s) done, the limit" in out and not node.running
     assert not state.token_path("x").exists()
+    sup = (state.load("x") or {})["supervisor"]   # for `status`: restarts, the last reason, the stop
+    assert sup["restarts"] == 1 and "container exited (exit 137)" in sup["last_restart"]
+    assert "1 restart(s) done, the limit" in sup["stopped"] and TOKEN not in json.dumps(sup)
 
 
 def test_without_a_token_file_the_restart_has_no_env_file(monkeypatch, tmp_path, capsys):

@@ -77,16 +77,19 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "json":
         print_json({"nodes": rows, "supervisors": sups})
         return 0
-    if not rows:
+    if not rows:   # a supervisor that stopped (and said why) is still worth a line below
         print(f"{name or 'no deployment'}: no container on {', '.join(n for n, _ in nodes) or 'any node'}")
-        return 0
-    cols = ("node", "deployment", "role", "state", "phase", "status", "memory", "endpoint")
-    widths = {c: max(len(c), *(len(str(r.get(c) or "-")) for r in rows)) for c in cols}
-    print("  ".join(c.upper().ljust(widths[c]) for c in cols))
-    for r in rows:
-        print("  ".join(str(r.get(c) or "-").ljust(widths[c]) for c in cols))
+    else:
+        cols = ("node", "deployment", "role", "state", "phase", "status", "memory", "endpoint")
+        widths = {c: max(len(c), *(len(str(r.get(c) or "-")) for r in rows)) for c in cols}
+        print("  ".join(c.upper().ljust(widths[c]) for c in cols))
+        for r in rows:
+            print("  ".join(str(r.get(c) or "-").ljust(widths[c]) for c in cols))
     for dep, sup in sups.items():
         if sup:
             word = "running" if sup["running"] else "not running"
-            print(f"{dep}: supervisor {word} ({sup['kind']} {sup['unit']}, --restart {sup['policy']})")
+            done = f"; {sup['restarts']} restart(s), the last: {sup['last_restart']}" if sup.get("restarts") else ""
+            print(f"{dep}: supervisor {word} ({sup['kind']} {sup['unit']}, --restart {sup['policy']}{done})")
+            if sup.get("stopped") and not sup["running"]:
+                print(f"{dep}: supervisor stopped: {sup['stopped']}")
     return 0

@@ -27,6 +27,18 @@ def _log(msg: str) -> None:
     print(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {mask_secrets(msg)}", flush=True)
 
 
+def _record(name: str, **fields: Any) -> None:
+    """What the supervisor did, in the deployment's state for `status` (restarts, the last reason,
+    why it stopped); nothing once `down` forgot the deployment."""
+    data = state.load(name)
+    if not data:
+        return
+    sup = dict(data.get("supervisor") or {})
+    sup.update({k: mask_secrets(v) if isinstance(v, str) else v for k, v in fields.items()})
+    data["supervisor"] = sup
+    state.save(name, data)
+
+
 def main(argv: list[str] | None = None) -> int:
     from sparkpilot.launcher import containers, readiness
     from sparkpilot.launcher.deployment import Deployment
@@ -87,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
             give_up = f"{restarts} restart(s) done, the limit"
         if give_up:
             _log(f"{why}; {give_up}: tearing down and stopping")
+            _record(name, stopped=f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {why}; {give_up}"[:500])
             for ev in teardown(name, [(n.name, runners[n.rank]) for n in dep.nodes]):
                 _log(f"{ev.node}: {ev.message}")
             state.forget_token(name)   # no restart to come: the token file goes
@@ -94,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         delay = backoff(restarts)
         restarts += 1
         _log(f"{why}: {reason}; restarting every container on every node in {delay:.0f} s (restart {restarts})")
+        _record(name, restarts=restarts, last_restart=f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {why}"[:500])
         nap(delay)
         if stopping:
             break
