@@ -28,14 +28,10 @@ from tempfile import TemporaryDirectory
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from up_overhead import TS, epoch, sparkpilot  # bench/ is not a package
+from up_overhead import TS, epoch, load, sparkpilot  # bench/ is not a package
 
 NAME = "bench-ray"
 STARTED = "Ray runtime started"
-
-
-def load() -> str:
-    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def docker_times(node) -> tuple[float | None, float | None]:

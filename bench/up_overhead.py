@@ -42,6 +42,11 @@ TS = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z)")
 SIM_UP_ARGS = ["--force", "--hang-timeout", "900"]   # a loaded 2-core machine: minutes of engine init
 
 
+def load() -> str:
+    """The load average (1, 5, 15 min), printed with every figure: these benches share the machine."""
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def epoch(ts: str) -> float:
     head, _, frac = ts.rstrip("Z").partition(".")
     base = datetime.strptime(head, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc).timestamp()
@@ -181,7 +186,7 @@ def main() -> int:
         UP_ARGS.extend(args.up_arg)
         host_args = [a for h in args.host for a in ("--host", h)]
         hosts = args.host or ["local"]
-        print(f"load average before: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}")
+        print(f"load average before: {load()}")
         starts = []
         for i in range(max(1, args.runs)):
             starts.append(one_start(args.plan, hosts, host_args, "bench-up"))
@@ -209,7 +214,7 @@ def main() -> int:
             print(f"failure reported {lat} s after its log line (target <= 5 s: {'PASS' if lat <= 5 else 'FAIL'})"
                   if lat is not None else "failure latency: no timestamped fatal line in the failure event")
             failed += ["failure latency"] if lat is None or lat > 5 else []
-        print(f"load average after: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}")
+        print(f"load average after: {load()}")
     return 1 if failed and args.strict else 0
 
 

@@ -30,7 +30,7 @@ from tempfile import TemporaryDirectory
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from up_overhead import sparkpilot  # bench/ is not a package
+from up_overhead import load, sparkpilot  # bench/ is not a package
 
 UP = ["--force", "--hang-timeout", "1800", "--format", "json"]   # a loaded 2-core machine compiles for minutes
 _COMPILE_LINES = re.compile(r"torch\.compile takes .*|init engine .* took [\d.]+ s|Directly load .*|"
@@ -73,10 +73,6 @@ def cache_summary(node) -> dict[str, str]:
         files = [p for p in sub.rglob("*") if p.is_file()]
         out[sub.name] = f"{len(files)} files, {sum(p.stat().st_size for p in files) / 2**20:.1f} MiB"
     return out
-
-
-def load() -> str:
-    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def main() -> int:
